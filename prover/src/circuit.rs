@@ -1,0 +1,362 @@
+//! The model circuit: every node of a [`QuantizedModel`] laid out with the gadgets, in one region,
+//! its outputs exposed as the public inputs.
+//!
+//! Public inputs (one instance column): the model's outputs, flattened row-major, output after
+//! output, as field elements (a negative `v` is `p − |v|`), at the model's scale. The input and
+//! every intermediate value are private witnesses; the weights and biases are fixed columns, so
+//! they are fixed by the verifying key (committed in it, not published).
+
+use std::sync::Arc;
+
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProverError;
+use crate::gadgets::add::{AddChip, AddConfig};
+use crate::gadgets::dot_activations::{DotActivationsChip, DotActivationsConfig};
+use crate::gadgets::dot_weights::{DotWeightsChip, DotWeightsConfig};
+use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
+use crate::gadgets::relu::{ReluChip, ReluConfig};
+use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
+use crate::gadgets::{fe, Columns, Num, RegionCtx};
+use crate::ops::{elementwise, linear};
+use crate::quantize::{QOp, QNode, QuantizedModel};
+use crate::tensor::{broadcast_indices, Tensor};
+
+/// Rows at the end of the circuit halo2 reserves for blinding (an upper bound).
+const RESERVED_ROWS: usize = 16;
+/// Smallest and largest circuit sizes the planner considers.
+const K_RANGE: std::ops::RangeInclusive<u32> = 6..=24;
+/// Widths the planner tries (advice columns of the main area; at least 3).
+const WIDTHS: [usize; 9] = [3, 4, 5, 6, 8, 10, 12, 16, 24];
+
+/// The parameters `configure` needs: how many columns of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShapeParams {
+    /// Advice (and fixed) columns of the main area.
+    pub width: usize,
+    /// Lookup columns for range checks.
+    pub lookup_columns: usize,
+}
+
+/// Where everything goes: the plan chosen for a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitLayout {
+    /// The circuit has `2^k` rows.
+    pub k: u32,
+    /// Column counts.
+    pub shape: ShapeParams,
+    /// Rows used in the main area.
+    pub main_rows: usize,
+    /// Number of range checks.
+    pub range_checks: usize,
+    /// Rows of the lookup table.
+    pub table_rows: usize,
+    /// Number of public inputs (output values).
+    pub public_inputs: usize,
+}
+
+/// Every column and gate of the model circuit.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// The shared main columns.
+    pub columns: Columns,
+    /// Dot products with constant weights.
+    pub dot_weights: DotWeightsConfig,
+    /// Dot products of two activations.
+    pub dot_activations: DotActivationsConfig,
+    /// Rounded rescaling.
+    pub rescale: RescaleConfig,
+    /// ReLU.
+    pub relu: ReluConfig,
+    /// Sums.
+    pub add: AddConfig,
+    /// Range checks and their table.
+    pub range: RangeCheckConfig,
+    /// The public inputs.
+    pub instance: Column<Instance>,
+}
+
+impl ModelConfig {
+    /// Creates all columns and gates for `params`.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> Self {
+        assert!(params.width >= 3 && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
+        let columns = Columns::configure(meta, params.width);
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        ModelConfig {
+            dot_weights: DotWeightsConfig::configure(meta, &columns),
+            dot_activations: DotActivationsConfig::configure(meta, &columns),
+            rescale: RescaleConfig::configure(meta, &columns),
+            relu: ReluConfig::configure(meta, &columns),
+            add: AddConfig::configure(meta, &columns),
+            range: RangeCheckConfig::configure(meta, params.lookup_columns),
+            columns,
+            instance,
+        }
+    }
+}
+
+/// Main-area rows and range checks one node takes with `width` columns. The planner sizes the
+/// circuit with this; synthesis checks it used exactly this much.
+fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usize) {
+    let count: usize = node.shape.iter().product();
+    let last_dim = |i: usize| *model.nodes[node.inputs[i]].shape.last().unwrap_or(&1);
+    match &node.op {
+        QOp::Input => (count.div_ceil(width), count),
+        QOp::Linear { .. } => (
+            count * DotWeightsConfig::rows(last_dim(0), width) + RescaleConfig::rows(count, width),
+            2 * count,
+        ),
+        QOp::MatMul => (
+            count * DotActivationsConfig::rows(last_dim(0), width) + RescaleConfig::rows(count, width),
+            2 * count,
+        ),
+        QOp::Add => (AddConfig::rows_add(count, width), 0),
+        QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
+        QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
+        QOp::Reshape => (0, 0),
+    }
+}
+
+/// Chooses `k`, the width and the number of lookup columns for `model`: the cheapest shape (by
+/// columns × rows) in which the main rows, the range checks and the lookup table all fit.
+pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
+    let table_rows = RangeCheckConfig::table_rows(&model.ranges());
+    let public_inputs = model.outputs.iter().map(|&o| model.nodes[o].shape.iter().product::<usize>()).sum();
+    let mut best: Option<(u128, CircuitLayout)> = None;
+    for k in K_RANGE {
+        let usable = (1usize << k) - RESERVED_ROWS;
+        if table_rows > usable || public_inputs > usable {
+            continue;
+        }
+        for width in WIDTHS {
+            let (main_rows, range_checks) = model
+                .nodes
+                .iter()
+                .map(|n| node_cost(model, n, width))
+                .fold((0, 0), |(r, c), (dr, dc)| (r + dr, c + dc));
+            if main_rows > usable {
+                continue;
+            }
+            let lookup_columns = range_checks.div_ceil(usable).max(1);
+            // Each lookup column costs itself plus about three more (permuted pair, product).
+            let cost = ((width + 4 * lookup_columns) as u128) << k;
+            let layout = CircuitLayout {
+                k,
+                shape: ShapeParams { width, lookup_columns },
+                main_rows,
+                range_checks,
+                table_rows,
+                public_inputs,
+            };
+            if best.map_or(true, |(c, _)| cost < c) {
+                best = Some((cost, layout));
+            }
+        }
+        if best.is_some() {
+            // A larger k only doubles the cost of every shape that fits at this one.
+            break;
+        }
+    }
+    best.map(|(_, l)| l).ok_or_else(|| {
+        ProverError::Unsupported(format!(
+            "the model needs more than 2^{} rows; use a smaller model or fewer --range-bits",
+            K_RANGE.end()
+        ))
+    })
+}
+
+/// The circuit proving one forward pass of `model`. Without inputs it is the keygen circuit.
+#[derive(Clone)]
+pub struct ModelCircuit {
+    model: Arc<QuantizedModel>,
+    layout: CircuitLayout,
+    inputs: Option<Vec<Tensor<i64>>>,
+}
+
+impl ModelCircuit {
+    /// The keygen circuit (no witness).
+    pub fn keygen(model: Arc<QuantizedModel>, layout: CircuitLayout) -> Self {
+        ModelCircuit { model, layout, inputs: None }
+    }
+
+    /// The circuit for proving on quantized `inputs`. Runs the reference forward pass first, so an
+    /// input the circuit cannot prove is refused here with the name of the layer. Returns the
+    /// circuit and its public inputs.
+    pub fn prover(model: Arc<QuantizedModel>, layout: CircuitLayout, inputs: Vec<Tensor<i64>>) -> Result<(Self, Vec<Fr>), ProverError> {
+        let trace = model.forward(&inputs)?;
+        let instances = model
+            .outputs_of(&trace)
+            .into_iter()
+            .flat_map(|t| t.data().iter().map(|&v| fe(v as i128)).collect::<Vec<_>>())
+            .collect();
+        Ok((ModelCircuit { model, layout, inputs: Some(inputs) }, instances))
+    }
+
+    /// The layout the circuit follows.
+    pub fn layout(&self) -> &CircuitLayout {
+        &self.layout
+    }
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ShapeParams;
+
+    fn without_witnesses(&self) -> Self {
+        ModelCircuit { model: self.model.clone(), layout: self.layout, inputs: None }
+    }
+
+    fn params(&self) -> ShapeParams {
+        self.layout.shape
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> ModelConfig {
+        ModelConfig::configure(meta, params)
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        unreachable!("ModelCircuit is always configured with its ShapeParams")
+    }
+
+    fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        let mut range = RangeCheckChip::new(config.range.clone());
+        range.load_table(&mut layouter, &self.model.ranges())?;
+        let usable = (1usize << self.layout.k) - RESERVED_ROWS;
+        let outputs = layouter.assign_region(
+            || "model",
+            |mut region| {
+                let mut ctx = RegionCtx { region: &mut region, row: 0, range: &mut range };
+                let mut values: Vec<Vec<Num>> = Vec::with_capacity(self.model.nodes.len());
+                let mut next_input = 0;
+                for node in &self.model.nodes {
+                    let (row_before, checks_before) = (ctx.row, ctx.range.slots_used());
+                    let out = self.layout_node(&config, &mut ctx, node, &values, &mut next_input)?;
+                    let expected = node_cost(&self.model, node, config.columns.width());
+                    let used = (ctx.row - row_before, ctx.range.slots_used() - checks_before);
+                    if used != expected {
+                        // A planner/layout mismatch is a bug; say where before failing.
+                        eprintln!("internal error: node {} used {used:?} rows/checks, planned {expected:?}", node.name);
+                        return Err(Error::Synthesis);
+                    }
+                    values.push(out);
+                }
+                if ctx.row > usable || ctx.range.rows_used() > usable {
+                    return Err(Error::NotEnoughRowsAvailable { current_k: self.layout.k });
+                }
+                Ok(self.model.outputs.iter().flat_map(|&o| values[o].clone()).collect::<Vec<Num>>())
+            },
+        )?;
+        for (row, out) in outputs.iter().enumerate() {
+            layouter.constrain_instance(out.cell, config.instance, row);
+        }
+        Ok(())
+    }
+}
+
+/// The integers behind `nums` as a tensor, when known (when proving).
+fn known(nums: &[Num], shape: &[usize]) -> Option<Tensor<i64>> {
+    let data = nums.iter().map(|n| n.value.map(|v| v as i64)).collect::<Option<Vec<_>>>()?;
+    Tensor::new(shape.to_vec(), data).ok()
+}
+
+impl ModelCircuit {
+    fn layout_node(
+        &self,
+        config: &ModelConfig,
+        ctx: &mut RegionCtx<'_, '_>,
+        node: &QNode,
+        values: &[Vec<Num>],
+        next_input: &mut usize,
+    ) -> Result<Vec<Num>, Error> {
+        let model = &*self.model;
+        let shift = model.config.scale_bits;
+        let arg = |i: usize| &values[node.inputs[i]];
+        let arg_shape = |i: usize| model.nodes[node.inputs[i]].shape.as_slice();
+        let count: usize = node.shape.iter().product();
+        Ok(match &node.op {
+            QOp::Input => {
+                let data = self.inputs.as_ref().map(|inputs| inputs[*next_input].data().to_vec());
+                *next_input += 1;
+                let cols = &config.columns.advice;
+                let start = ctx.take_rows(count.div_ceil(cols.len()));
+                (0..count)
+                    .map(|i| {
+                        let v = data.as_ref().map(|d| d[i] as i128);
+                        let num = ctx.assign(cols[i % cols.len()], start + i / cols.len(), v);
+                        ctx.check_range(&num, model.activation_range());
+                        num
+                    })
+                    .collect()
+            }
+            QOp::Linear { weight_t, bias } => {
+                let (n, k) = (weight_t.shape()[0], weight_t.shape()[1]);
+                let x = arg(0);
+                let witness = known(x, arg_shape(0)).map(|x| linear::linear_i(&x, weight_t, bias, shift));
+                let chip = DotWeightsChip::new(&config.dot_weights);
+                let mut accs = Vec::with_capacity(count);
+                for (m, row) in x.chunks(k.max(1)).enumerate().take(count / n.max(1)) {
+                    for j in 0..n {
+                        let w = witness.as_ref().map(|w| w[m * n + j]);
+                        let acc = chip.assign(ctx, row, &weight_t.data()[j * k..(j + 1) * k], bias[j], w.map(|w| w.acc))?;
+                        accs.push((acc, w.map(|w| w.out)));
+                    }
+                }
+                RescaleChip::new(&config.rescale).assign(ctx, &accs, shift, model.activation_range())?
+            }
+            QOp::MatMul => {
+                let (a, b) = (arg(0), arg(1));
+                let (m, k, n) = (arg_shape(0)[0], arg_shape(0)[1], arg_shape(1)[1]);
+                let witness = known(a, arg_shape(0)).zip(known(b, arg_shape(1))).map(|(a, b)| linear::matmul_i(&a, &b, shift));
+                let chip = DotActivationsChip::new(&config.dot_activations);
+                let mut accs = Vec::with_capacity(count);
+                for i in 0..m {
+                    for j in 0..n {
+                        let w = witness.as_ref().map(|w| w[i * n + j]);
+                        let col: Vec<Num> = (0..k).map(|t| b[t * n + j]).collect();
+                        let acc = chip.assign(ctx, &a[i * k..(i + 1) * k], &col, w.map(|w| w.acc))?;
+                        accs.push((acc, w.map(|w| w.out)));
+                    }
+                }
+                RescaleChip::new(&config.rescale).assign(ctx, &accs, shift, model.activation_range())?
+            }
+            QOp::Add => {
+                let (ia, ib) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(arg_shape(1), &node.shape));
+                let pairs: Vec<(Num, Num)> = ia.iter().zip(&ib).map(|(&i, &j)| (arg(0)[i], arg(1)[j])).collect();
+                let sums: Vec<Option<i128>> = match (known(arg(0), arg_shape(0)), known(arg(1), arg_shape(1))) {
+                    (Some(a), Some(b)) => elementwise::add(&a, &b, |x, y| x + y)
+                        .map_err(|e| { let _ = e; Error::Synthesis })?
+                        .data()
+                        .iter()
+                        .map(|&v| Some(v as i128))
+                        .collect(),
+                    _ => vec![None; count],
+                };
+                AddChip::new(&config.add).add(ctx, &pairs, &sums)?
+            }
+            QOp::AddConst { constant } => {
+                let (ia, ic) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(constant.shape(), &node.shape));
+                let items: Vec<(Num, i64)> = ia.iter().zip(&ic).map(|(&i, &j)| (arg(0)[i], constant.data()[j])).collect();
+                let sums: Vec<Option<i128>> = match known(arg(0), arg_shape(0)) {
+                    Some(a) => elementwise::add(&a, constant, |x, y| x + y)
+                        .map_err(|e| { let _ = e; Error::Synthesis })?
+                        .data()
+                        .iter()
+                        .map(|&v| Some(v as i128))
+                        .collect(),
+                    None => vec![None; count],
+                };
+                AddChip::new(&config.add).add_const(ctx, &items, &sums)?
+            }
+            QOp::Relu => {
+                let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::relu(v as i64)))).collect();
+                ReluChip::new(&config.relu).assign(ctx, &items, model.relu_range())?
+            }
+            QOp::Reshape => arg(0).clone(),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Dot product of two activation vectors (a product of two computed tensors).
+//!
+//! With `W` advice columns, `h = ⌊(W−1)/2⌋` pairs per row in `a_0..a_{h−1}` and `a_h..a_{2h−1}`,
+//! and `acc = a_{W−1}`:
+//!
+//! ```text
+//!     q_first · (acc − Σ_{i<h} a_i·a_{h+i})             = 0
+//!     q_next  · (acc − acc_prev − Σ_{i<h} a_i·a_{h+i})  = 0
+//! ```
+//!
+//! Both operands are copied in from the cells that computed them.
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
+use halo2_proofs::poly::Rotation;
+
+use super::{enable, Columns, Num, RegionCtx};
+
+/// Selectors and gate of the activation dot product.
+#[derive(Clone, Debug)]
+pub struct DotActivationsConfig {
+    cols: Columns,
+    q_first: Selector,
+    q_next: Selector,
+}
+
+impl DotActivationsConfig {
+    /// Adds the gate over `cols` (needs at least 3 columns).
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: &Columns) -> Self {
+        let (q_first, q_next) = (meta.selector(), meta.selector());
+        let w = cols.width();
+        let h = Self::lanes(w);
+        meta.create_gate("dot of activations", |m| {
+            let acc = m.query_advice(cols.advice[w - 1], Rotation::cur());
+            let acc_prev = m.query_advice(cols.advice[w - 1], Rotation::prev());
+            let body = (0..h).fold(Expression::Constant(Fr::zero()), |sum, i| {
+                sum + m.query_advice(cols.advice[i], Rotation::cur()) * m.query_advice(cols.advice[h + i], Rotation::cur())
+            });
+            let (first, next) = (m.query_selector(q_first), m.query_selector(q_next));
+            vec![first * (acc.clone() - body.clone()), next * (acc - acc_prev - body)]
+        });
+        DotActivationsConfig { cols: cols.clone(), q_first, q_next }
+    }
+
+    /// Pairs per row for `width` columns.
+    pub fn lanes(width: usize) -> usize {
+        (width - 1) / 2
+    }
+
+    /// Rows one dot product of length `len` takes.
+    pub fn rows(len: usize, width: usize) -> usize {
+        len.div_ceil(Self::lanes(width)).max(1)
+    }
+}
+
+/// Assigns activation dot products.
+pub struct DotActivationsChip<'c> {
+    config: &'c DotActivationsConfig,
+}
+
+impl<'c> DotActivationsChip<'c> {
+    /// A chip over `config`.
+    pub fn new(config: &'c DotActivationsConfig) -> Self {
+        DotActivationsChip { config }
+    }
+
+    /// Lays out `Σ a_i·b_i`; `claimed` is the caller's value of the sum, checked by the gate.
+    pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, a: &[Num], b: &[Num], claimed: Option<i128>) -> Result<Num, Error> {
+        assert_eq!(a.len(), b.len(), "operands of equal length");
+        let cols = &self.config.cols;
+        let (w, h) = (cols.width(), DotActivationsConfig::lanes(cols.width()));
+        let rows = DotActivationsConfig::rows(a.len(), w);
+        let start = ctx.take_rows(rows);
+        let mut partial = Some(0i128);
+        let mut result = None;
+        for r in 0..rows {
+            let row = start + r;
+            enable(if r == 0 { &self.config.q_first } else { &self.config.q_next }, ctx.region, row)?;
+            for lane in 0..h {
+                let i = r * h + lane;
+                if i < a.len() {
+                    ctx.copy(&a[i], cols.advice[lane], row);
+                    ctx.copy(&b[i], cols.advice[h + lane], row);
+                    partial = partial.zip(a[i].value.zip(b[i].value)).map(|(p, (x, y))| p + x * y);
+                } else {
+                    ctx.assign(cols.advice[lane], row, Some(0));
+                    ctx.assign(cols.advice[h + lane], row, Some(0));
+                }
+            }
+            let value = if r + 1 == rows { claimed } else { partial };
+            result = Some(ctx.assign(cols.advice[w - 1], row, value));
+        }
+        Ok(result.expect("at least one row"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+
+    fn run(a: Vec<i128>, b: Vec<i128>, claimed: i128, width: usize) -> GadgetTest {
+        GadgetTest::new(width, move |config, ctx| {
+            let chip = DotActivationsChip::new(&config.dot_activations);
+            let (xa, xb) = (load(config, ctx, &a), load(config, ctx, &b));
+            Ok(vec![chip.assign(ctx, &xa, &xb, Some(claimed))?])
+        })
+    }
+
+    #[test]
+    fn correct_products_pass_and_wrong_ones_fail() {
+        for (len, width) in [(1, 3), (4, 3), (5, 5), (8, 6)] {
+            let a: Vec<i128> = (0..len).map(|i| i as i128 - 2).collect();
+            let b: Vec<i128> = (0..len).map(|i| 7 - 3 * i as i128).collect();
+            let sum: i128 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert_satisfied(&run(a.clone(), b.clone(), sum, width), &[sum]);
+            assert_rejected(&run(a, b, sum + 1, width), &[sum + 1]);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! halo2 chips, one gadget a file, in the halo2_gadgets style: a `Config` made once in
+//! `configure` (columns, selectors, the gate whose constraint the doc comment writes out) and a
+//! `Chip` that assigns witnesses into the model's single region.
+//!
+//! All chips share one set of advice and fixed columns ([`Columns`]) and lay their rows out one
+//! after another through a [`RegionCtx`]; range checks go to the dedicated lookup columns of
+//! [`range_check::RangeCheckChip`]. Chips never compute the integers they prove: callers pass the
+//! witness computed by [`crate::ops`], so the circuit and the reference forward pass share one
+//! semantics, and tests can pass tampered witnesses to show the constraints reject them.
+
+pub mod add;
+pub mod dot_activations;
+pub mod dot_weights;
+pub mod range_check;
+pub mod relu;
+pub mod rescale;
+
+use halo2_proofs::circuit::{Cell, Region, Value};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::PrimeField;
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed};
+
+use range_check::RangeCheckChip;
+
+/// The advice and fixed columns every chip lays its rows on. Advice columns take part in the
+/// permutation (any cell can be copied); fixed columns hold weights and per-row constants.
+#[derive(Clone, Debug)]
+pub struct Columns {
+    /// `width` advice columns.
+    pub advice: Vec<Column<Advice>>,
+    /// `width` fixed columns.
+    pub fixed: Vec<Column<Fixed>>,
+}
+
+impl Columns {
+    /// Creates `width` advice and `width` fixed columns, advice with equality enabled.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, width: usize) -> Self {
+        let advice: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
+        for &a in &advice {
+            meta.enable_equality(a);
+        }
+        let fixed = (0..width).map(|_| meta.fixed_column()).collect();
+        Columns { advice, fixed }
+    }
+
+    /// Number of advice (and fixed) columns.
+    pub fn width(&self) -> usize {
+        self.advice.len()
+    }
+}
+
+/// An integer assigned in the circuit: its cell and, when proving, its value.
+#[derive(Clone, Copy, Debug)]
+pub struct Num {
+    /// Where it lives (for copy constraints).
+    pub cell: Cell,
+    /// Its integer value; `None` during key generation.
+    pub value: Option<i128>,
+}
+
+/// The field element of a signed integer (negative values are `p - |v|`).
+pub fn fe(v: i128) -> Fr {
+    if v >= 0 {
+        Fr::from_u128(v as u128)
+    } else {
+        -Fr::from_u128(v.unsigned_abs())
+    }
+}
+
+/// A witness value for halo2 from an optional integer.
+pub fn witness(v: Option<i128>) -> Value<Fr> {
+    v.map_or(Value::unknown(), |v| Value::known(fe(v)))
+}
+
+/// The single region the model is laid out in, with the next free main row and the range
+/// checker that receives every range-checked value.
+pub struct RegionCtx<'a, 'r> {
+    /// The region (rows are absolute: the region starts at row 0).
+    pub region: &'a mut Region<'r, Fr>,
+    /// Next unused row of the main columns.
+    pub row: usize,
+    /// Where range checks are recorded.
+    pub range: &'a mut RangeCheckChip,
+}
+
+impl RegionCtx<'_, '_> {
+    /// Assigns `value` to `advice[col]` at `row` and returns it as a [`Num`].
+    pub fn assign(&mut self, col: Column<Advice>, row: usize, value: Option<i128>) -> Num {
+        let cell = self.region.assign_advice(col, row, witness(value)).cell();
+        Num { cell, value }
+    }
+
+    /// Copies `from` into `advice[col]` at `row`, constraining the two cells equal.
+    pub fn copy(&mut self, from: &Num, col: Column<Advice>, row: usize) -> Num {
+        let copied = self.assign(col, row, from.value);
+        self.region.constrain_equal(from.cell, copied.cell);
+        copied
+    }
+
+    /// Claims `rows` main rows, returning the first.
+    pub fn take_rows(&mut self, rows: usize) -> usize {
+        let start = self.row;
+        self.row += rows;
+        start
+    }
+}
+
+/// Maps a halo2 synthesis error into a plain one (chips only fail on layout bugs).
+pub(crate) fn enable(sel: &halo2_proofs::plonk::Selector, region: &mut Region<'_, Fr>, row: usize) -> Result<(), Error> {
+    sel.enable(region, row)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util;
+
+impl RegionCtx<'_, '_> {
+    /// Constrains `num` to lie in `kind` (see [`RangeCheckChip`]).
+    pub fn check_range(&mut self, num: &Num, kind: crate::range::RangeKind) {
+        self.range.check(self.region, num, kind);
+    }
+}

@@ -1,0 +1,97 @@
+//! A test circuit that runs one chip on chosen (possibly tampered) witnesses under MockProver.
+
+use std::rc::Rc;
+
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::dev::MockProver;
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+
+use super::range_check::RangeCheckChip;
+use super::{fe, Num, RegionCtx};
+use crate::circuit::{ModelConfig, ShapeParams};
+use crate::range::RangeKind;
+
+/// Ranges the test table holds: 4-bit remainders, 8-bit signed activations, 7-bit ReLU halves.
+pub const TEST_RANGES: [RangeKind; 3] = [RangeKind::Unsigned(4), RangeKind::Unsigned(7), RangeKind::Signed(8)];
+const K: u32 = 10;
+
+type Body = dyn Fn(&ModelConfig, &mut RegionCtx<'_, '_>) -> Result<Vec<Num>, Error>;
+
+/// A circuit with every chip configured, whose region is laid out by `body`; the cells `body`
+/// returns are exposed as public inputs.
+#[derive(Clone)]
+pub struct GadgetTest {
+    width: usize,
+    body: Rc<Body>,
+}
+
+impl GadgetTest {
+    /// A test with `width` main columns running `body`.
+    pub fn new(width: usize, body: impl Fn(&ModelConfig, &mut RegionCtx<'_, '_>) -> Result<Vec<Num>, Error> + 'static) -> Self {
+        GadgetTest { width, body: Rc::new(body) }
+    }
+}
+
+impl Circuit<Fr> for GadgetTest {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ShapeParams;
+
+    fn without_witnesses(&self) -> Self {
+        self.clone()
+    }
+
+    fn params(&self) -> ShapeParams {
+        ShapeParams { width: self.width, lookup_columns: 2 }
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> ModelConfig {
+        ModelConfig::configure(meta, params)
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        unreachable!("configure_with_params is used")
+    }
+
+    fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        let mut range = RangeCheckChip::new(config.range.clone());
+        range.load_table(&mut layouter, &TEST_RANGES)?;
+        let outputs = layouter.assign_region(
+            || "gadget",
+            |mut region| {
+                let mut ctx = RegionCtx { region: &mut region, row: 1, range: &mut range };
+                (self.body)(&config, &mut ctx)
+            },
+        )?;
+        for (i, out) in outputs.iter().enumerate() {
+            layouter.constrain_instance(out.cell, config.instance, i);
+        }
+        Ok(())
+    }
+}
+
+/// Assigns free (unconstrained) input cells holding `values`.
+pub fn load(config: &ModelConfig, ctx: &mut RegionCtx<'_, '_>, values: &[i128]) -> Vec<Num> {
+    let cols = &config.columns.advice;
+    let rows = values.len().div_ceil(cols.len());
+    let start = ctx.take_rows(rows);
+    values.iter().enumerate().map(|(i, &v)| ctx.assign(cols[i % cols.len()], start + i / cols.len(), Some(v))).collect()
+}
+
+fn run(circuit: &GadgetTest, public: &[i128]) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+    let instance: Vec<Fr> = public.iter().map(|&v| fe(v)).collect();
+    MockProver::run(K, circuit, vec![instance]).expect("synthesis").verify()
+}
+
+/// The circuit with these public outputs is satisfied.
+pub fn assert_satisfied(circuit: &GadgetTest, public: &[i128]) {
+    if let Err(failures) = run(circuit, public) {
+        panic!("expected a satisfied circuit, got {failures:#?}");
+    }
+}
+
+/// The circuit with these public outputs is NOT satisfied.
+pub fn assert_rejected(circuit: &GadgetTest, public: &[i128]) {
+    assert!(run(circuit, public).is_err(), "a tampered witness was accepted");
+}

@@ -1,0 +1,88 @@
+//! Proving and verifying keys of a compiled model: made once by `zkml setup`, stored with a
+//! header that binds them to the model and the SRS.
+
+use std::fs;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+
+use crate::artifact::{srs_fingerprint, CompiledModel, KeyHeader};
+use crate::circuit::ModelCircuit;
+use crate::error::ProverError;
+use crate::srs::{Srs, SrsStore};
+
+/// Path of the verifying key in a compiled directory.
+pub fn vk_path(dir: &Path) -> PathBuf {
+    dir.join("vk.bin")
+}
+
+/// Path of the proving key in a compiled directory.
+pub fn pk_path(dir: &Path) -> PathBuf {
+    dir.join("pk.bin")
+}
+
+fn header(model: &CompiledModel, params: &ParamsKZG<Bn256>, kind: &[u8; 2]) -> KeyHeader {
+    KeyHeader { kind: *kind, model_hash: model.hash(), srs: srs_fingerprint(params), k: model.layout.k }
+}
+
+/// The SRS a compiled model needs, from the default store.
+pub fn model_srs(model: &CompiledModel) -> Result<Srs, ProverError> {
+    SrsStore::default_location().params(model.layout.k)
+}
+
+/// Generates both keys for `model` over `params` (of size `2^layout.k`).
+pub fn generate_keys(model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<ProvingKey<G1Affine>, ProverError> {
+    let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout);
+    let vk = keygen_vk(params, &circuit)?;
+    Ok(keygen_pk(params, vk, &circuit)?)
+}
+
+fn write_key(path: &Path, header: &KeyHeader, body: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>) -> Result<(), ProverError> {
+    let tmp = path.with_extension("tmp");
+    let file = fs::File::create(&tmp).map_err(|e| ProverError::io(&tmp, e))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let write = |w: &mut BufWriter<fs::File>| -> std::io::Result<()> {
+        header.write(w)?;
+        body(w)?;
+        w.flush()
+    };
+    write(&mut w).map_err(|e| ProverError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| ProverError::io(path, e))
+}
+
+/// Writes `DIR/pk.bin` and `DIR/vk.bin` for `model`.
+pub fn save_keys(dir: &Path, model: &CompiledModel, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>) -> Result<(), ProverError> {
+    write_key(&vk_path(dir), &header(model, params, b"vk"), |w| pk.get_vk().write(w, SerdeFormat::RawBytes))?;
+    write_key(&pk_path(dir), &header(model, params, b"pk"), |w| pk.write(w, SerdeFormat::RawBytes))
+}
+
+fn open_key(path: &Path, expected: &KeyHeader) -> Result<BufReader<fs::File>, ProverError> {
+    if !path.exists() {
+        return Err(ProverError::Artifact(format!("{} not found: run `zkml setup` first", path.display())));
+    }
+    let file = fs::File::open(path).map_err(|e| ProverError::io(path, e))?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    KeyHeader::read_and_check(&mut r, path, expected)?;
+    Ok(r)
+}
+
+/// Reads `DIR/vk.bin`, checking it belongs to `model` and `params`.
+pub fn load_vk(dir: &Path, model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<VerifyingKey<G1Affine>, ProverError> {
+    let path = vk_path(dir);
+    let mut r = open_key(&path, &header(model, params, b"vk"))?;
+    VerifyingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, model.layout.shape)
+        .map_err(|e| ProverError::Artifact(format!("{} is corrupt ({e}): run `zkml setup` again", path.display())))
+}
+
+/// Reads `DIR/pk.bin`, checking it belongs to `model` and `params`.
+pub fn load_pk(dir: &Path, model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<ProvingKey<G1Affine>, ProverError> {
+    let path = pk_path(dir);
+    let mut r = open_key(&path, &header(model, params, b"pk"))?;
+    ProvingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, model.layout.shape)
+        .map_err(|e| ProverError::Artifact(format!("{} is corrupt ({e}): run `zkml setup` again", path.display())))
+}

@@ -1,0 +1,22 @@
+//! zkml prover: import a model, quantize it, lay it out as a halo2 circuit over BN254, and make
+//! and check KZG (SHPLONK) proofs of its forward pass.
+//!
+//! The flow is one direction: [`model`] (import) → [`quantize`] (integers) → [`circuit`] (plan and
+//! layout with [`gadgets`]) → [`keys`] → [`proof`]. The integer semantics of every operator lives
+//! in [`ops`] and is shared by the reference forward pass and the circuit's witness.
+
+pub mod artifact;
+pub mod circuit;
+pub mod error;
+pub mod gadgets;
+pub mod keys;
+pub mod model;
+pub mod ops;
+pub mod proof;
+pub mod quantize;
+pub mod range;
+pub mod srs;
+pub mod tensor;
+
+pub use error::ProverError;
+pub use halo2_proofs;

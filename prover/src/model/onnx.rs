@@ -1,0 +1,414 @@
+//! ONNX import: the protobuf is parsed by tract-onnx; each ONNX operator is then mapped onto the
+//! prover's own [`Graph`] with ONNX's semantics (default attributes included), folding constants
+//! into the operators that use them. An operator we cannot prove is an error that names it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tract_onnx::pb;
+use tract_onnx::prelude::Framework;
+
+use super::{Graph, Node, Op};
+use crate::error::ProverError;
+use crate::tensor::Tensor;
+
+/// Reads the ONNX model at `path` into a validated [`Graph`].
+///
+/// Symbolic dimensions (such as a batch size `N`) are fixed to 1: a circuit has static shapes.
+pub fn load_onnx(path: &Path) -> Result<Graph, ProverError> {
+    if !path.exists() {
+        return Err(ProverError::io(path, std::io::ErrorKind::NotFound.into()));
+    }
+    let proto = tract_onnx::onnx()
+        .proto_model_for_path(path)
+        .map_err(|e| ProverError::Model(format!("{} is not a valid ONNX file: {e}", path.display())))?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| ProverError::Model(format!("{} holds no graph", path.display())))?;
+    Importer::default().import(graph)
+}
+
+/// A constant tensor of any numeric ONNX type, widened to f64.
+#[derive(Clone, Debug)]
+struct Const {
+    shape: Vec<usize>,
+    data: Vec<f64>,
+}
+
+impl Const {
+    fn to_f32(&self) -> Result<Tensor<f32>, ProverError> {
+        Tensor::new(self.shape.clone(), self.data.iter().map(|&x| x as f32).collect())
+    }
+}
+
+/// What an ONNX value name refers to.
+#[derive(Clone, Debug)]
+enum Value {
+    Const(Const),
+    Node(usize),
+}
+
+#[derive(Default)]
+struct Importer {
+    nodes: Vec<Node>,
+    values: HashMap<String, Value>,
+    /// How many node inputs read each value name (to know when a constant Add may fold into a bias).
+    uses: HashMap<String, usize>,
+}
+
+fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+fn attr_int(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
+    attr(node, name).map_or(default, |a| a.i)
+}
+
+fn attr_float(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
+    attr(node, name).map_or(default, |a| a.f)
+}
+
+fn node_label(node: &pb::NodeProto) -> String {
+    if node.name.is_empty() {
+        format!("{} -> {}", node.op_type, node.output.first().map(String::as_str).unwrap_or("?"))
+    } else {
+        format!("{} ({})", node.name, node.op_type)
+    }
+}
+
+impl Importer {
+    fn import(mut self, graph: &pb::GraphProto) -> Result<Graph, ProverError> {
+        for init in &graph.initializer {
+            self.values.insert(init.name.clone(), Value::Const(decode_tensor(init)?));
+        }
+        for n in &graph.node {
+            for i in n.input.iter().filter(|i| !i.is_empty()) {
+                *self.uses.entry(i.clone()).or_default() += 1;
+            }
+        }
+        for o in &graph.output {
+            *self.uses.entry(o.name.clone()).or_default() += 1;
+        }
+        let mut inputs = vec![];
+        for input in &graph.input {
+            if self.values.contains_key(&input.name) {
+                continue; // an initializer listed as input (older exporters)
+            }
+            let shape = value_info_shape(input)?;
+            inputs.push(self.push(input.name.clone(), Op::Input, vec![], shape));
+            self.values.insert(input.name.clone(), Value::Node(inputs.len() - 1));
+            let id = self.nodes.len() - 1;
+            self.values.insert(input.name.clone(), Value::Node(id));
+        }
+        if inputs.is_empty() {
+            return Err(ProverError::Model("the model has no input".into()));
+        }
+        for node in &graph.node {
+            self.node(node).map_err(|e| match e {
+                ProverError::Unsupported(m) => ProverError::Unsupported(format!("node {}: {m}", node_label(node))),
+                ProverError::Shape(m) => ProverError::Shape(format!("node {}: {m}", node_label(node))),
+                other => other,
+            })?;
+        }
+        let outputs = graph
+            .output
+            .iter()
+            .map(|o| match self.values.get(&o.name) {
+                Some(Value::Node(id)) => Ok(*id),
+                Some(Value::Const(_)) => Err(ProverError::Unsupported(format!("output {} is a constant", o.name))),
+                None => Err(ProverError::Model(format!("output {} is never computed", o.name))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let graph = Graph { nodes: self.nodes, inputs, outputs };
+        graph.validate()?;
+        Ok(graph)
+    }
+
+    fn push(&mut self, name: String, op: Op, inputs: Vec<usize>, shape: Vec<usize>) -> usize {
+        self.nodes.push(Node { name, op, inputs, shape });
+        self.nodes.len() - 1
+    }
+
+    fn value(&self, name: &str) -> Result<&Value, ProverError> {
+        self.values.get(name).ok_or_else(|| ProverError::Model(format!("value {name} is used before it is defined")))
+    }
+
+    fn activation(&self, name: &str) -> Result<usize, ProverError> {
+        match self.value(name)? {
+            Value::Node(id) => Ok(*id),
+            Value::Const(_) => Err(ProverError::Unsupported(format!("operand {name} is a constant where an activation is expected"))),
+        }
+    }
+
+    fn input<'a>(&self, node: &'a pb::NodeProto, i: usize) -> Result<&'a str, ProverError> {
+        node.input
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .map(String::as_str)
+            .ok_or_else(|| ProverError::Model(format!("missing input {i}")))
+    }
+
+    fn define(&mut self, node: &pb::NodeProto, op: Op, inputs: Vec<usize>) -> Result<(), ProverError> {
+        let shapes: Vec<&[usize]> = inputs.iter().map(|&i| self.nodes[i].shape.as_slice()).collect();
+        let shape = crate::ops::output_shape(&op, &shapes, &[])?;
+        self.define_shaped(node, op, inputs, shape)
+    }
+
+    fn define_shaped(&mut self, node: &pb::NodeProto, op: Op, inputs: Vec<usize>, shape: Vec<usize>) -> Result<(), ProverError> {
+        let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
+        let id = self.push(out.clone(), op, inputs, shape);
+        self.values.insert(out.clone(), Value::Node(id));
+        Ok(())
+    }
+
+    fn alias(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let v = self.value(self.input(node, 0)?)?.clone();
+        let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
+        self.values.insert(out.clone(), v);
+        Ok(())
+    }
+
+    fn node(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        if !node.domain.is_empty() && node.domain != "ai.onnx" {
+            return Err(ProverError::Unsupported(format!("operator domain {}", node.domain)));
+        }
+        match node.op_type.as_str() {
+            "Constant" => {
+                let t = attr(node, "value")
+                    .and_then(|a| a.t.as_ref())
+                    .ok_or_else(|| ProverError::Unsupported("Constant without a tensor `value`".into()))?;
+                let c = decode_tensor(t)?;
+                let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
+                self.values.insert(out.clone(), Value::Const(c));
+                Ok(())
+            }
+            "Identity" | "Dropout" => self.alias(node),
+            "Gemm" => self.gemm(node),
+            "MatMul" => self.matmul(node),
+            "Add" => self.add(node),
+            "Relu" => {
+                let x = self.activation(self.input(node, 0)?)?;
+                self.define(node, Op::Relu, vec![x])
+            }
+            "Flatten" => {
+                let x = self.activation(self.input(node, 0)?)?;
+                let shape = &self.nodes[x].shape;
+                let rank = shape.len() as i64;
+                let mut axis = attr_int(node, "axis", 1);
+                if axis < 0 {
+                    axis += rank;
+                }
+                if !(0..=rank).contains(&axis) {
+                    return Err(ProverError::Shape(format!("Flatten axis {axis} for rank {rank}")));
+                }
+                let (outer, inner) = shape.split_at(axis as usize);
+                let target = vec![outer.iter().product(), inner.iter().product()];
+                self.define_shaped(node, Op::Reshape, vec![x], target)
+            }
+            "Reshape" => {
+                let x = self.activation(self.input(node, 0)?)?;
+                let spec = match self.value(self.input(node, 1)?)? {
+                    Value::Const(c) => c.data.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+                    Value::Node(_) => return Err(ProverError::Unsupported("Reshape to a shape computed at run time".into())),
+                };
+                let target = reshape_target(&self.nodes[x].shape, &spec, attr_int(node, "allowzero", 0) != 0)?;
+                self.define_shaped(node, Op::Reshape, vec![x], target)
+            }
+            other => Err(ProverError::Unsupported(format!(
+                "operator {other} is not supported yet (supported: Gemm, MatMul, Add, Relu, Flatten, Reshape, Constant, Identity, Dropout)"
+            ))),
+        }
+    }
+
+    fn gemm(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        if attr_int(node, "transA", 0) != 0 {
+            return Err(ProverError::Unsupported("Gemm with transA = 1".into()));
+        }
+        let a = self.activation(self.input(node, 0)?)?;
+        let (alpha, beta) = (attr_float(node, "alpha", 1.0), attr_float(node, "beta", 1.0));
+        let b = match self.value(self.input(node, 1)?)? {
+            Value::Const(c) => c.clone(),
+            Value::Node(_) => return Err(ProverError::Unsupported("Gemm with a computed B operand".into())),
+        };
+        if b.shape.len() != 2 {
+            return Err(ProverError::Shape(format!("Gemm B has shape {:?}", b.shape)));
+        }
+        let mut weight = if attr_int(node, "transB", 0) != 0 { transpose(&b) } else { b };
+        weight.data.iter_mut().for_each(|w| *w *= alpha as f64);
+        let n = weight.shape[1];
+        let mut bias = None;
+        let mut extra_add = None;
+        if let Some(c_name) = node.input.get(2).filter(|s| !s.is_empty()) {
+            match self.value(c_name)? {
+                Value::Const(c) if c.data.len() == n && c.shape.iter().rev().skip(1).all(|&d| d == 1) => {
+                    bias = Some(c.data.iter().map(|&x| (x * beta as f64) as f32).collect());
+                }
+                Value::Const(c) => {
+                    let scaled = Const { shape: c.shape.clone(), data: c.data.iter().map(|&x| x * beta as f64).collect() };
+                    extra_add = Some(Op::AddConst { constant: scaled.to_f32()? });
+                }
+                Value::Node(_) => return Err(ProverError::Unsupported("Gemm with a computed C operand".into())),
+            }
+        }
+        let op = Op::Linear { weight: weight.to_f32()?, bias };
+        match extra_add {
+            None => self.define(node, op, vec![a]),
+            Some(add) => {
+                let shapes = [self.nodes[a].shape.as_slice()];
+                let shape = crate::ops::output_shape(&op, &shapes, &[])?;
+                let linear = self.push(format!("{}/linear", node.output[0]), op, vec![a], shape);
+                self.define(node, add, vec![linear])
+            }
+        }
+    }
+
+    fn matmul(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let a = self.activation(self.input(node, 0)?)?;
+        match self.value(self.input(node, 1)?)?.clone() {
+            Value::Const(w) if w.shape.len() == 2 => self.define(node, Op::Linear { weight: w.to_f32()?, bias: None }, vec![a]),
+            Value::Const(w) => Err(ProverError::Unsupported(format!("MatMul by a constant of shape {:?} (2-D only)", w.shape))),
+            Value::Node(b) => self.define(node, Op::MatMul, vec![a, b]),
+        }
+    }
+
+    fn add(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let (l, r) = (self.input(node, 0)?, self.input(node, 1)?);
+        let (x_name, c) = match (self.value(l)?.clone(), self.value(r)?.clone()) {
+            (Value::Node(a), Value::Node(b)) => return self.define(node, Op::Add, vec![a, b]),
+            (Value::Node(_), Value::Const(c)) => (l, c),
+            (Value::Const(c), Value::Node(_)) => (r, c),
+            (Value::Const(_), Value::Const(_)) => return Err(ProverError::Unsupported("Add of two constants".into())),
+        };
+        let x = self.activation(x_name)?;
+        // MatMul + Add(constant row) is how exporters often write a linear layer: fold the constant
+        // into the bias when nothing else reads the product.
+        let single_use = self.uses.get(x_name).copied() == Some(1);
+        if let Op::Linear { weight, bias: None } = &self.nodes[x].op {
+            let n = weight.shape()[1];
+            let row_like = c.data.len() == n && c.shape.last() == Some(&n);
+            let keeps_shape = c.shape.len() <= self.nodes[x].shape.len();
+            if single_use && row_like && keeps_shape {
+                let (weight, bias) = (weight.clone(), Some(c.data.iter().map(|&v| v as f32).collect()));
+                let input = self.nodes[x].inputs.clone();
+                let op = Op::Linear { weight, bias };
+                // Re-point the product node itself: it has no other reader.
+                self.nodes[x].op = op;
+                let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
+                self.nodes[x].name = out.clone();
+                debug_assert_eq!(self.nodes[x].inputs, input);
+                self.values.insert(out.clone(), Value::Node(x));
+                return Ok(());
+            }
+        }
+        self.define(node, Op::AddConst { constant: c.to_f32()? }, vec![x])
+    }
+}
+
+fn transpose(c: &Const) -> Const {
+    let (r, k) = (c.shape[0], c.shape[1]);
+    let mut data = vec![0.0; c.data.len()];
+    for i in 0..r {
+        for j in 0..k {
+            data[j * r + i] = c.data[i * k + j];
+        }
+    }
+    Const { shape: vec![k, r], data }
+}
+
+/// ONNX Reshape: `0` copies the input dimension (unless `allowzero`), `-1` is inferred.
+fn reshape_target(input: &[usize], spec: &[i64], allow_zero: bool) -> Result<Vec<usize>, ProverError> {
+    let total: usize = input.iter().product();
+    let mut out = Vec::with_capacity(spec.len());
+    let mut infer = None;
+    for (i, &d) in spec.iter().enumerate() {
+        match d {
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                out.push(1);
+            }
+            0 if !allow_zero => out.push(*input.get(i).ok_or_else(|| ProverError::Shape(format!("Reshape copies axis {i} of {input:?}")))?),
+            d if d >= 0 => out.push(d as usize),
+            _ => return Err(ProverError::Shape(format!("invalid Reshape target {spec:?}"))),
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer {
+        if known == 0 || total % known != 0 {
+            return Err(ProverError::Shape(format!("cannot reshape {input:?} to {spec:?}")));
+        }
+        out[i] = total / known;
+    }
+    if out.iter().product::<usize>() != total {
+        return Err(ProverError::Shape(format!("cannot reshape {input:?} to {spec:?}")));
+    }
+    Ok(out)
+}
+
+fn value_info_shape(info: &pb::ValueInfoProto) -> Result<Vec<usize>, ProverError> {
+    use pb::tensor_shape_proto::dimension::Value as Dim;
+    let tensor = match info.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(pb::type_proto::Value::TensorType(t)) => t,
+        _ => return Err(ProverError::Unsupported(format!("input {} is not a tensor", info.name))),
+    };
+    if tensor.elem_type != pb::tensor_proto::DataType::Float as i32 {
+        return Err(ProverError::Unsupported(format!("input {} is not float32", info.name)));
+    }
+    let shape = tensor.shape.as_ref().ok_or_else(|| ProverError::Unsupported(format!("input {} has no shape", info.name)))?;
+    shape
+        .dim
+        .iter()
+        .map(|d| match &d.value {
+            Some(Dim::DimValue(v)) if *v > 0 => Ok(*v as usize),
+            Some(Dim::DimParam(_)) | None => Ok(1),
+            Some(Dim::DimValue(v)) => Err(ProverError::Shape(format!("input {} has dimension {v}", info.name))),
+        })
+        .collect()
+}
+
+/// Decodes a numeric ONNX tensor (float, double, int32, int64; inline or raw little-endian data).
+fn decode_tensor(t: &pb::TensorProto) -> Result<Const, ProverError> {
+    use pb::tensor_proto::DataType;
+    let shape = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| ProverError::Model(format!("tensor {} has dimension {d}", t.name))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
+        return Err(ProverError::Unsupported(format!("tensor {} keeps its data in an external file", t.name)));
+    }
+    let raw = &t.raw_data;
+    let from_raw = |width: usize, f: &dyn Fn(&[u8]) -> f64| -> Vec<f64> { raw.chunks_exact(width).map(f).collect() };
+    let data: Vec<f64> = match DataType::try_from(t.data_type) {
+        Ok(DataType::Float) if !raw.is_empty() => from_raw(4, &|b| f32::from_le_bytes(b.try_into().unwrap()) as f64),
+        Ok(DataType::Float) => t.float_data.iter().map(|&x| x as f64).collect(),
+        Ok(DataType::Double) if !raw.is_empty() => from_raw(8, &|b| f64::from_le_bytes(b.try_into().unwrap())),
+        Ok(DataType::Double) => t.double_data.clone(),
+        Ok(DataType::Int64) if !raw.is_empty() => from_raw(8, &|b| i64::from_le_bytes(b.try_into().unwrap()) as f64),
+        Ok(DataType::Int64) => t.int64_data.iter().map(|&x| x as f64).collect(),
+        Ok(DataType::Int32) if !raw.is_empty() => from_raw(4, &|b| i32::from_le_bytes(b.try_into().unwrap()) as f64),
+        Ok(DataType::Int32) => t.int32_data.iter().map(|&x| x as f64).collect(),
+        _ => return Err(ProverError::Unsupported(format!("tensor {} has data type {}", t.name, t.data_type))),
+    };
+    let expected: usize = shape.iter().product();
+    if data.len() != expected {
+        return Err(ProverError::Model(format!("tensor {} has {} values for shape {shape:?}", t.name, data.len())));
+    }
+    if data.iter().any(|x| !x.is_finite()) {
+        return Err(ProverError::Model(format!("tensor {} holds NaN or infinity", t.name)));
+    }
+    Ok(Const { shape, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_follows_onnx() {
+        assert_eq!(reshape_target(&[2, 3, 4], &[0, -1], false).unwrap(), vec![2, 12]);
+        assert_eq!(reshape_target(&[2, 3, 4], &[-1], false).unwrap(), vec![24]);
+        assert!(reshape_target(&[2, 3, 4], &[5, -1], false).is_err());
+        assert!(reshape_target(&[2, 3], &[-1, -1], false).is_err());
+    }
+}

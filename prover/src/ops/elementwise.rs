@@ -1,0 +1,27 @@
+//! Elementwise operators: sums with broadcasting and ReLU.
+
+use crate::error::ProverError;
+use crate::tensor::{broadcast_indices, broadcast_shape, Tensor};
+
+/// `f(a, b)` over the broadcast of `a` and `b` (numpy rules).
+pub fn add<T: Copy>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>, ProverError> {
+    let shape = broadcast_shape(a.shape(), b.shape())?;
+    let (ia, ib) = (broadcast_indices(a.shape(), &shape), broadcast_indices(b.shape(), &shape));
+    let data = ia.iter().zip(&ib).map(|(&i, &j)| f(a.data()[i], b.data()[j])).collect();
+    Tensor::new(shape, data)
+}
+
+/// The integer semantics of ReLU: `x = out - neg` with `out = max(x, 0)` and `neg = max(-x, 0)`,
+/// so `out · neg = 0` and both are non-negative (what the ReLU gadget constrains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReluSplit {
+    /// `max(x, 0)`.
+    pub out: i64,
+    /// `max(-x, 0)`.
+    pub neg: i64,
+}
+
+/// Splits `x` for ReLU (see [`ReluSplit`]).
+pub fn relu(x: i64) -> ReluSplit {
+    ReluSplit { out: x.max(0), neg: (-x).max(0) }
+}

@@ -1,0 +1,79 @@
+//! Operator semantics, one file per family. Each operator has a float reference (for import checks
+//! and quantization error reports) and, where it computes anything, an integer semantics that is
+//! the ONLY definition of what the circuit proves: the quantized forward pass and the circuit's
+//! witness generation both call these functions.
+
+pub mod elementwise;
+pub mod linear;
+pub mod rescale;
+
+use crate::error::ProverError;
+use crate::model::Op;
+use crate::tensor::{broadcast_shape, Tensor};
+
+/// The shape `op` produces from inputs of `inputs` shapes. `declared` is the node's own shape,
+/// used only by operators whose output shape is an attribute (Input, Reshape).
+pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<Vec<usize>, ProverError> {
+    let arity = |n: usize| {
+        if inputs.len() == n {
+            Ok(())
+        } else {
+            Err(ProverError::Shape(format!("{} takes {n} input(s), got {}", op.kind(), inputs.len())))
+        }
+    };
+    match op {
+        Op::Input => {
+            arity(0)?;
+            Ok(declared.to_vec())
+        }
+        Op::Linear { weight, bias } => {
+            arity(1)?;
+            linear::linear_shape(inputs[0], weight.shape(), bias.as_ref().map(|b| b.len()))
+        }
+        Op::MatMul => {
+            arity(2)?;
+            linear::matmul_shape(inputs[0], inputs[1])
+        }
+        Op::Add => {
+            arity(2)?;
+            broadcast_shape(inputs[0], inputs[1])
+        }
+        Op::AddConst { constant } => {
+            arity(1)?;
+            let out = broadcast_shape(inputs[0], constant.shape())?;
+            if out.as_slice() != inputs[0] {
+                return Err(ProverError::Unsupported(format!(
+                    "adding a constant of shape {:?} would grow the activation {:?}",
+                    constant.shape(),
+                    inputs[0]
+                )));
+            }
+            Ok(out)
+        }
+        Op::Relu => {
+            arity(1)?;
+            Ok(inputs[0].to_vec())
+        }
+        Op::Reshape => {
+            arity(1)?;
+            let (from, to): (usize, usize) = (inputs[0].iter().product(), declared.iter().product());
+            if from != to {
+                return Err(ProverError::Shape(format!("cannot reshape {:?} ({from} values) to {declared:?}", inputs[0])));
+            }
+            Ok(declared.to_vec())
+        }
+    }
+}
+
+/// The float value of a non-input node.
+pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tensor<f32>, ProverError> {
+    match op {
+        Op::Input => Err(ProverError::Model("an Input node has no operator to evaluate".into())),
+        Op::Linear { weight, bias } => linear::linear_f32(args[0], weight, bias.as_deref()),
+        Op::MatMul => linear::matmul_f32(args[0], args[1]),
+        Op::Add => elementwise::add(args[0], args[1], |a, b| a + b),
+        Op::AddConst { constant } => elementwise::add(args[0], constant, |a, b| a + b),
+        Op::Relu => Ok(args[0].map(|&x| x.max(0.0))),
+        Op::Reshape => args[0].clone().reshape(shape.to_vec()),
+    }
+}

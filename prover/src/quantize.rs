@@ -1,0 +1,291 @@
+//! Fixed-point quantization of a float [`Graph`] and the integer forward pass that defines what
+//! the circuit proves.
+//!
+//! Every activation is an integer `round(x · 2^s)` at the model's scale `s`. Weights are quantized
+//! at the same scale, biases at `2s` (the scale of a product), and each product is rescaled back to
+//! `s` with [`crate::ops::rescale`]. Values the circuit range-checks must lie in the ranges of
+//! [`QuantizedModel::activation_range`] and [`QuantizedModel::relu_range`]; the forward pass checks
+//! the same ranges and names the layer that leaves them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProverError;
+use crate::model::{check_inputs, Graph, Op};
+use crate::ops::{elementwise, linear};
+use crate::range::RangeKind;
+use crate::tensor::Tensor;
+
+/// Quantization settings chosen at compile time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantizeConfig {
+    /// Fractional bits `s`: a float `x` is stored as `round(x · 2^s)`.
+    pub scale_bits: u32,
+    /// Activations must lie in `[-2^(b-1), 2^(b-1))` for `b = range_bits`.
+    pub range_bits: u32,
+}
+
+impl Default for QuantizeConfig {
+    fn default() -> Self {
+        QuantizeConfig { scale_bits: 8, range_bits: 16 }
+    }
+}
+
+impl QuantizeConfig {
+    /// Refuses settings the circuit cannot represent.
+    pub fn validate(&self) -> Result<(), ProverError> {
+        if !(1..=20).contains(&self.scale_bits) {
+            return Err(ProverError::Input(format!("scale of {} bits: choose 1 to 20", self.scale_bits)));
+        }
+        if !(self.scale_bits + 1..=24).contains(&self.range_bits) {
+            return Err(ProverError::Input(format!(
+                "range of {} bits: choose {} to 24 (more than the scale)",
+                self.range_bits,
+                self.scale_bits + 1
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An operator with integer weights. Products are rescaled by `2^scale_bits` inside the op.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum QOp {
+    /// A model input.
+    Input,
+    /// Linear layer; `weight_t` is `[N, K]` (transposed), `bias` has length `N` at scale `2s`.
+    Linear { weight_t: Tensor<i64>, bias: Vec<i64> },
+    /// Product of two activations.
+    MatMul,
+    /// Sum of two activations (broadcasting).
+    Add,
+    /// Sum with a constant at scale `s` (broadcasting).
+    AddConst { constant: Tensor<i64> },
+    /// `max(x, 0)`.
+    Relu,
+    /// Shape change only.
+    Reshape,
+}
+
+/// A node of the quantized model; same topology as the float graph.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QNode {
+    /// The name in the source model.
+    pub name: String,
+    /// The integer operator.
+    pub op: QOp,
+    /// Indices of the nodes it reads.
+    pub inputs: Vec<usize>,
+    /// Output shape.
+    pub shape: Vec<usize>,
+}
+
+/// A model in integers: what the circuit proves, node for node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QuantizedModel {
+    /// Scale and range settings.
+    pub config: QuantizeConfig,
+    /// Nodes in topological order.
+    pub nodes: Vec<QNode>,
+    /// The `Input` nodes, in order.
+    pub inputs: Vec<usize>,
+    /// The output nodes, in order.
+    pub outputs: Vec<usize>,
+}
+
+fn quantize_value(x: f64, scale_bits: u32, what: &str) -> Result<i64, ProverError> {
+    let q = (x * (1u64 << scale_bits) as f64).round();
+    if !q.is_finite() || q.abs() > (1i64 << 52) as f64 {
+        return Err(ProverError::Range(format!("{what}: {x} does not fit at scale 2^{scale_bits}")));
+    }
+    Ok(q as i64)
+}
+
+fn quantize_tensor(t: &Tensor<f32>, scale_bits: u32, what: &str) -> Result<Tensor<i64>, ProverError> {
+    let data = t.data().iter().map(|&x| quantize_value(x as f64, scale_bits, what)).collect::<Result<Vec<_>, _>>()?;
+    Tensor::new(t.shape().to_vec(), data)
+}
+
+impl QuantizedModel {
+    /// Quantizes `graph` (validated first) with `config`.
+    pub fn from_graph(graph: &Graph, config: QuantizeConfig) -> Result<Self, ProverError> {
+        config.validate()?;
+        graph.validate()?;
+        let s = config.scale_bits;
+        let nodes = graph
+            .nodes
+            .iter()
+            .map(|node| {
+                let what = format!("node {}", node.name);
+                let op = match &node.op {
+                    Op::Input => QOp::Input,
+                    Op::Linear { weight, bias } => {
+                        let (k, n) = (weight.shape()[0], weight.shape()[1]);
+                        let mut t = Vec::with_capacity(k * n);
+                        for j in 0..n {
+                            for i in 0..k {
+                                t.push(quantize_value(weight.data()[i * n + j] as f64, s, &what)?);
+                            }
+                        }
+                        let bias = match bias {
+                            Some(b) => b.iter().map(|&x| quantize_value(x as f64, 2 * s, &what)).collect::<Result<_, _>>()?,
+                            None => vec![0; n],
+                        };
+                        QOp::Linear { weight_t: Tensor::new(vec![n, k], t)?, bias }
+                    }
+                    Op::MatMul => QOp::MatMul,
+                    Op::Add => QOp::Add,
+                    Op::AddConst { constant } => QOp::AddConst { constant: quantize_tensor(constant, s, &what)? },
+                    Op::Relu => QOp::Relu,
+                    Op::Reshape => QOp::Reshape,
+                };
+                Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
+            })
+            .collect::<Result<Vec<_>, ProverError>>()?;
+        Ok(QuantizedModel { config, nodes, inputs: graph.inputs.clone(), outputs: graph.outputs.clone() })
+    }
+
+    /// Range of inputs and rescaled products (signed, `range_bits`).
+    pub fn activation_range(&self) -> RangeKind {
+        RangeKind::Signed(self.config.range_bits)
+    }
+
+    /// Range of both halves of a ReLU split (unsigned, `range_bits - 1`).
+    pub fn relu_range(&self) -> RangeKind {
+        RangeKind::Unsigned(self.config.range_bits - 1)
+    }
+
+    /// Range of rescale remainders (unsigned, `scale_bits`).
+    pub fn remainder_range(&self) -> RangeKind {
+        RangeKind::Unsigned(self.config.scale_bits)
+    }
+
+    /// Every range the circuit checks, for building its lookup table.
+    pub fn ranges(&self) -> Vec<RangeKind> {
+        let mut r = vec![self.remainder_range(), self.relu_range(), self.activation_range()];
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    /// Float value of an integer at the model's scale.
+    pub fn dequantize(&self, v: i64) -> f64 {
+        v as f64 / (1u64 << self.config.scale_bits) as f64
+    }
+
+    /// Quantizes one model input given as a flat row-major list, checking size and range.
+    pub fn quantize_input(&self, index: usize, values: &[f32]) -> Result<Tensor<i64>, ProverError> {
+        let node = self.inputs.get(index).map(|&i| &self.nodes[i]).ok_or_else(|| {
+            ProverError::Input(format!("the model takes {} input(s), got more", self.inputs.len()))
+        })?;
+        let expected: usize = node.shape.iter().product();
+        if values.len() != expected {
+            return Err(ProverError::Input(format!(
+                "input {} needs {expected} values (shape {:?}), got {}",
+                node.name,
+                node.shape,
+                values.len()
+            )));
+        }
+        let range = self.activation_range();
+        let data = values
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let q = quantize_value(x as f64, self.config.scale_bits, &format!("input {}", node.name))?;
+                if !range.contains(q as i128) {
+                    return Err(ProverError::Range(format!(
+                        "input {} value {i} = {x} is outside ±{} (the range this model was compiled for); recompile with more --range-bits or a smaller --scale",
+                        node.name,
+                        self.dequantize(range.highest() as i64)
+                    )));
+                }
+                Ok(q)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Tensor::new(node.shape.clone(), data)
+    }
+
+    /// The integer forward pass: every node's value. Fails, naming the layer, when a value leaves
+    /// a range the circuit checks (the proof would be impossible).
+    pub fn forward(&self, inputs: &[Tensor<i64>]) -> Result<Vec<Tensor<i64>>, ProverError> {
+        let graph_like = self.input_graph();
+        check_inputs(&graph_like, inputs.iter().map(|t| t.shape()))?;
+        let s = self.config.scale_bits;
+        let mut values: Vec<Tensor<i64>> = Vec::with_capacity(self.nodes.len());
+        let mut next_input = inputs.iter();
+        for node in &self.nodes {
+            let arg = |i: usize| &values[node.inputs[i]];
+            let value = match &node.op {
+                QOp::Input => {
+                    let t = next_input.next().expect("checked").clone();
+                    self.check(node, self.activation_range(), t.data().iter().map(|&v| v as i128), "input")?;
+                    t
+                }
+                QOp::Linear { weight_t, bias } => {
+                    let out = linear::linear_i(arg(0), weight_t, bias, s);
+                    self.rescaled_tensor(node, out)?
+                }
+                QOp::MatMul => {
+                    let out = linear::matmul_i(arg(0), arg(1), s);
+                    self.rescaled_tensor(node, out)?
+                }
+                QOp::Add => self.checked_add(node, arg(0), arg(1))?,
+                QOp::AddConst { constant } => self.checked_add(node, arg(0), constant)?,
+                QOp::Relu => {
+                    let splits: Vec<_> = arg(0).data().iter().map(|&x| elementwise::relu(x)).collect();
+                    let r = self.relu_range();
+                    self.check(node, r, splits.iter().flat_map(|p| [p.out as i128, p.neg as i128]), "ReLU input")?;
+                    Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
+                }
+                QOp::Reshape => arg(0).clone().reshape(node.shape.clone())?,
+            };
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// The model outputs from a full forward trace.
+    pub fn outputs_of<'a>(&self, trace: &'a [Tensor<i64>]) -> Vec<&'a Tensor<i64>> {
+        self.outputs.iter().map(|&o| &trace[o]).collect()
+    }
+
+    fn input_graph(&self) -> Graph {
+        // Only shapes and Input markers matter to `check_inputs`.
+        Graph {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| crate::model::Node { name: n.name.clone(), op: Op::Reshape, inputs: vec![], shape: n.shape.clone() })
+                .collect(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+
+    fn check(&self, node: &QNode, range: RangeKind, values: impl Iterator<Item = i128>, what: &str) -> Result<(), ProverError> {
+        for (i, v) in values.enumerate() {
+            if !range.contains(v) {
+                let limit = self.dequantize(range.highest() as i64);
+                return Err(ProverError::Range(format!(
+                    "layer {} ({what}, element {i}): value {v} ({:.4}) leaves the compiled range {} (±{limit} in floats); recompile with more --range-bits or a smaller --scale",
+                    node.name,
+                    v as f64 / (1u64 << self.config.scale_bits) as f64,
+                    range.describe()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn rescaled_tensor(&self, node: &QNode, out: Vec<linear::DotRescaled>) -> Result<Tensor<i64>, ProverError> {
+        self.check(node, self.activation_range(), out.iter().map(|d| d.out.quotient), "rescaled product")?;
+        Tensor::new(node.shape.clone(), out.iter().map(|d| d.out.quotient as i64).collect())
+    }
+
+    fn checked_add(&self, node: &QNode, a: &Tensor<i64>, b: &Tensor<i64>) -> Result<Tensor<i64>, ProverError> {
+        let sum = elementwise::add(&a.map(|&v| v as i128), &b.map(|&v| v as i128), |x, y| x + y)?;
+        // The sum itself is exact in the field; it only needs to stay a sane integer.
+        self.check(node, RangeKind::Signed(62), sum.data().iter().copied(), "sum")?;
+        Ok(sum.map(|&v| v as i64))
+    }
+}
