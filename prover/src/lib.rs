@@ -7,8 +7,10 @@
 
 pub mod artifact;
 pub mod circuit;
+pub mod compile;
 pub mod error;
 pub mod gadgets;
+pub mod input;
 pub mod keys;
 pub mod model;
 pub mod ops;

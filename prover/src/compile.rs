@@ -1,0 +1,58 @@
+//! From a model file to a [`CompiledModel`]: import, quantize, plan the circuit.
+
+use std::path::Path;
+
+use crate::artifact::{CompiledModel, FORMAT_VERSION};
+use crate::circuit::plan;
+use crate::error::ProverError;
+use crate::model::onnx::load_onnx;
+use crate::quantize::{QuantizeConfig, QuantizedModel};
+use crate::tensor::Tensor;
+
+/// Imports the ONNX model at `path`, quantizes it with `config` and plans its circuit.
+pub fn compile_onnx(path: &Path, config: QuantizeConfig) -> Result<CompiledModel, ProverError> {
+    let graph = load_onnx(path)?;
+    let quantized = QuantizedModel::from_graph(&graph, config)?;
+    let layout = plan(&quantized)?;
+    let source = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(CompiledModel { format_version: FORMAT_VERSION, source, graph, quantized, layout })
+}
+
+/// The reference forward pass on float inputs, quantized and float side by side.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ForwardReport {
+    /// Outputs of the integer model, dequantized (what a proof's public inputs say).
+    pub outputs: Vec<Vec<f64>>,
+    /// The same outputs as integers at the model's scale.
+    pub outputs_quantized: Vec<Vec<i64>>,
+    /// Outputs of the float model.
+    pub float_outputs: Vec<Vec<f64>>,
+    /// Largest absolute difference between `outputs` and `float_outputs`.
+    pub max_abs_error: f64,
+}
+
+/// Runs the quantized and the float model on `inputs`.
+pub fn forward(model: &CompiledModel, inputs: &[Vec<f32>]) -> Result<ForwardReport, ProverError> {
+    let q = &model.quantized;
+    if inputs.len() != q.inputs.len() {
+        return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
+    }
+    let quantized_inputs = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<_>, _>>()?;
+    let trace = q.forward(&quantized_inputs)?;
+    let float_inputs = inputs
+        .iter()
+        .zip(&q.inputs)
+        .map(|(x, &id)| Tensor::new(q.nodes[id].shape.clone(), x.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let float_trace = model.graph.forward(&float_inputs)?;
+    let outputs_quantized: Vec<Vec<i64>> = q.outputs_of(&trace).iter().map(|t| t.data().to_vec()).collect();
+    let outputs: Vec<Vec<f64>> = outputs_quantized.iter().map(|o| o.iter().map(|&v| q.dequantize(v)).collect()).collect();
+    let float_outputs: Vec<Vec<f64>> = model.graph.outputs.iter().map(|&o| float_trace[o].data().iter().map(|&v| v as f64).collect()).collect();
+    let max_abs_error = outputs
+        .iter()
+        .flatten()
+        .zip(float_outputs.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    Ok(ForwardReport { outputs, outputs_quantized, float_outputs, max_abs_error })
+}

@@ -1,0 +1,255 @@
+//! Models of several shapes and depths, written as ONNX here, imported, checked against tract's
+//! float run, quantized, proved and verified; tampered proofs are rejected.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+use zkml_prover::artifact::CompiledModel;
+use zkml_prover::compile::{compile_onnx, forward};
+use zkml_prover::keys::{generate_keys, load_pk, load_vk, model_srs, save_keys};
+use zkml_prover::proof::{fr_to_hex, prove, verify};
+use zkml_prover::quantize::QuantizeConfig;
+
+/// Builds ONNX graphs with random weights.
+struct OnnxBuilder {
+    nodes: Vec<pb::NodeProto>,
+    inits: Vec<pb::TensorProto>,
+    rng: ChaCha8Rng,
+    counter: usize,
+}
+
+fn float_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: pb::tensor_proto::DataType::Float as i32,
+        float_data: data,
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: pb::tensor_proto::DataType::Float as i32,
+                shape: Some(pb::TensorShapeProto {
+                    dim: dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() }).collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, i: i64) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), i, r#type: pb::attribute_proto::AttributeType::Int as i32, ..Default::default() }
+}
+
+impl OnnxBuilder {
+    fn new(seed: u64) -> Self {
+        OnnxBuilder { nodes: vec![], inits: vec![], rng: ChaCha8Rng::seed_from_u64(seed), counter: 0 }
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{}", self.counter)
+    }
+
+    fn weights(&mut self, dims: &[usize], scale: f32) -> String {
+        let name = self.fresh("w");
+        let n: usize = dims.iter().product();
+        let data = (0..n).map(|_| self.rng.gen_range(-scale..scale)).collect();
+        self.inits.push(float_tensor(&name, dims, data));
+        name
+    }
+
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>) -> String {
+        let out = self.fresh("t");
+        self.nodes.push(pb::NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.clone()],
+            name: out.clone(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        out
+    }
+
+    /// Gemm with PyTorch's layout (weight [out, in], transB = 1) and a bias.
+    fn gemm(&mut self, x: &str, inp: usize, out: usize) -> String {
+        let w = self.weights(&[out, inp], 0.6);
+        let b = self.weights(&[out], 0.3);
+        self.node("Gemm", &[x, &w, &b], vec![int_attr("transB", 1)])
+    }
+
+    /// MatMul by a [in, out] constant followed by Add of a bias row (the other exporter style).
+    fn matmul_add(&mut self, x: &str, inp: usize, out: usize) -> String {
+        let w = self.weights(&[inp, out], 0.6);
+        let b = self.weights(&[out], 0.3);
+        let y = self.node("MatMul", &[x, &w], vec![]);
+        self.node("Add", &[&y, &b], vec![])
+    }
+
+    fn reshape(&mut self, x: &str, shape: &[i64]) -> String {
+        let name = self.fresh("shape");
+        self.inits.push(pb::TensorProto {
+            name: name.clone(),
+            dims: vec![shape.len() as i64],
+            data_type: pb::tensor_proto::DataType::Int64 as i32,
+            int64_data: shape.to_vec(),
+            ..Default::default()
+        });
+        self.node("Reshape", &[x, &name], vec![])
+    }
+
+    fn finish(self, path: &Path, input_dims: &[usize], output: &str, output_dims: &[usize]) {
+        let graph = pb::GraphProto {
+            node: self.nodes,
+            initializer: self.inits,
+            input: vec![value_info("x", input_dims)],
+            output: vec![value_info(output, output_dims)],
+            name: "test".into(),
+            ..Default::default()
+        };
+        let model = pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+            graph: Some(graph),
+            ..Default::default()
+        };
+        std::fs::write(path, model.encode_to_vec()).unwrap();
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkml-onnx-tests-{}", std::process::id())).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// tract's float outputs for the model at `path` on `input`.
+fn tract_run(path: &Path, dims: &[usize], input: &[f32]) -> Vec<f32> {
+    let model = tract_onnx::onnx().model_for_path(path).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let x = tract_ndarray::ArrayD::from_shape_vec(dims.to_vec(), input.to_vec()).unwrap();
+    let out = model.run(tvec!(Tensor::from(x).into())).unwrap();
+    out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect()
+}
+
+const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 13 };
+
+/// Imports, checks the float import against tract, then proves, verifies and tampers.
+fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<usize>), input_dims: &[usize], seed: u64) {
+    let dir = scratch(name);
+    let path = dir.join("model.onnx");
+    let mut b = OnnxBuilder::new(seed);
+    let (out, out_dims) = build(&mut b);
+    b.finish(&path, input_dims, &out, &out_dims);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
+    let n: usize = input_dims.iter().product();
+    let input: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+
+    let model = compile_onnx(&path, CONFIG).unwrap();
+    let report = forward(&model, &[input.clone()]).unwrap();
+    let reference = tract_run(&path, input_dims, &input);
+    assert_eq!(report.float_outputs[0].len(), reference.len(), "{name}: output size");
+    for (ours, theirs) in report.float_outputs[0].iter().zip(&reference) {
+        assert!((ours - *theirs as f64).abs() < 1e-4, "{name}: float import differs from tract: {ours} vs {theirs}");
+    }
+    // Quantization at 7 fractional bits: a few steps of 1/128 per layer.
+    assert!(report.max_abs_error < 0.1, "{name}: quantization error {}", report.max_abs_error);
+
+    model.save(&dir).unwrap();
+    let model = CompiledModel::load(&dir).unwrap();
+    let srs = model_srs(&model).unwrap();
+    let pk = generate_keys(&model, &srs.params).unwrap();
+    save_keys(&dir, &model, &srs.params, &pk).unwrap();
+    let (pk, vk) = (load_pk(&dir, &model, &srs.params).unwrap(), load_vk(&dir, &model, &srs.params).unwrap());
+
+    let proof = prove(&model, &srs.params, &pk, &[input]).unwrap();
+    assert_eq!(proof.outputs, report.outputs, "{name}: proved outputs differ from the reference forward pass");
+    verify(&model, &srs.params, &vk, &proof).unwrap();
+
+    // A flipped byte anywhere in the proof is rejected.
+    let bytes = proof.proof_bytes().unwrap();
+    for at in [0, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 1;
+        let mut tampered = proof.clone();
+        tampered.proof = format!("0x{}", hex::encode(&bad));
+        assert!(verify(&model, &srs.params, &vk, &tampered).is_err(), "{name}: flipped byte {at} accepted");
+    }
+    // A changed public output is rejected, even with `outputs` rewritten to match it.
+    let mut tampered = proof.clone();
+    let mut values = proof.instance_values().unwrap();
+    values[0] += zkml_prover::halo2_proofs::halo2curves::bn256::Fr::one();
+    tampered.instances = values.iter().map(fr_to_hex).collect();
+    tampered.outputs[0][0] += 1.0 / 128.0;
+    assert!(verify(&model, &srs.params, &vk, &tampered).is_err(), "{name}: changed output accepted");
+}
+
+#[test]
+fn single_gemm() {
+    check_model("single_gemm", |b| (b.gemm("x", 6, 3), vec![1, 3]), &[1, 6], 1);
+}
+
+#[test]
+fn deep_relu_mlp() {
+    check_model(
+        "deep_relu_mlp",
+        |b| {
+            let h1 = b.gemm("x", 9, 12);
+            let a1 = b.node("Relu", &[&h1], vec![]);
+            let h2 = b.matmul_add(&a1, 12, 7);
+            let a2 = b.node("Relu", &[&h2], vec![]);
+            let h3 = b.gemm(&a2, 7, 5);
+            let a3 = b.node("Relu", &[&h3], vec![]);
+            (b.gemm(&a3, 5, 4), vec![1, 4])
+        },
+        &[1, 9],
+        2,
+    );
+}
+
+#[test]
+fn batch_flatten_and_residual_add() {
+    check_model(
+        "batch_flatten_and_residual_add",
+        |b| {
+            // x: [2, 3, 4] -> Flatten -> [2, 12]; a residual block; Reshape back to [2, 3, 4].
+            let f = b.node("Flatten", &["x"], vec![int_attr("axis", 1)]);
+            let h = b.gemm(&f, 12, 12);
+            let a = b.node("Relu", &[&h], vec![]);
+            let s = b.node("Add", &[&a, &f], vec![]);
+            (b.reshape(&s, &[2, 3, -1]), vec![2, 3, 4])
+        },
+        &[2, 3, 4],
+        3,
+    );
+}
+
+#[test]
+fn product_of_two_activations() {
+    check_model(
+        "product_of_two_activations",
+        |b| {
+            let left = b.reshape("x", &[2, 4]);
+            let h = b.gemm("x", 8, 12);
+            let right = b.reshape(&h, &[4, -1]);
+            let p = b.node("MatMul", &[&left, &right], vec![]);
+            let bias = b.weights(&[1, 3], 0.5);
+            (b.node("Add", &[&p, &bias], vec![]), vec![2, 3])
+        },
+        &[1, 8],
+        4,
+    );
+}
