@@ -1,0 +1,458 @@
+//! Recursive aggregation: many inner SHPLONK proofs (Poseidon transcript) → one SHPLONK proof of
+//! the snark-verifier `AggregationCircuit` with a keccak transcript, ready for the EVM.
+
+use crate::error::{catch_panic, AggregatorError, Result};
+use halo2_proofs::{
+    halo2curves::bn256::{Bn256, Fr, G1Affine},
+    halo2curves::ff::PrimeField,
+    plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
+    poly::{
+        commitment::{Params, ParamsProver},
+        kzg::{
+            commitment::{KZGCommitmentScheme, ParamsKZG},
+            multiopen::{ProverSHPLONK, VerifierSHPLONK},
+            strategy::AccumulatorStrategy,
+        },
+        VerificationStrategy,
+    },
+    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+    SerdeFormat,
+};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use snark_verifier_sdk::{
+    halo2::{
+        aggregation::{AggregationCircuit, VerifierUniversality},
+        PoseidonTranscript, POSEIDON_SPEC,
+    },
+    snark_verifier::{
+        halo2_base::gates::circuit::CircuitBuilderStage,
+        pcs::{
+            kzg::{KzgDecidingKey, LimbsEncoding},
+            AccumulationDecider, AccumulatorEncoding,
+        },
+        system::halo2::{compile, transcript::evm::EvmTranscript, Config},
+        verifier::SnarkVerifier,
+    },
+    CircuitExt, NativeLoader, PlonkVerifier, BITS, LIMBS, SHPLONK,
+};
+
+pub use snark_verifier_sdk::halo2::aggregation::AggregationConfigParams;
+pub use snark_verifier_sdk::snark_verifier::halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+pub use snark_verifier_sdk::Snark;
+
+/// Default degree of the aggregation circuit (2^20 rows, 6 advice columns for two small proofs).
+pub const DEFAULT_AGG_K: u32 = 20;
+
+/// Number of public inputs that encode the KZG accumulator: 4 coordinates × 3 limbs of 88 bits.
+pub const ACCUMULATOR_LIMBS: usize = 4 * LIMBS;
+
+/// Smallest and largest aggregation degree accepted (the circuit needs ~2^18 rows of cells even for
+/// one proof; above 2^26 rows proving does not fit on a 24 GiB machine).
+pub const MIN_AGG_K: u32 = 16;
+/// See [`MIN_AGG_K`].
+pub const MAX_AGG_K: u32 = 26;
+
+/// Rows reserved at the bottom of the aggregation circuit for halo2's blinding factors.
+const MINIMUM_ROWS: usize = 20;
+
+/// An aggregated proof and everything needed to verify it or rebuild its verifier.
+///
+/// Guarantee: when returned by [`aggregate`], `proof` verified natively against `instances` and the
+/// verifying key in `vk`, and the accumulator in the first 12 instances passed the final pairing
+/// check; i.e. the generated Solidity verifier accepts it.
+///
+/// Serialized (serde) with bytes as `0x` hex strings and field elements as `0x` + 64 hex digits,
+/// big-endian: the same `uint256` a contract sees.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AggregatedProof {
+    /// The SHPLONK proof, keccak transcript (what the EVM verifier reads after the instances).
+    #[serde(with = "hex_bytes")]
+    pub proof: Vec<u8>,
+    /// Public inputs: the 12 accumulator limbs, then every inner proof's public inputs in order.
+    #[serde(with = "hex_frs")]
+    pub instances: Vec<Fr>,
+    /// Number of public inputs contributed by each inner proof, in order (sums to
+    /// `instances.len() - 12`).
+    pub inner_instance_counts: Vec<usize>,
+    /// The aggregation circuit's verifying key, `SerdeFormat::RawBytes`; read it back with
+    /// [`read_aggregation_vk`] and `config`.
+    #[serde(with = "hex_bytes")]
+    pub vk: Vec<u8>,
+    /// The circuit configuration computed at keygen (degree, columns, lookup bits).
+    pub config: AggregationConfigParams,
+    /// The keygen break points: with `config` they rebuild the prover-stage circuit.
+    pub break_points: MultiPhaseThreadBreakPoints,
+}
+
+impl AggregatedProof {
+    /// The 12 accumulator limbs (always exactly 12 for a proof made by [`aggregate`]).
+    pub fn accumulator_limbs(&self) -> &[Fr] {
+        &self.instances[..ACCUMULATOR_LIMBS.min(self.instances.len())]
+    }
+
+    /// The public inputs of inner proof `index`, or `None` if there is no such proof.
+    pub fn inner_instances(&self, index: usize) -> Option<&[Fr]> {
+        let count = *self.inner_instance_counts.get(index)?;
+        let start = ACCUMULATOR_LIMBS + self.inner_instance_counts[..index].iter().sum::<usize>();
+        self.instances.get(start..start + count)
+    }
+
+    /// EVM calldata for the Solidity verifier: the instances as 32-byte big-endian words, then the
+    /// proof.
+    pub fn calldata(&self) -> Vec<u8> {
+        crate::calldata::encode_calldata(&self.instances, &self.proof)
+    }
+
+    /// The aggregation verifying key, parsed (see [`read_aggregation_vk`]).
+    pub fn verifying_key(&self) -> Result<VerifyingKey<G1Affine>> {
+        read_aggregation_vk(&self.vk, self.config)
+    }
+}
+
+/// Builds the [`Snark`] for an inner proof made with snark-verifier-sdk's Poseidon transcript and
+/// SHPLONK (`gen_proof_shplonk` / `gen_snark_shplonk`), from its verifying key, public inputs (one
+/// vector per instance column) and proof bytes.
+///
+/// `params` may be the inner SRS (degree = the vk's k) or any larger SRS with the same secret,
+/// e.g. the aggregation SRS: a downsized copy is made then. The inner circuit must not itself carry
+/// an accumulator (plain circuits only). Errors if the instance column count does not match the vk
+/// or the SRS is smaller than the circuit. The proof itself is checked later, by [`aggregate`].
+pub fn snark_from_parts(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: Vec<Vec<Fr>>,
+    proof: Vec<u8>,
+) -> Result<Snark> {
+    let vk_k = vk.get_domain().k();
+    let columns = vk.cs().num_instance_columns();
+    if instances.len() != columns {
+        return Err(AggregatorError::InvalidInput(format!(
+            "the verifying key has {columns} instance column(s) but {} were given",
+            instances.len()
+        )));
+    }
+    if proof.is_empty() {
+        return Err(AggregatorError::InvalidInput("empty inner proof".into()));
+    }
+    let num_instance = instances.iter().map(Vec::len).collect::<Vec<_>>();
+    let protocol = catch_panic("compiling the inner protocol", || {
+        let config = Config::kzg().with_num_instance(num_instance);
+        match params.k().cmp(&vk_k) {
+            std::cmp::Ordering::Equal => Ok(compile(params, vk, config)),
+            std::cmp::Ordering::Greater => {
+                let mut small = params.clone();
+                small.downsize(vk_k);
+                Ok(compile(&small, vk, config))
+            }
+            std::cmp::Ordering::Less => Err(AggregatorError::InvalidInput(format!(
+                "the SRS has degree {} but the inner circuit needs {vk_k}",
+                params.k()
+            ))),
+        }
+    })?;
+    Ok(Snark::new(protocol, instances, proof))
+}
+
+/// Aggregates `snarks` (in order) into one EVM-verifiable proof with snark-verifier-sdk's
+/// `AggregationCircuit` (SHPLONK). The aggregation degree is `params.k()`, with lookup bits k − 1;
+/// `params` must share its secret with the SRS the inner proofs were made with.
+///
+/// The circuit is specific to the inner verifying keys (they are constants of the circuit), so the
+/// returned vk and Solidity verifier accept only proofs of those inner circuits. The inner public
+/// inputs are re-exposed after the 12 accumulator limbs (see the crate docs).
+///
+/// Every inner proof is first verified natively; a failing one gives
+/// [`AggregatorError::InnerProofInvalid`] instead of a useless aggregate. Keygen then proving takes
+/// about 1 + 2 minutes and 4 GiB at k = 20 on 2 cores.
+pub fn aggregate(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>) -> Result<AggregatedProof> {
+    let k = params.k();
+    if !(MIN_AGG_K..=MAX_AGG_K).contains(&k) {
+        return Err(AggregatorError::InvalidInput(format!(
+            "aggregation degree {k} outside the supported range {MIN_AGG_K}..={MAX_AGG_K}"
+        )));
+    }
+    if snarks.is_empty() {
+        return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
+    }
+    let dk = deciding_key(params);
+    for (index, snark) in snarks.iter().enumerate() {
+        check_inner(index, snark, &dk)?;
+    }
+    catch_panic("aggregation", || aggregate_checked(params, snarks))
+}
+
+/// Reads the aggregation circuit's verifying key from `SerdeFormat::RawBytes` bytes (as stored in
+/// [`AggregatedProof::vk`]) and the circuit configuration it was generated with.
+///
+/// Errors (never panics) if the bytes are malformed, contain points off the curve, have trailing
+/// data, or were made for another degree than `config.degree`.
+pub fn read_aggregation_vk(
+    bytes: &[u8],
+    config: AggregationConfigParams,
+) -> Result<VerifyingKey<G1Affine>> {
+    let bad = |m: String| AggregatorError::InvalidVerifyingKey(m);
+    if !(MIN_AGG_K..=MAX_AGG_K).contains(&config.degree)
+        || config.lookup_bits == 0
+        || config.lookup_bits >= config.degree as usize
+        || config.num_advice == 0
+    {
+        return Err(bad(format!("implausible aggregation config {config:?}")));
+    }
+    if bytes.len() < 10 || bytes[0] != 0x02 {
+        return Err(bad("not a halo2-axiom verifying key (bad version byte or too short)".into()));
+    }
+    let k = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+    if k != config.degree {
+        return Err(bad(format!("key is for degree {k} but the config says {}", config.degree)));
+    }
+    catch_panic("reading the aggregation verifying key", || {
+        let mut reader = bytes;
+        let vk = VerifyingKey::<G1Affine>::read::<_, AggregationCircuit>(
+            &mut reader,
+            SerdeFormat::RawBytes,
+            config,
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        if !reader.is_empty() {
+            return Err(bad(format!("{} trailing byte(s)", reader.len())));
+        }
+        Ok(vk)
+    })
+}
+
+fn deciding_key(params: &ParamsKZG<Bn256>) -> KzgDecidingKey<Bn256> {
+    (params.get_g()[0], params.g2(), params.s_g2()).into()
+}
+
+/// Verifies one inner proof natively (Poseidon transcript, SHPLONK, final pairing).
+fn check_inner(index: usize, snark: &Snark, dk: &KzgDecidingKey<Bn256>) -> Result<()> {
+    let invalid = |reason: String| AggregatorError::InnerProofInvalid { index, reason };
+    let counts = snark.instances.iter().map(Vec::len).collect::<Vec<_>>();
+    if snark.protocol.num_instance != counts {
+        return Err(AggregatorError::InvalidInput(format!(
+            "inner proof #{index}: the protocol expects instance counts {:?} but {counts:?} were given",
+            snark.protocol.num_instance
+        )));
+    }
+    if !snark.protocol.accumulator_indices.is_empty() {
+        return Err(AggregatorError::InvalidInput(format!(
+            "inner proof #{index} carries an accumulator; only plain circuits can be aggregated"
+        )));
+    }
+    catch_panic("verifying an inner proof", || {
+        let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(
+            snark.proof(),
+            POSEIDON_SPEC.clone(),
+        );
+        let proof = PlonkVerifier::<SHPLONK>::read_proof(
+            dk,
+            &snark.protocol,
+            &snark.instances,
+            &mut transcript,
+        )
+        .map_err(|e| invalid(format!("malformed proof: {e:?}")))?;
+        PlonkVerifier::<SHPLONK>::verify(dk, &snark.protocol, &snark.instances, &proof).map_err(
+            |e| {
+                invalid(format!(
+                    "{e:?} (an invalid proof, wrong public inputs, or an SRS with another secret)"
+                ))
+            },
+        )
+    })
+}
+
+fn aggregate_checked(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>) -> Result<AggregatedProof> {
+    let k = params.k();
+    let inner_instance_counts =
+        snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum()).collect::<Vec<usize>>();
+    let initial = AggregationConfigParams { degree: k, lookup_bits: k as usize - 1, ..Default::default() };
+
+    // Keygen stage: lay out the circuit, size its columns, keep the break points.
+    let mut circuit = AggregationCircuit::new::<SHPLONK>(
+        CircuitBuilderStage::Keygen,
+        initial,
+        params,
+        snarks.clone(),
+        VerifierUniversality::None,
+    );
+    circuit.expose_previous_instances(false);
+    let config = circuit.calculate_params(Some(MINIMUM_ROWS));
+    let halo2 = |stage| move |e: halo2_proofs::plonk::Error| AggregatorError::Halo2 { stage, message: format!("{e:?}") };
+    let vk = keygen_vk(params, &circuit).map_err(halo2("keygen"))?;
+    let pk = keygen_pk(params, vk, &circuit).map_err(halo2("keygen"))?;
+    let break_points = circuit.break_points();
+    drop(circuit);
+
+    // Prover stage: same config, same break points, same exposed instances.
+    let mut circuit = AggregationCircuit::new::<SHPLONK>(
+        CircuitBuilderStage::Prover,
+        config,
+        params,
+        snarks,
+        VerifierUniversality::None,
+    )
+    .use_break_points(break_points.clone());
+    circuit.expose_previous_instances(false);
+    let mut columns = circuit.instances();
+    if columns.len() != 1 {
+        return Err(AggregatorError::Internal {
+            context: "aggregation",
+            message: format!("expected 1 instance column, got {}", columns.len()),
+        });
+    }
+    let instances = columns.pop().unwrap_or_default();
+    let expected = ACCUMULATOR_LIMBS + inner_instance_counts.iter().sum::<usize>();
+    if instances.len() != expected {
+        return Err(AggregatorError::Internal {
+            context: "aggregation",
+            message: format!("expected {expected} public inputs, got {}", instances.len()),
+        });
+    }
+
+    let proof = prove_evm(params, &pk, circuit, &instances).map_err(halo2("prove"))?;
+    verify_evm_native(params, pk.get_vk(), &instances, &proof)?;
+
+    Ok(AggregatedProof {
+        proof,
+        instances,
+        inner_instance_counts,
+        vk: pk.get_vk().to_bytes(SerdeFormat::RawBytes),
+        config,
+        break_points,
+    })
+}
+
+fn prove_evm(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: AggregationCircuit,
+    instances: &[Fr],
+) -> std::result::Result<Vec<u8>, halo2_proofs::plonk::Error> {
+    let columns: &[&[Fr]] = &[instances];
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<_, _, _, _>, _>(
+        params,
+        pk,
+        &[circuit],
+        &[columns],
+        OsRng,
+        &mut transcript,
+    )?;
+    Ok(transcript.finalize())
+}
+
+/// Verifies an EVM (keccak) aggregation proof natively: the halo2 check and the pairing check of
+/// the accumulator carried in the first 12 instances, i.e. exactly what the Solidity verifier does.
+pub(crate) fn verify_evm_native(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+) -> Result<()> {
+    let columns: &[&[Fr]] = &[instances];
+    let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(proof);
+    let strategy = verify_proof::<_, VerifierSHPLONK<_>, _, EvmTranscript<_, _, _, _>, _>(
+        params.verifier_params(),
+        vk,
+        AccumulatorStrategy::new(params.verifier_params()),
+        &[columns],
+        &mut transcript,
+    )
+    .map_err(|e| AggregatorError::SelfCheckFailed(format!("{e:?}")))?;
+    if !VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy) {
+        return Err(AggregatorError::SelfCheckFailed("outer pairing check failed".into()));
+    }
+    if instances.len() < ACCUMULATOR_LIMBS {
+        return Err(AggregatorError::SelfCheckFailed("fewer than 12 instances".into()));
+    }
+    let limbs = instances[..ACCUMULATOR_LIMBS].iter().collect::<Vec<_>>();
+    let accumulator =
+        <LimbsEncoding<LIMBS, BITS> as AccumulatorEncoding<G1Affine, NativeLoader>>::from_repr(&limbs)
+            .map_err(|e| AggregatorError::SelfCheckFailed(format!("bad accumulator limbs: {e:?}")))?;
+    <SHPLONK as AccumulationDecider<G1Affine, NativeLoader>>::decide(&deciding_key(params), accumulator)
+        .map_err(|e| AggregatorError::SelfCheckFailed(format!("accumulator pairing: {e:?}")))
+}
+
+/// Field elements as `0x` + 64 big-endian hex digits (the EVM's `uint256`).
+pub(crate) fn fr_to_hex(x: &Fr) -> String {
+    let mut be = x.to_repr();
+    be.as_mut().reverse();
+    format!("0x{}", hex::encode(be.as_ref()))
+}
+
+/// Parses [`fr_to_hex`]'s format; errors on bad hex or a value ≥ the field modulus.
+pub(crate) fn fr_from_hex(s: &str) -> std::result::Result<Fr, String> {
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    let bytes = hex::decode(digits).map_err(|e| format!("{s}: {e}"))?;
+    if bytes.len() != 32 {
+        return Err(format!("{s}: expected 32 bytes, got {}", bytes.len()));
+    }
+    let mut repr = <Fr as PrimeField>::Repr::default();
+    for (dst, src) in repr.as_mut().iter_mut().zip(bytes.iter().rev()) {
+        *dst = *src;
+    }
+    Option::from(Fr::from_repr(repr)).ok_or_else(|| format!("{s}: not below the field modulus"))
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(bytes)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(s.strip_prefix("0x").unwrap_or(&s)).map_err(serde::de::Error::custom)
+    }
+}
+
+mod hex_frs {
+    use super::{fr_from_hex, fr_to_hex, Fr};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(xs: &[Fr], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(xs.iter().map(fr_to_hex))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fr>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| fr_from_hex(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fr_hex_round_trip() {
+        let x = Fr::from(0x1234_5678_9abc_def0u64);
+        let h = fr_to_hex(&x);
+        assert_eq!(h, format!("0x{:0>64}", "123456789abcdef0"));
+        assert_eq!(fr_from_hex(&h).unwrap(), x);
+        assert!(fr_from_hex(&format!("0x{}", "ff".repeat(32))).is_err());
+        assert!(fr_from_hex("0x12").is_err());
+    }
+
+    #[test]
+    fn bad_vk_bytes_are_errors() {
+        let config = AggregationConfigParams {
+            degree: 20,
+            num_advice: 6,
+            num_lookup_advice: 1,
+            num_fixed: 1,
+            lookup_bits: 19,
+        };
+        assert!(read_aggregation_vk(&[], config).is_err());
+        let mut bytes = vec![0x02];
+        bytes.extend_from_slice(&20u32.to_le_bytes());
+        bytes.extend_from_slice(&[0u8; 40]);
+        assert!(read_aggregation_vk(&bytes, config).is_err());
+        bytes[1] = 21;
+        assert!(read_aggregation_vk(&bytes, config).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! The whole pipeline once (slow: keygen ~1 min, proving ~2 min, ~4 GiB; the SRS comes from the
+//! shared store):
+//! two small inner proofs → aggregate → Solidity → solc → revm, plus tampering checks.
+
+use halo2_proofs::{
+    circuit::{Layouter, SimpleFloorPlanner, Value},
+    halo2curves::bn256::{Bn256, Fr},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Fixed, Instance},
+    poly::{commitment::Params, kzg::commitment::ParamsKZG},
+    poly::Rotation,
+};
+
+use snark_verifier_sdk::{gen_pk, halo2::gen_snark_shplonk, CircuitExt};
+use std::path::PathBuf;
+use std::time::Instant;
+use zkml_aggregator::*;
+
+/// Standard PLONK with one public input: row 0 proves `a == instance`, plus a few dummy rows.
+#[derive(Clone, Copy)]
+struct PlonkConfig {
+    a: Column<Advice>,
+    b: Column<Advice>,
+    c: Column<Advice>,
+    fixed: [Column<Fixed>; 5], // q_a, q_b, q_c, q_ab, constant
+}
+
+#[derive(Clone, Default)]
+struct Tiny(Fr);
+
+impl CircuitExt<Fr> for Tiny {
+    fn num_instance(&self) -> Vec<usize> {
+        vec![1]
+    }
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        vec![vec![self.0]]
+    }
+}
+
+impl Circuit<Fr> for Tiny {
+    type Config = PlonkConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ();
+
+    fn without_witnesses(&self) -> Self {
+        Self::default()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> PlonkConfig {
+        meta.set_minimum_degree(4);
+        let [a, b, c] = [(); 3].map(|_| meta.advice_column());
+        let fixed = [(); 5].map(|_| meta.fixed_column());
+        let instance: Column<Instance> = meta.instance_column();
+        for col in [a, b, c] {
+            meta.enable_equality(col);
+        }
+        meta.create_gate("q_a·a + q_b·b + q_c·c + q_ab·a·b + constant + instance = 0", |meta| {
+            let [a, b, c] = [a, b, c].map(|col| meta.query_advice(col, Rotation::cur()));
+            let [qa, qb, qc, qab, k] = fixed.map(|col| meta.query_fixed(col, Rotation::cur()));
+            let inst = meta.query_instance(instance, Rotation::cur());
+            Some(qa * a.clone() + qb * b.clone() + qc * c + qab * a * b + k + inst)
+        });
+        PlonkConfig { a, b, c, fixed }
+    }
+
+    fn synthesize(&self, cfg: PlonkConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        layouter.assign_region(
+            || "tiny",
+            |mut region| {
+                region.assign_advice(cfg.a, 0, Value::known(self.0));
+                region.assign_fixed(cfg.fixed[0], 0, -Fr::one());
+                region.assign_advice(cfg.a, 1, Value::known(-Fr::from(5u64)));
+                for (i, col) in cfg.fixed.iter().enumerate() {
+                    region.assign_fixed(*col, 1, Fr::from(i as u64 + 1));
+                }
+                let one = region.assign_advice(cfg.a, 2, Value::known(Fr::one()));
+                one.copy_advice(&mut region, cfg.b, 3);
+                one.copy_advice(&mut region, cfg.c, 4);
+                Ok(())
+            },
+        )
+    }
+}
+
+fn solc() -> PathBuf {
+    if let Some(p) = std::env::var_os("ZKML_SOLC") {
+        return p.into();
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.canonicalize().unwrap_or(manifest).join("..");
+    let solc = root.join(".tools/bin/solc");
+    assert!(solc.exists(), "no solc at {} (run the setup script or set ZKML_SOLC)", solc.display());
+    solc
+}
+
+#[test]
+fn aggregate_two_proofs_and_verify_in_revm() {
+    const INNER_K: u32 = 8;
+    let t = Instant::now();
+    let params = zkml_prover::srs::SrsStore::default_location().params(DEFAULT_AGG_K).expect("SRS").params;
+    let mut inner_params = params.clone();
+    inner_params.downsize(INNER_K);
+    eprintln!("SRS setup k={DEFAULT_AGG_K}: {:.1?}", t.elapsed());
+
+    // Two inner proofs of the same tiny circuit with different public inputs.
+    let values = [Fr::from(1234u64), Fr::from(98765u64)];
+    let pk = gen_pk(&inner_params, &Tiny(values[0]), None);
+    let snarks: Vec<Snark> = values
+        .iter()
+        .map(|v| {
+            let s = gen_snark_shplonk(&inner_params, &pk, Tiny(*v), None::<&str>);
+            // Rebuild it from parts, with the big SRS (exercises the downsizing path).
+            let rebuilt = snark_from_parts(&params, pk.get_vk(), s.instances.clone(), s.proof.clone())
+                .expect("snark_from_parts");
+            assert_eq!(
+                serde_json::to_string(&rebuilt.protocol).unwrap(),
+                serde_json::to_string(&s.protocol).unwrap()
+            );
+            rebuilt
+        })
+        .collect();
+
+    // Bad inputs are errors, found before any expensive work.
+    assert!(snark_from_parts(&params, pk.get_vk(), vec![], snarks[0].proof.clone()).is_err());
+    assert!(matches!(aggregate(&params, vec![]), Err(AggregatorError::InvalidInput(_))));
+    assert!(matches!(aggregate(&inner_params, snarks.clone()), Err(AggregatorError::InvalidInput(_))));
+    let mut bad = snarks.clone();
+    bad[1].proof[40] ^= 1;
+    let r = aggregate(&params, bad);
+    assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 1, .. })), "{r:?}");
+    let mut bad = snarks.clone();
+    bad[0].instances[0][0] += Fr::one();
+    let r = aggregate(&params, bad);
+    assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 0, .. })), "{r:?}");
+
+    let t = Instant::now();
+    let agg = aggregate(&params, snarks).expect("aggregate");
+    eprintln!(
+        "aggregate (keygen + prove): {:.1?}; config {:?}; proof {} B",
+        t.elapsed(),
+        agg.config,
+        agg.proof.len()
+    );
+    assert_eq!(agg.instances.len(), ACCUMULATOR_LIMBS + 2);
+    assert_eq!(agg.accumulator_limbs().len(), 12);
+    assert_eq!(agg.inner_instance_counts, vec![1, 1]);
+    assert_eq!(agg.inner_instances(0), Some(&values[..1]));
+    assert_eq!(agg.inner_instances(1), Some(&values[1..]));
+    assert_eq!(agg.inner_instances(2), None);
+
+    // Serde round trip, then rebuild the vk from bytes + config (what a later command does).
+    let json = serde_json::to_string(&agg).unwrap();
+    let agg: AggregatedProof = serde_json::from_str(&json).unwrap();
+    let vk = agg.verifying_key().expect("read vk back");
+    assert!(read_aggregation_vk(&agg.vk[..agg.vk.len() - 1], agg.config).is_err());
+
+    let t = Instant::now();
+    let sol = verifier_solidity(&params, &vk, agg.instances.len()).expect("solidity");
+    assert!(sol.contains(VERIFIER_PRAGMA));
+    assert!(verifier_solidity(&inner_params, &vk, agg.instances.len()).is_err());
+    assert!(verifier_solidity(&params, &vk, 3).is_err());
+    let creation = compile_solidity(&solc(), &sol).expect("compile");
+    eprintln!(
+        "solidity {} chars, creation {} B, generate + compile {:.1?}",
+        sol.len(),
+        creation.len(),
+        t.elapsed()
+    );
+
+    let calldata = agg.calldata();
+    assert_eq!(calldata, encode_calldata(&agg.instances, &agg.proof));
+    let ok = verify_in_revm(&creation, &calldata).expect("revm");
+    eprintln!("revm: accepted {}, gas {}, runtime {} B", ok.accepted, ok.gas_used, ok.runtime_size);
+    assert!(ok.accepted);
+    assert!(ok.gas_used > 21_000);
+    assert!(ok.runtime_size <= EIP170_LIMIT, "runtime {} B over EIP-170", ok.runtime_size);
+    assert_eq!(deployed_size(&creation).unwrap(), ok.runtime_size);
+    if let Some(dir) = std::env::var_os("ZKML_AGG_DUMP") {
+        // For manual checks against a node (examples/rpc_check.rs).
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Verifier.sol"), &sol).unwrap();
+        std::fs::write(dir.join("creation.hex"), hex::encode(&creation)).unwrap();
+        std::fs::write(dir.join("calldata.hex"), hex::encode(&calldata)).unwrap();
+        std::fs::write(dir.join("aggregated.json"), &json).unwrap();
+    }
+
+    // A flipped proof byte is rejected.
+    let mut proof = agg.proof.clone();
+    let mid = proof.len() / 2;
+    proof[mid] ^= 1;
+    let r = verify_in_revm(&creation, &encode_calldata(&agg.instances, &proof)).unwrap();
+    assert!(!r.accepted, "flipped proof byte accepted");
+
+    // A changed inner public input is rejected, and so is a changed accumulator limb.
+    for index in [ACCUMULATOR_LIMBS, ACCUMULATOR_LIMBS + 1, 0] {
+        let mut instances = agg.instances.clone();
+        instances[index] += Fr::one();
+        let r = verify_in_revm(&creation, &encode_calldata(&instances, &agg.proof)).unwrap();
+        assert!(!r.accepted, "changed instance {index} accepted");
+    }
+    assert!(params.k() == DEFAULT_AGG_K);
+}

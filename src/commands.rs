@@ -1,0 +1,281 @@
+//! One function per subcommand: call the library, print the result.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use zkml_aggregator::workflow::{self, Tools};
+use zkml_prover::artifact::CompiledModel;
+use zkml_prover::compile::{compile_onnx, forward};
+use zkml_prover::input::InputFile;
+use zkml_prover::keys;
+use zkml_prover::proof::{self, ProofFile};
+use zkml_prover::quantize::QuantizeConfig;
+use zkml_prover::srs::Srs;
+
+use crate::progress::step;
+use crate::Command;
+
+/// Runs a subcommand. `Ok(ExitCode::FAILURE)` means a proof was rejected.
+pub fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Compile { model, output, scale, range_bits, force } => compile(&model, &output, scale, range_bits, force),
+        Command::Forward { dir, input } => {
+            let model = CompiledModel::load(&dir)?;
+            let report = forward(&model, &InputFile::load(&input)?.input_data)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Setup { dir, force } => setup(&dir, force).map(|_| ExitCode::SUCCESS),
+        Command::Prove { dir, input, output, force } => {
+            refuse_overwrite(&output, force)?;
+            let proof = prove(&dir, &input)?;
+            proof.save(&output)?;
+            eprintln!("proof written to {} ({} bytes)", output.display(), proof.proof_bytes()?.len());
+            println!("{}", serde_json::to_string(&proof.outputs)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { dir, proof } => verify(&dir, &proof),
+        Command::Aggregate { dir, proofs, output, k, force } => {
+            if !force && workflow::aggregation_exists(&output) {
+                bail!("{} already holds an aggregation; pass --force to replace it", output.display());
+            }
+            aggregate(&dir, &proofs, &output, k).map(|_| ExitCode::SUCCESS)
+        }
+        Command::EvmVerifier { agg_dir } => evm_verifier(&agg_dir).map(|_| ExitCode::SUCCESS),
+        Command::EvmVerify { agg_dir, rpc, private_key } => evm_verify(&agg_dir, rpc.as_deref(), private_key.as_deref()),
+        Command::Demo { dir, rpc } => demo(dir, rpc.as_deref()),
+    }
+}
+
+fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!("{} exists; pass --force to overwrite it", path.display());
+    }
+    Ok(())
+}
+
+fn warn_if_insecure(srs: &Srs) {
+    if srs.source.is_insecure() {
+        eprintln!("warning: {}", srs.source);
+    }
+}
+
+fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: u32, force: bool) -> Result<ExitCode> {
+    refuse_overwrite(&CompiledModel::path_in(output), force)?;
+    let config = QuantizeConfig { scale_bits: scale, range_bits };
+    let model = step("importing and quantizing", || compile_onnx(model_path, config))
+        .with_context(|| format!("compiling {}", model_path.display()))?;
+    model.save(output)?;
+    // Keys of an earlier compile belong to another model: remove them so nothing stale is used.
+    for stale in [keys::pk_path(output), keys::vk_path(output)] {
+        if stale.exists() {
+            std::fs::remove_file(&stale).with_context(|| format!("removing stale {}", stale.display()))?;
+        }
+    }
+    let l = &model.layout;
+    eprintln!(
+        "compiled {} ({} nodes) into {}: scale 2^{scale}, activations within ±{}",
+        model.source,
+        model.graph.nodes.len(),
+        output.display(),
+        model.quantized.dequantize(model.quantized.activation_range().highest() as i64),
+    );
+    eprintln!(
+        "circuit: k = {} ({} rows), {} advice + {} lookup columns, {} rows used, {} range checks, {} public outputs",
+        l.k,
+        1u64 << l.k,
+        l.shape.width,
+        l.shape.lookup_columns,
+        l.main_rows,
+        l.range_checks,
+        l.public_inputs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_srs(model: &CompiledModel) -> Result<Srs> {
+    let srs = step(&format!("loading SRS (k = {})", model.layout.k), || keys::model_srs(model))?;
+    warn_if_insecure(&srs);
+    Ok(srs)
+}
+
+fn setup(dir: &Path, force: bool) -> Result<()> {
+    let model = CompiledModel::load(dir)?;
+    let srs = load_srs(&model)?;
+    if !force && keys::load_vk(dir, &model, &srs.params).is_ok() && keys::pk_path(dir).exists() {
+        eprintln!("keys in {} are up to date (use --force to make them again)", dir.display());
+        return Ok(());
+    }
+    let pk = step("generating keys", || keys::generate_keys(&model, &srs.params))?;
+    step("writing keys", || keys::save_keys(dir, &model, &srs.params, &pk))?;
+    eprintln!("wrote {} and {}", keys::pk_path(dir).display(), keys::vk_path(dir).display());
+    Ok(())
+}
+
+fn prove(dir: &Path, input: &Path) -> Result<ProofFile> {
+    let model = CompiledModel::load(dir)?;
+    let inputs = InputFile::load(input)?.input_data;
+    // Refuse an unprovable input before any expensive step.
+    forward(&model, &inputs)?;
+    let srs = load_srs(&model)?;
+    let pk = step("loading proving key", || keys::load_pk(dir, &model, &srs.params))?;
+    Ok(step("proving", || proof::prove(&model, &srs.params, &pk, &inputs))?)
+}
+
+fn verify(dir: &Path, proof_path: &Path) -> Result<ExitCode> {
+    let model = CompiledModel::load(dir)?;
+    let srs = keys::model_srs(&model)?;
+    warn_if_insecure(&srs);
+    let vk = keys::load_vk(dir, &model, &srs.params)?;
+    let proof = ProofFile::load(proof_path)?;
+    match proof::verify(&model, &srs.params, &vk, &proof) {
+        Ok(()) => {
+            println!("valid: outputs {}", serde_json::to_string(&proof.outputs)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("INVALID: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn aggregate(dir: &Path, proofs: &[PathBuf], output: &Path, k: u32) -> Result<workflow::AggregationSummary> {
+    let summary = step(&format!("aggregating {} proof(s) (k = {k}; takes minutes)", proofs.len()), || {
+        workflow::aggregate_proofs(dir, proofs, output, k)
+    })?;
+    if summary.srs_insecure {
+        eprintln!("warning: the aggregation uses the INSECURE development SRS");
+    }
+    eprintln!(
+        "aggregated proof written to {} ({} bytes, {} public inputs)",
+        output.join("proof.json").display(),
+        summary.proof_bytes,
+        summary.public_inputs
+    );
+    Ok(summary)
+}
+
+fn tools() -> Tools {
+    Tools::find(Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn evm_verifier(agg_dir: &Path) -> Result<workflow::VerifierSummary> {
+    let summary = step("generating and compiling the Solidity verifier", || workflow::write_evm_verifier(agg_dir, &tools()))?;
+    eprintln!(
+        "wrote {} and {}: runtime bytecode {} bytes (EIP-170 limit 24,576)",
+        summary.solidity.display(),
+        summary.bytecode.display(),
+        summary.runtime_size
+    );
+    if summary.runtime_size > zkml_aggregator::EIP170_LIMIT {
+        bail!("the verifier ({} bytes) exceeds EIP-170: aggregate with a larger --k", summary.runtime_size);
+    }
+    Ok(summary)
+}
+
+fn evm_verify(agg_dir: &Path, rpc: Option<&str>, private_key: Option<&str>) -> Result<ExitCode> {
+    let accepted = match rpc {
+        None => {
+            let outcome = workflow::evm_verify_local(agg_dir)?;
+            println!(
+                "{} in revm: gas used {}, verifier runtime bytecode {} bytes",
+                if outcome.accepted { "accepted" } else { "REJECTED" },
+                outcome.gas_used,
+                outcome.runtime_size
+            );
+            outcome.accepted
+        }
+        Some(url) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let outcome = step(&format!("deploying and verifying on {url}"), || {
+                runtime.block_on(workflow::evm_verify_rpc(agg_dir, url, private_key))
+            })?;
+            match outcome.gas_used {
+                Some(gas) if outcome.accepted => println!("accepted on {url}: verifier at {:?}, gas used {gas}", outcome.address),
+                _ => println!("REJECTED on {url}: verifier at {:?}", outcome.address),
+            }
+            outcome.accepted
+        }
+    };
+    Ok(if accepted { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Tolerance the demo promises between proved outputs and the float model (README says so too).
+const DEMO_TOLERANCE: f64 = 0.05;
+
+fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join("examples").join("mlp");
+    let work = match dir {
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(&d)?.next().is_some() {
+                bail!("{} is not empty; give an empty or new directory", d.display());
+            }
+            d
+        }
+        None => std::env::temp_dir().join(format!("zkml-demo-{}", std::process::id())),
+    };
+    let (model_dir, agg_dir, proof_path) = (work.join("model"), work.join("agg"), work.join("proof.json"));
+    let input = example.join("input.json");
+    let started = Instant::now();
+    eprintln!("zkml demo: working in {}", work.display());
+
+    compile(&example.join("model.onnx"), &model_dir, 8, 16, false)?;
+    let model = CompiledModel::load(&model_dir)?;
+    let report = forward(&model, &InputFile::load(&input)?.input_data)?;
+    setup(&model_dir, false)?;
+    let t = Instant::now();
+    let proof = prove(&model_dir, &input)?;
+    let prove_secs = t.elapsed().as_secs_f64();
+    proof.save(&proof_path)?;
+    if verify(&model_dir, &proof_path)? != ExitCode::SUCCESS {
+        bail!("the proof did not verify");
+    }
+    let proved = &proof.outputs;
+    let max_err = proved
+        .iter()
+        .flatten()
+        .zip(report.float_outputs.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let argmax = |v: &[f64]| v.iter().enumerate().fold(0, |best, (i, x)| if *x > v[best] { i } else { best });
+    println!("model outputs read from the proof's public inputs: {}", fmt_list(&proved[0]));
+    println!("float model outputs:                               {}", fmt_list(&report.float_outputs[0]));
+    println!(
+        "max |proved - float| = {max_err:.4} (tolerance {DEMO_TOLERANCE}); predicted class {} (float model: {})",
+        argmax(&proved[0]),
+        argmax(&report.float_outputs[0])
+    );
+    println!("proof: {} bytes, proved in {prove_secs:.2} s, verified natively", proof.proof_bytes()?.len());
+    if max_err > DEMO_TOLERANCE {
+        bail!("quantization error {max_err} exceeds the demo's tolerance {DEMO_TOLERANCE}");
+    }
+
+    let summary = aggregate(&model_dir, &[proof_path], &agg_dir, zkml_aggregator::DEFAULT_AGG_K)?;
+    println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
+    let verifier = evm_verifier(&agg_dir)?;
+    let outcome = workflow::evm_verify_local(&agg_dir)?;
+    println!(
+        "EVM verifier: {} bytes runtime bytecode (limit 24,576); revm: {}, gas used {}",
+        verifier.runtime_size,
+        if outcome.accepted { "accepted" } else { "REJECTED" },
+        outcome.gas_used
+    );
+    if !outcome.accepted {
+        bail!("the EVM verifier rejected the aggregated proof");
+    }
+    if let Some(url) = rpc {
+        if evm_verify(&agg_dir, Some(url), None)? != ExitCode::SUCCESS {
+            bail!("the verifier on {url} rejected the proof");
+        }
+    }
+    println!("demo finished in {:.1} s; artifacts in {}", started.elapsed().as_secs_f64(), work.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_list(v: &[f64]) -> String {
+    format!("[{}]", v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", "))
+}

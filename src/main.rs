@@ -1,0 +1,148 @@
+//! `zkml`: prove that a machine-learning model ran correctly, and verify it on-chain.
+//!
+//! The command line only parses, calls the libraries and prints; every step is a function of
+//! `zkml-prover` or `zkml-aggregator`.
+
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Zero-knowledge proofs of ML inference (halo2, KZG over BN254), aggregated and verified on-chain.
+#[derive(Parser)]
+#[command(name = "zkml", version, about, long_about = None, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const AFTER_HELP: &str = "\
+Typical flow:
+  zkml compile model.onnx -o out/          quantize and plan the circuit
+  zkml forward out/ --input input.json     run the integer model (no proof)
+  zkml setup out/                          proving and verifying keys
+  zkml prove out/ --input input.json -o proof.json
+  zkml verify out/ proof.json
+  zkml aggregate out/ proof.json -o agg/   one EVM-friendly proof
+  zkml evm-verifier agg/                   Solidity verifier + bytecode
+  zkml evm-verify agg/ [--rpc URL]         run it in revm (default) or on a node
+Or all of it on the example model: zkml demo
+
+SRS files live in ~/.zkml/srs (override with ZKML_SRS_DIR). Until a ceremony SRS is imported,
+a development SRS with a public seed is used: fine for testing, insecure for production.";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import an ONNX model, quantize it to fixed point and plan its circuit into DIR.
+    Compile {
+        /// The model (.onnx).
+        model: PathBuf,
+        /// Output directory (created; an existing compiled model is kept unless --force).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Fractional bits of the fixed-point format (x is stored as round(x * 2^scale)).
+        #[arg(long, default_value_t = 8)]
+        scale: u32,
+        /// Bits of every range-checked activation (signed): values must stay within ±2^(bits-1-scale).
+        #[arg(long, default_value_t = 16)]
+        range_bits: u32,
+        /// Overwrite an existing compiled model in DIR.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the quantized model on an input and print its outputs as JSON (no proof).
+    Forward {
+        /// A directory written by `zkml compile`.
+        dir: PathBuf,
+        /// INPUT.json: {"input_data": [[...]]}, one flat row-major list per model input.
+        #[arg(short, long)]
+        input: PathBuf,
+    },
+    /// Make the proving and verifying keys of a compiled model (finds or makes the SRS).
+    Setup {
+        /// A directory written by `zkml compile`.
+        dir: PathBuf,
+        /// Make the keys again even if valid ones exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prove one forward pass of the model on an input.
+    Prove {
+        /// A directory written by `zkml compile` and `zkml setup`.
+        dir: PathBuf,
+        /// INPUT.json: {"input_data": [[...]]}.
+        #[arg(short, long)]
+        input: PathBuf,
+        /// Where to write PROOF.json (not overwritten unless --force).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Overwrite an existing proof file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify a proof natively; exit status 0 only for a valid proof.
+    Verify {
+        /// The compiled model directory the proof is for.
+        dir: PathBuf,
+        /// PROOF.json written by `zkml prove`.
+        proof: PathBuf,
+    },
+    /// Aggregate one or more proofs of a model into one proof verifiable on the EVM.
+    Aggregate {
+        /// The compiled model directory the proofs are for.
+        dir: PathBuf,
+        /// PROOF.json files written by `zkml prove`.
+        #[arg(required = true)]
+        proofs: Vec<PathBuf>,
+        /// Output directory (gets proof.json and aggregation.json; kept unless --force).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Size of the aggregation circuit (2^k rows): larger k gives a smaller, cheaper verifier.
+        #[arg(long, default_value_t = zkml_aggregator::DEFAULT_AGG_K)]
+        k: u32,
+        /// Overwrite an existing aggregation in the output directory.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write the Solidity verifier of an aggregation and its compiled bytecode into AGG_DIR.
+    EvmVerifier {
+        /// A directory written by `zkml aggregate`.
+        agg_dir: PathBuf,
+    },
+    /// Verify AGG_DIR/proof.json with the EVM verifier: in an embedded EVM (revm) by default, or
+    /// deployed to the node at --rpc. Exit status 0 only if the verifier accepts.
+    EvmVerify {
+        /// A directory written by `zkml aggregate` and `zkml evm-verifier`.
+        agg_dir: PathBuf,
+        /// JSON-RPC URL of a node (e.g. anvil at http://127.0.0.1:8545) to deploy and verify on.
+        #[arg(long)]
+        rpc: Option<String>,
+        /// Private key (hex) to sign with on --rpc; without it the node's first unlocked account
+        /// sends (anvil). Also read from ZKML_PRIVATE_KEY.
+        #[arg(long, env = "ZKML_PRIVATE_KEY", hide_env_values = true)]
+        private_key: Option<String>,
+    },
+    /// Run the whole pipeline on the example model and print outputs, sizes, times and gas.
+    Demo {
+        /// Work directory (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Also deploy and verify on this node.
+        #[arg(long)]
+        rpc: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! End-to-end tests of the `zkml` command line: the demo pipeline once (compile, setup, prove,
+//! verify, aggregate, Solidity verifier, revm and a real anvil node), tampering at every verifier,
+//! and clear errors for bad inputs.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn zkml(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().expect("run zkml")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkml-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies `dir/file` to a new directory with `edit` applied to its JSON, keeping the other files.
+fn tampered_copy(dir: &Path, file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let out = dir.with_file_name(format!("{}-tampered-{}", dir.file_name().unwrap().to_string_lossy(), rand_suffix()));
+    std::fs::create_dir_all(&out).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), out.join(entry.file_name())).unwrap();
+        }
+    }
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(file)).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(out.join(file), serde_json::to_vec(&json).unwrap()).unwrap();
+    out
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+/// Flips the lowest bit of the byte at `index` of a 0x-hex string.
+fn flip_hex_byte(s: &str, index: usize) -> String {
+    let mut bytes = hex::decode(s.trim_start_matches("0x")).unwrap();
+    let i = index.min(bytes.len() - 1);
+    bytes[i] ^= 1;
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// Adds one to a 0x-hex big-endian field element (small values, no carry into the modulus).
+fn bump_instance(s: &str) -> String {
+    let mut bytes = hex::decode(s.trim_start_matches("0x")).unwrap();
+    for b in bytes.iter_mut().rev() {
+        let (v, carry) = b.overflowing_add(1);
+        *b = v;
+        if !carry {
+            break;
+        }
+    }
+    format!("0x{}", hex::encode(bytes))
+}
+
+struct Anvil {
+    child: Child,
+    url: String,
+}
+
+impl Anvil {
+    fn start() -> Anvil {
+        let bin = repo().join(".tools/bin/anvil");
+        assert!(bin.exists(), "{} is missing: run scripts/setup.sh", bin.display());
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--hardfork", "prague", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start anvil");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "anvil did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Anvil { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn demo_pipeline_and_every_verifier_rejects_tampering() {
+    let work = scratch("demo");
+    let anvil = Anvil::start();
+    let out = zkml(&["demo", "--dir", work.to_str().unwrap(), "--rpc", &anvil.url]);
+    let log = text(&out);
+    assert!(out.status.success(), "demo failed:\n{log}");
+    assert!(log.contains("INSECURE development SRS"), "the dev SRS must be announced:\n{log}");
+    assert!(log.contains("revm: accepted"), "{log}");
+    assert!(log.contains(&format!("accepted on {}", anvil.url)), "{log}");
+
+    let model = work.join("model");
+    let proof = work.join("proof.json");
+    let agg = work.join("agg");
+
+    // Native verifier.
+    let ok = zkml(&["verify", model.to_str().unwrap(), proof.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let proof_dir = scratch("proofs");
+    std::fs::copy(&proof, proof_dir.join("proof.json")).unwrap();
+    let flipped = tampered_copy(&proof_dir, "proof.json", |j| {
+        let p = j["proof"].as_str().unwrap().to_string();
+        j["proof"] = flip_hex_byte(&p, 100).into();
+    });
+    let bad = zkml(&["verify", model.to_str().unwrap(), flipped.join("proof.json").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1), "flipped proof byte: {}", text(&bad));
+    let changed = tampered_copy(&proof_dir, "proof.json", |j| {
+        let i = j["instances"][0].as_str().unwrap().to_string();
+        j["instances"][0] = bump_instance(&i).into();
+        let o = j["outputs"][0][0].as_f64().unwrap();
+        j["outputs"][0][0] = (o + 1.0 / 256.0).into();
+    });
+    let bad = zkml(&["verify", model.to_str().unwrap(), changed.join("proof.json").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1), "changed public input: {}", text(&bad));
+
+    // EVM verifier in revm and on anvil: flipped proof byte, changed model output, changed
+    // accumulator limb.
+    let agg_flipped = tampered_copy(&agg, "proof.json", |j| {
+        let p = j["proof"].as_str().unwrap().to_string();
+        j["proof"] = flip_hex_byte(&p, 200).into();
+    });
+    let agg_output = tampered_copy(&agg, "proof.json", |j| {
+        let n = j["instances"].as_array().unwrap().len();
+        let i = j["instances"][n - 1].as_str().unwrap().to_string();
+        j["instances"][n - 1] = bump_instance(&i).into();
+    });
+    let agg_limb = tampered_copy(&agg, "proof.json", |j| {
+        let i = j["instances"][0].as_str().unwrap().to_string();
+        j["instances"][0] = bump_instance(&i).into();
+    });
+    let ok = zkml(&["evm-verify", agg.to_str().unwrap()]);
+    assert!(ok.status.success() && text(&ok).contains("gas used"), "{}", text(&ok));
+    for bad_dir in [&agg_flipped, &agg_output, &agg_limb] {
+        let local = zkml(&["evm-verify", bad_dir.to_str().unwrap()]);
+        assert_eq!(local.status.code(), Some(1), "revm accepted {}: {}", bad_dir.display(), text(&local));
+        let remote = zkml(&["evm-verify", bad_dir.to_str().unwrap(), "--rpc", &anvil.url]);
+        assert_eq!(remote.status.code(), Some(1), "anvil accepted {}: {}", bad_dir.display(), text(&remote));
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = scratch("errors");
+    let d = dir.to_str().unwrap();
+    let example = repo().join("examples/mlp");
+    let model = example.join("model.onnx");
+
+    let missing = zkml(&["compile", "no-such-model.onnx", "-o", d]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("no-such-model.onnx"), "{}", text(&missing));
+
+    std::fs::write(dir.join("garbage.onnx"), b"this is not protobuf").unwrap();
+    let garbage = zkml(&["compile", dir.join("garbage.onnx").to_str().unwrap(), "-o", d]);
+    assert_eq!(garbage.status.code(), Some(2));
+    assert!(text(&garbage).contains("not a valid ONNX file"), "{}", text(&garbage));
+
+    let compiled = dir.join("compiled");
+    let c = compiled.to_str().unwrap();
+    let ok = zkml(&["compile", model.to_str().unwrap(), "-o", c]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let again = zkml(&["compile", model.to_str().unwrap(), "-o", c]);
+    assert_eq!(again.status.code(), Some(2), "an existing compile must not be overwritten silently");
+    assert!(text(&again).contains("--force"));
+
+    // Wrong input size, malformed input file, out-of-range input (named layer).
+    std::fs::write(dir.join("short.json"), br#"{"input_data": [[1.0, 2.0]]}"#).unwrap();
+    let short = zkml(&["forward", c, "--input", dir.join("short.json").to_str().unwrap()]);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(text(&short).contains("needs 64 values"), "{}", text(&short));
+    std::fs::write(dir.join("bad.json"), b"{\"input\": 3}").unwrap();
+    let bad = zkml(&["forward", c, "--input", dir.join("bad.json").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("input_data"), "{}", text(&bad));
+    let huge = format!("{{\"input_data\": [[{}]]}}", vec!["1000.0"; 64].join(","));
+    std::fs::write(dir.join("huge.json"), huge).unwrap();
+    let out_of_range = zkml(&["forward", c, "--input", dir.join("huge.json").to_str().unwrap()]);
+    assert_eq!(out_of_range.status.code(), Some(2));
+    assert!(text(&out_of_range).contains("range"), "{}", text(&out_of_range));
+    let big = format!("{{\"input_data\": [[{}]]}}", vec!["90.0"; 64].join(","));
+    std::fs::write(dir.join("big.json"), big).unwrap();
+    let layer = zkml(&["forward", c, "--input", dir.join("big.json").to_str().unwrap()]);
+    assert_eq!(layer.status.code(), Some(2));
+    assert!(text(&layer).contains("layer "), "an overflow inside the model names the layer: {}", text(&layer));
+
+    // Proving before setup says what to do.
+    let input = example.join("input.json");
+    let no_keys = zkml(&["prove", c, "--input", input.to_str().unwrap(), "-o", dir.join("p.json").to_str().unwrap()]);
+    assert_eq!(no_keys.status.code(), Some(2));
+    assert!(text(&no_keys).contains("zkml setup"), "{}", text(&no_keys));
+
+    // A corrupted key file is refused, not trusted.
+    std::fs::write(compiled.join("vk.bin"), b"ZKMLKYvk garbage").unwrap();
+    std::fs::write(dir.join("p.json"), b"{}").unwrap();
+    let corrupt = zkml(&["verify", c, dir.join("p.json").to_str().unwrap()]);
+    assert_eq!(corrupt.status.code(), Some(2), "{}", text(&corrupt));
+    assert!(text(&corrupt).contains("vk.bin"), "{}", text(&corrupt));
+
+    // Help for every command.
+    for cmd in ["compile", "forward", "setup", "prove", "verify", "aggregate", "evm-verifier", "evm-verify", "demo"] {
+        let help = zkml(&[cmd, "--help"]);
+        assert!(help.status.success() && text(&help).contains("Usage"), "{cmd} --help");
+    }
+}
