@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it from a fresh clone: installs the pinned tools, builds once
-# in release mode, runs every Rust test (unit, gadget tamper tests, ONNX models, the end-to-end
-# pipeline through revm and a local anvil), then the Solidity tests with forge.
+# in release mode, runs the Solidity tests with forge, then every Rust test (unit, gadget tamper tests, ONNX
+# models, the end-to-end pipeline through revm and a local anvil).
 set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
 # Tests share one SRS store; by default the user's (~/.zkml/srs). CI gets a fresh one.
 export ZKML_SRS_DIR="${ZKML_SRS_DIR:-$HOME/.zkml/srs}"
+.tools/bin/forge test --root .
 cargo test --release --workspace --locked
-.tools/bin/forge test --root . 

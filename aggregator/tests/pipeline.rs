@@ -4,9 +4,9 @@
 
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner, Value},
-    halo2curves::bn256::{Bn256, Fr},
+    halo2curves::bn256::Fr,
     plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Fixed, Instance},
-    poly::{commitment::Params, kzg::commitment::ParamsKZG},
+    poly::commitment::Params,
     poly::Rotation,
 };
 
