@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use zkml_aggregator::workflow::{self, Tools};
 use zkml_prover::artifact::CompiledModel;
-use zkml_prover::compile::{compile_onnx, forward};
+use zkml_prover::compile::{compile_model, forward, load_inputs};
 use zkml_prover::input::InputFile;
 use zkml_prover::keys;
 use zkml_prover::proof::{self, ProofFile};
@@ -23,7 +23,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Compile { model, output, scale, range_bits, force } => compile(&model, &output, scale, range_bits, force),
         Command::Forward { dir, input } => {
             let model = CompiledModel::load(&dir)?;
-            let report = forward(&model, &InputFile::load(&input)?.input_data)?;
+            let report = forward(&model, &load_inputs(&model, &input)?)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -46,6 +46,12 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::EvmVerifier { agg_dir } => evm_verifier(&agg_dir).map(|_| ExitCode::SUCCESS),
         Command::EvmVerify { agg_dir, rpc, private_key } => evm_verify(&agg_dir, rpc.as_deref(), private_key.as_deref()),
         Command::Demo { dir, rpc } => demo(dir, rpc.as_deref()),
+        Command::Bench { single: Some(args), .. } => {
+            let result = zkml_prover::bench::bench_model(&args[0], &args[1], QuantizeConfig::default())?;
+            println!("{}", serde_json::to_string(&result)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { output, single: None } => crate::bench::run(&output).map(|_| ExitCode::SUCCESS),
     }
 }
 
@@ -65,7 +71,7 @@ fn warn_if_insecure(srs: &Srs) {
 fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: u32, force: bool) -> Result<ExitCode> {
     refuse_overwrite(&CompiledModel::path_in(output), force)?;
     let config = QuantizeConfig { scale_bits: scale, range_bits };
-    let model = step("importing and quantizing", || compile_onnx(model_path, config))
+    let model = step("importing and quantizing", || compile_model(model_path, config))
         .with_context(|| format!("compiling {}", model_path.display()))?;
     model.save(output)?;
     // Keys of an earlier compile belong to another model: remove them so nothing stale is used.
@@ -76,10 +82,11 @@ fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: u32, force:
     }
     let l = &model.layout;
     eprintln!(
-        "compiled {} ({} nodes) into {}: scale 2^{scale}, activations within ±{}",
+        "compiled {} ({} nodes) into {}: scale 2^{}, activations within ±{}",
         model.source,
-        model.graph.nodes.len(),
+        model.quantized.nodes.len(),
         output.display(),
+        model.quantized.config.scale_bits,
         model.quantized.dequantize(model.quantized.activation_range().highest() as i64),
     );
     eprintln!(
@@ -116,7 +123,7 @@ fn setup(dir: &Path, force: bool) -> Result<()> {
 
 fn prove(dir: &Path, input: &Path) -> Result<ProofFile> {
     let model = CompiledModel::load(dir)?;
-    let inputs = InputFile::load(input)?.input_data;
+    let inputs = load_inputs(&model, input)?;
     // Refuse an unprovable input before any expensive step.
     forward(&model, &inputs)?;
     let srs = load_srs(&model)?;
@@ -226,6 +233,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     compile(&example.join("model.onnx"), &model_dir, 8, 16, false)?;
     let model = CompiledModel::load(&model_dir)?;
     let report = forward(&model, &InputFile::load(&input)?.input_data)?;
+    let float_outputs = report.float_outputs.clone().context("the example model has a float graph")?;
     setup(&model_dir, false)?;
     let t = Instant::now();
     let proof = prove(&model_dir, &input)?;
@@ -238,16 +246,16 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let max_err = proved
         .iter()
         .flatten()
-        .zip(report.float_outputs.iter().flatten())
+        .zip(float_outputs.iter().flatten())
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     let argmax = |v: &[f64]| v.iter().enumerate().fold(0, |best, (i, x)| if *x > v[best] { i } else { best });
     println!("model outputs read from the proof's public inputs: {}", fmt_list(&proved[0]));
-    println!("float model outputs:                               {}", fmt_list(&report.float_outputs[0]));
+    println!("float model outputs:                               {}", fmt_list(&float_outputs[0]));
     println!(
         "max |proved - float| = {max_err:.4} (tolerance {DEMO_TOLERANCE}); predicted class {} (float model: {})",
         argmax(&proved[0]),
-        argmax(&report.float_outputs[0])
+        argmax(&float_outputs[0])
     );
     println!("proof: {} bytes, proved in {prove_secs:.2} s, verified natively", proof.proof_bytes()?.len());
     if max_err > DEMO_TOLERANCE {

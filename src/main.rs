@@ -3,6 +3,7 @@
 //! The command line only parses, calls the libraries and prints; every step is a function of
 //! `zkml-prover` or `zkml-aggregator`.
 
+mod bench;
 mod commands;
 mod progress;
 
@@ -36,9 +37,10 @@ a development SRS with a public seed is used: fine for testing, insecure for pro
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import an ONNX model, quantize it to fixed point and plan its circuit into DIR.
+    /// Import a model, quantize it to fixed point and plan its circuit into DIR.
     Compile {
-        /// The model (.onnx).
+        /// The model: ONNX (.onnx), or ddkang/zkml's msgpack format (.msgpack, already quantized:
+        /// --scale and --range-bits come from the file).
         model: PathBuf,
         /// Output directory (created; an existing compiled model is kept unless --force).
         #[arg(short, long)]
@@ -57,7 +59,8 @@ enum Command {
     Forward {
         /// A directory written by `zkml compile`.
         dir: PathBuf,
-        /// INPUT.json: {"input_data": [[...]]}, one flat row-major list per model input.
+        /// INPUT.json: {"input_data": [[...]]}, one flat row-major list per model input; or a
+        /// zkml inp.msgpack for a zkml model.
         #[arg(short, long)]
         input: PathBuf,
     },
@@ -73,7 +76,7 @@ enum Command {
     Prove {
         /// A directory written by `zkml compile` and `zkml setup`.
         dir: PathBuf,
-        /// INPUT.json: {"input_data": [[...]]}.
+        /// INPUT.json: {"input_data": [[...]]}, or a zkml inp.msgpack.
         #[arg(short, long)]
         input: PathBuf,
         /// Where to write PROOF.json (not overwritten unless --force).
@@ -124,6 +127,17 @@ enum Command {
         /// sends (anvil). Also read from ZKML_PRIVATE_KEY.
         #[arg(long, env = "ZKML_PRIVATE_KEY", hide_env_values = true)]
         private_key: Option<String>,
+    },
+    /// Time keygen, proving and verification (and peak memory) on zkml's MNIST example (when
+    /// ../shared/anchors is present) and the examples; append the results to BENCHMARKS.md.
+    Bench {
+        /// The file the results are appended to.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+        /// Measure one model on one input and print JSON (each model runs in its own process so
+        /// that its peak memory is its own).
+        #[arg(long, num_args = 2, value_names = ["MODEL", "INPUT"])]
+        single: Option<Vec<PathBuf>>,
     },
     /// Run the whole pipeline on the example model and print outputs, sizes, times and gas.
     Demo {

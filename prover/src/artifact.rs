@@ -31,8 +31,8 @@ pub struct CompiledModel {
     pub format_version: u32,
     /// The file the model was imported from (for reports).
     pub source: String,
-    /// The float model as imported.
-    pub graph: Graph,
+    /// The float model as imported; `None` for formats that are already quantized (zkml's).
+    pub graph: Option<Graph>,
     /// Its integer version: what the circuit proves.
     pub quantized: QuantizedModel,
     /// The circuit shape chosen for it.
@@ -78,9 +78,12 @@ impl CompiledModel {
     }
 
     fn quantized_graph_check(&self) -> Result<(), ProverError> {
-        self.graph.validate()?;
-        if self.graph.nodes.len() != self.quantized.nodes.len() {
-            return Err(ProverError::Artifact("model.json: float and quantized graphs differ".into()));
+        self.quantized.validate()?;
+        if let Some(graph) = &self.graph {
+            graph.validate()?;
+            if graph.nodes.len() != self.quantized.nodes.len() {
+                return Err(ProverError::Artifact("model.json: float and quantized graphs differ".into()));
+            }
         }
         if crate::circuit::plan(&self.quantized)? != self.layout {
             // Synthesis follows the planner; a layout it would not choose cannot match the keys.

@@ -15,12 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
 use crate::gadgets::add::{AddChip, AddConfig};
+use crate::gadgets::clamp::{ClampChip, ClampConfig};
 use crate::gadgets::dot_activations::{DotActivationsChip, DotActivationsConfig};
 use crate::gadgets::dot_weights::{DotWeightsChip, DotWeightsConfig};
 use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
 use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
 use crate::gadgets::{fe, Columns, Num, RegionCtx};
+use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::quantize::{QOp, QNode, QuantizedModel};
 use crate::tensor::{broadcast_indices, Tensor};
@@ -29,8 +31,8 @@ use crate::tensor::{broadcast_indices, Tensor};
 const RESERVED_ROWS: usize = 16;
 /// Smallest and largest circuit sizes the planner considers.
 const K_RANGE: std::ops::RangeInclusive<u32> = 6..=24;
-/// Widths the planner tries (advice columns of the main area; at least 3).
-const WIDTHS: [usize; 9] = [3, 4, 5, 6, 8, 10, 12, 16, 24];
+/// Widths the planner tries (advice columns of the main area; at least 4, for the clamp).
+const WIDTHS: [usize; 8] = [4, 5, 6, 8, 10, 12, 16, 24];
 
 /// The parameters `configure` needs: how many columns of each kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,8 @@ pub struct ModelConfig {
     pub relu: ReluConfig,
     /// Sums.
     pub add: AddConfig,
+    /// Clamps (ReLU6).
+    pub clamp: ClampConfig,
     /// Range checks and their table.
     pub range: RangeCheckConfig,
     /// The public inputs.
@@ -82,7 +86,7 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Creates all columns and gates for `params`.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> Self {
-        assert!(params.width >= 3 && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
+        assert!(params.width >= 4 && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
         let columns = Columns::configure(meta, params.width);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
@@ -92,6 +96,7 @@ impl ModelConfig {
             rescale: RescaleConfig::configure(meta, &columns),
             relu: ReluConfig::configure(meta, &columns),
             add: AddConfig::configure(meta, &columns),
+            clamp: ClampConfig::configure(meta, &columns),
             range: RangeCheckConfig::configure(meta, params.lookup_columns),
             columns,
             instance,
@@ -104,7 +109,20 @@ impl ModelConfig {
 fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usize) {
     let count: usize = node.shape.iter().product();
     let last_dim = |i: usize| *model.nodes[node.inputs[i]].shape.last().unwrap_or(&1);
+    let in_shape = || model.nodes[node.inputs[0]].shape.as_slice();
+    let dots = |lengths: &mut dyn Iterator<Item = usize>| lengths.map(|len| DotWeightsConfig::rows(len, width)).sum::<usize>();
     match &node.op {
+        // Shapes were validated when the model was built, so the taps exist.
+        QOp::Conv2d { weight, conv, .. } => {
+            let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
+            (dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count)
+        }
+        QOp::AvgPool2d { pool } => {
+            let taps = pool.taps(in_shape()).unwrap_or_default();
+            (dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count)
+        }
+        QOp::MulConst { .. } => (count * DotWeightsConfig::rows(1, width) + RescaleConfig::rows(count, width), 2 * count),
+        QOp::Clamp { .. } => (ClampConfig::rows(count, width), 3 * count),
         QOp::Input => (count.div_ceil(width), count),
         QOp::Linear { .. } => (
             count * DotWeightsConfig::rows(last_dim(0), width) + RescaleConfig::rows(count, width),
@@ -224,8 +242,8 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone());
-        range.load_table(&mut layouter, &self.model.ranges())?;
+        let mut range = RangeCheckChip::new(config.range.clone(), self.model.ranges());
+        range.load_table(&mut layouter)?;
         let usable = (1usize << self.layout.k) - RESERVED_ROWS;
         let outputs = layouter.assign_region(
             || "model",
@@ -264,6 +282,14 @@ fn known(nums: &[Num], shape: &[usize]) -> Option<Tensor<i64>> {
     Tensor::new(shape.to_vec(), data).ok()
 }
 
+/// The witness values of an elementwise result: known when proving, unknown at keygen.
+fn claimed_values(values: Option<Result<Tensor<i64>, ProverError>>, count: usize) -> Result<Vec<Option<i128>>, Error> {
+    match values.transpose().map_err(|_| Error::Synthesis)? {
+        Some(t) => Ok(t.data().iter().map(|&v| Some(v as i128)).collect()),
+        None => Ok(vec![None; count]),
+    }
+}
+
 impl ModelCircuit {
     fn layout_node(
         &self,
@@ -284,14 +310,14 @@ impl ModelCircuit {
                 *next_input += 1;
                 let cols = &config.columns.advice;
                 let start = ctx.take_rows(count.div_ceil(cols.len()));
-                (0..count)
-                    .map(|i| {
-                        let v = data.as_ref().map(|d| d[i] as i128);
-                        let num = ctx.assign(cols[i % cols.len()], start + i / cols.len(), v);
-                        ctx.check_range(&num, model.activation_range());
-                        num
-                    })
-                    .collect()
+                let mut nums = Vec::with_capacity(count);
+                for i in 0..count {
+                    let v = data.as_ref().map(|d| d[i] as i128);
+                    let num = ctx.assign(cols[i % cols.len()], start + i / cols.len(), v);
+                    ctx.check_range(&num, model.activation_range())?;
+                    nums.push(num);
+                }
+                nums
             }
             QOp::Linear { weight_t, bias } => {
                 let (n, k) = (weight_t.shape()[0], weight_t.shape()[1]);
@@ -306,7 +332,7 @@ impl ModelCircuit {
                         accs.push((acc, w.map(|w| w.out)));
                     }
                 }
-                RescaleChip::new(&config.rescale).assign(ctx, &accs, shift, model.activation_range())?
+                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }
             QOp::MatMul => {
                 let (a, b) = (arg(0), arg(1));
@@ -322,34 +348,20 @@ impl ModelCircuit {
                         accs.push((acc, w.map(|w| w.out)));
                     }
                 }
-                RescaleChip::new(&config.rescale).assign(ctx, &accs, shift, model.activation_range())?
+                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }
             QOp::Add => {
                 let (ia, ib) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(arg_shape(1), &node.shape));
                 let pairs: Vec<(Num, Num)> = ia.iter().zip(&ib).map(|(&i, &j)| (arg(0)[i], arg(1)[j])).collect();
-                let sums: Vec<Option<i128>> = match (known(arg(0), arg_shape(0)), known(arg(1), arg_shape(1))) {
-                    (Some(a), Some(b)) => elementwise::add(&a, &b, |x, y| x + y)
-                        .map_err(|e| { let _ = e; Error::Synthesis })?
-                        .data()
-                        .iter()
-                        .map(|&v| Some(v as i128))
-                        .collect(),
-                    _ => vec![None; count],
-                };
+                let sums = known(arg(0), arg_shape(0)).zip(known(arg(1), arg_shape(1))).map(|(a, b)| elementwise::zip_broadcast(&a, &b, |x, y| x + y));
+                let sums = claimed_values(sums, count)?;
                 AddChip::new(&config.add).add(ctx, &pairs, &sums)?
             }
             QOp::AddConst { constant } => {
                 let (ia, ic) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(constant.shape(), &node.shape));
                 let items: Vec<(Num, i64)> = ia.iter().zip(&ic).map(|(&i, &j)| (arg(0)[i], constant.data()[j])).collect();
-                let sums: Vec<Option<i128>> = match known(arg(0), arg_shape(0)) {
-                    Some(a) => elementwise::add(&a, constant, |x, y| x + y)
-                        .map_err(|e| { let _ = e; Error::Synthesis })?
-                        .data()
-                        .iter()
-                        .map(|&v| Some(v as i128))
-                        .collect(),
-                    None => vec![None; count],
-                };
+                let sums = known(arg(0), arg_shape(0)).map(|a| elementwise::zip_broadcast(&a, constant, |x, y| x + y));
+                let sums = claimed_values(sums, count)?;
                 AddChip::new(&config.add).add_const(ctx, &items, &sums)?
             }
             QOp::Relu => {
@@ -357,6 +369,51 @@ impl ModelCircuit {
                 ReluChip::new(&config.relu).assign(ctx, &items, model.relu_range())?
             }
             QOp::Reshape => arg(0).clone(),
+            QOp::Conv2d { weight, bias, conv } => {
+                let x = arg(0);
+                let taps = conv.taps(arg_shape(0), weight.shape()).map_err(|_| Error::Synthesis)?;
+                let channels = *node.shape.last().unwrap_or(&1);
+                let chip = DotWeightsChip::new(&config.dot_weights);
+                let mut accs = Vec::with_capacity(count);
+                for (o, t) in taps.iter().enumerate() {
+                    let cells: Vec<Num> = t.iter().map(|&(i, _)| x[i]).collect();
+                    let ws: Vec<i64> = t.iter().map(|&(_, j)| weight.data()[j]).collect();
+                    let b = bias[o % channels];
+                    let w = cells.iter().map(|c| c.value.map(|v| v as i64)).collect::<Option<Vec<_>>>().map(|xs| linear::dot_rescale(xs, ws.iter().copied(), b, shift));
+                    let acc = chip.assign(ctx, &cells, &ws, b, w.map(|w| w.acc))?;
+                    accs.push((acc, w.map(|w| w.out)));
+                }
+                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+            }
+            QOp::AvgPool2d { pool } => {
+                let x = arg(0);
+                let taps = pool.taps(arg_shape(0)).map_err(|_| Error::Synthesis)?;
+                let chip = DotWeightsChip::new(&config.dot_weights);
+                let mut sums = Vec::with_capacity(count);
+                for t in &taps {
+                    let cells: Vec<Num> = t.iter().map(|&i| x[i]).collect();
+                    let total = cells.iter().map(|c| c.value).sum::<Option<i128>>();
+                    let acc = chip.assign(ctx, &cells, &vec![1; cells.len()], 0, total)?;
+                    sums.push((acc, total.map(|z| divide(z, pool.divisor()))));
+                }
+                RescaleChip::new(&config.rescale).assign(ctx, &sums, pool.divisor(), model.activation_range())?
+            }
+            QOp::MulConst { constant } => {
+                let (ix, ic) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(constant.shape(), &node.shape));
+                let chip = DotWeightsChip::new(&config.dot_weights);
+                let mut accs = Vec::with_capacity(count);
+                for (&i, &j) in ix.iter().zip(&ic) {
+                    let (cell, c) = (arg(0)[i], constant.data()[j]);
+                    let w = cell.value.map(|v| linear::dot_rescale([v as i64], [c], 0, shift));
+                    let acc = chip.assign(ctx, &[cell], &[c], 0, w.map(|w| w.acc))?;
+                    accs.push((acc, w.map(|w| w.out)));
+                }
+                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+            }
+            QOp::Clamp { max } => {
+                let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::clamp(v as i64, *max)))).collect();
+                ClampChip::new(&config.clamp).assign(ctx, &items, *max, model.relu_range())?
+            }
         })
     }
 }

@@ -6,6 +6,7 @@
 //! in [`ops`] and is shared by the reference forward pass and the circuit's witness.
 
 pub mod artifact;
+pub mod bench;
 pub mod circuit;
 pub mod compile;
 pub mod error;

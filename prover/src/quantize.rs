@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
 use crate::model::{check_inputs, Graph, Op};
+use crate::ops::conv::{AvgPool, Conv};
+use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::range::RangeKind;
-use crate::tensor::Tensor;
+use crate::tensor::{broadcast_shape, Tensor};
 
 /// Quantization settings chosen at compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +66,15 @@ pub enum QOp {
     Relu,
     /// Shape change only.
     Reshape,
+    /// Convolution over NHWC: `weight` is `[C_out, KH, KW, C_in]` (depthwise: `[1, KH, KW,
+    /// C_out]`), `bias` has length `C_out` at scale `2s`; each output is rescaled by `2^s`.
+    Conv2d { weight: Tensor<i64>, bias: Vec<i64>, conv: Conv },
+    /// Average pooling over NHWC: the window sum divided (rounding half up) by the window size.
+    AvgPool2d { pool: AvgPool },
+    /// Product with a constant (broadcasting), rescaled by `2^s`.
+    MulConst { constant: Tensor<i64> },
+    /// `min(max(x, 0), max)`; ReLU6 is `max = 6·2^s`.
+    Clamp { max: i64 },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -90,6 +101,52 @@ pub struct QuantizedModel {
     pub inputs: Vec<usize>,
     /// The output nodes, in order.
     pub outputs: Vec<usize>,
+}
+
+/// The shape `op` produces from inputs of `inputs` shapes (`declared` for Input and Reshape).
+fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result<Vec<usize>, ProverError> {
+    let arity = |n: usize| {
+        if inputs.len() == n {
+            Ok(())
+        } else {
+            Err(ProverError::Shape(format!("takes {n} input(s), got {}", inputs.len())))
+        }
+    };
+    let same_as_input = |extra: &[usize]| -> Result<Vec<usize>, ProverError> {
+        let out = broadcast_shape(inputs[0], extra)?;
+        if out.as_slice() != inputs[0] {
+            return Err(ProverError::Shape(format!("a constant of shape {extra:?} would grow {:?}", inputs[0])));
+        }
+        Ok(out)
+    };
+    match op {
+        QOp::Input => arity(0).map(|_| declared.to_vec()),
+        QOp::Linear { weight_t, bias } => {
+            arity(1)?;
+            let (n, k) = (weight_t.shape()[0], weight_t.shape().get(1).copied().unwrap_or(0));
+            linear::linear_shape(inputs[0], &[k, n], Some(bias.len()))
+        }
+        QOp::MatMul => arity(2).and_then(|_| linear::matmul_shape(inputs[0], inputs[1])),
+        QOp::Add => arity(2).and_then(|_| broadcast_shape(inputs[0], inputs[1])),
+        QOp::AddConst { constant } | QOp::MulConst { constant } => arity(1).and_then(|_| same_as_input(constant.shape())),
+        QOp::Relu | QOp::Clamp { .. } => arity(1).map(|_| inputs[0].to_vec()),
+        QOp::Reshape => {
+            arity(1)?;
+            if inputs[0].iter().product::<usize>() != declared.iter().product::<usize>() {
+                return Err(ProverError::Shape(format!("cannot reshape {:?} to {declared:?}", inputs[0])));
+            }
+            Ok(declared.to_vec())
+        }
+        QOp::Conv2d { weight, bias, conv } => {
+            arity(1)?;
+            let out = conv.output_shape(inputs[0], weight.shape())?;
+            if bias.len() != out[3] {
+                return Err(ProverError::Shape(format!("{} biases for {} channels", bias.len(), out[3])));
+            }
+            Ok(out)
+        }
+        QOp::AvgPool2d { pool } => arity(1).and_then(|_| pool.output_shape(inputs[0])),
+    }
 }
 
 fn quantize_value(x: f64, scale_bits: u32, what: &str) -> Result<i64, ProverError> {
@@ -144,6 +201,29 @@ impl QuantizedModel {
         Ok(QuantizedModel { config, nodes, inputs: graph.inputs.clone(), outputs: graph.outputs.clone() })
     }
 
+    /// Checks topological order, arity, weight sizes and that every node's shape is what its
+    /// operator makes of its inputs' shapes: what the forward pass and the circuit rely on.
+    pub fn validate(&self) -> Result<(), ProverError> {
+        self.config.validate()?;
+        for (id, node) in self.nodes.iter().enumerate() {
+            if node.inputs.iter().any(|&i| i >= id) {
+                return Err(ProverError::Model(format!("node {} reads a node that does not come before it", node.name)));
+            }
+            let shapes: Vec<&[usize]> = node.inputs.iter().map(|&i| self.nodes[i].shape.as_slice()).collect();
+            let expected = qop_output_shape(&node.op, &shapes, &node.shape).map_err(|e| ProverError::Shape(format!("node {}: {e}", node.name)))?;
+            if expected != node.shape {
+                return Err(ProverError::Shape(format!("node {}: computes {expected:?}, declared {:?}", node.name, node.shape)));
+            }
+        }
+        if self.inputs.iter().any(|&i| !matches!(self.nodes.get(i).map(|n| &n.op), Some(QOp::Input))) {
+            return Err(ProverError::Model("a model input is not an Input node".into()));
+        }
+        if self.outputs.is_empty() || self.outputs.iter().any(|&o| o >= self.nodes.len()) {
+            return Err(ProverError::Model("the model has no valid output".into()));
+        }
+        Ok(())
+    }
+
     /// Range of inputs and rescaled products (signed, `range_bits`).
     pub fn activation_range(&self) -> RangeKind {
         RangeKind::Signed(self.config.range_bits)
@@ -154,14 +234,21 @@ impl QuantizedModel {
         RangeKind::Unsigned(self.config.range_bits - 1)
     }
 
-    /// Range of rescale remainders (unsigned, `scale_bits`).
+    /// Range of rescale remainders: `[0, 2^scale_bits)`.
     pub fn remainder_range(&self) -> RangeKind {
-        RangeKind::Unsigned(self.config.scale_bits)
+        RangeKind::Below(1 << self.config.scale_bits)
     }
 
     /// Every range the circuit checks, for building its lookup table.
     pub fn ranges(&self) -> Vec<RangeKind> {
         let mut r = vec![self.remainder_range(), self.relu_range(), self.activation_range()];
+        for node in &self.nodes {
+            match &node.op {
+                QOp::AvgPool2d { pool } => r.push(RangeKind::Below(pool.divisor() as u64)),
+                QOp::Clamp { max } => r.push(RangeKind::Below(*max as u64 + 1)),
+                _ => {}
+            }
+        }
         r.sort();
         r.dedup();
         r
@@ -238,6 +325,41 @@ impl QuantizedModel {
                     Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
                 }
                 QOp::Reshape => arg(0).clone().reshape(node.shape.clone())?,
+                QOp::Conv2d { weight, bias, conv } => {
+                    let x = arg(0);
+                    let taps = conv.taps(x.shape(), weight.shape())?;
+                    let channels = *node.shape.last().unwrap_or(&1);
+                    let out = taps
+                        .iter()
+                        .enumerate()
+                        .map(|(o, t)| {
+                            let xs = t.iter().map(|&(i, _)| x.data()[i]);
+                            let ws = t.iter().map(|&(_, j)| weight.data()[j]);
+                            linear::dot_rescale(xs, ws, bias[o % channels], s)
+                        })
+                        .collect();
+                    self.rescaled_tensor(node, out)?
+                }
+                QOp::AvgPool2d { pool } => {
+                    let x = arg(0);
+                    let out: Vec<_> = pool
+                        .taps(x.shape())?
+                        .iter()
+                        .map(|t| divide(t.iter().map(|&i| x.data()[i] as i128).sum(), pool.divisor()))
+                        .collect();
+                    self.check(node, self.activation_range(), out.iter().map(|r| r.quotient), "average")?;
+                    Tensor::new(node.shape.clone(), out.iter().map(|r| r.quotient as i64).collect())?
+                }
+                QOp::MulConst { constant } => {
+                    let products = elementwise::zip_broadcast(&arg(0).map(|&v| v as i128), &constant.map(|&v| v as i128), |a, b| a * b)?;
+                    let out = products.data().iter().map(|&z| linear::DotRescaled { acc: z, out: crate::ops::rescale::rescale(z, s) }).collect();
+                    self.rescaled_tensor(node, out)?
+                }
+                QOp::Clamp { max } => {
+                    let splits: Vec<_> = arg(0).data().iter().map(|&x| elementwise::clamp(x, *max)).collect();
+                    self.check(node, self.relu_range(), splits.iter().flat_map(|p| [p.below as i128, p.above as i128]), "clamp input")?;
+                    Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
+                }
             };
             values.push(value);
         }
@@ -283,7 +405,7 @@ impl QuantizedModel {
     }
 
     fn checked_add(&self, node: &QNode, a: &Tensor<i64>, b: &Tensor<i64>) -> Result<Tensor<i64>, ProverError> {
-        let sum = elementwise::add(&a.map(|&v| v as i128), &b.map(|&v| v as i128), |x, y| x + y)?;
+        let sum = elementwise::zip_broadcast(&a.map(|&v| v as i128), &b.map(|&v| v as i128), |x, y| x + y)?;
         // The sum itself is exact in the field; it only needs to stay a sane integer.
         self.check(node, RangeKind::Signed(62), sum.data().iter().copied(), "sum")?;
         Ok(sum.map(|&v| v as i64))

@@ -11,6 +11,8 @@ pub enum RangeKind {
     Unsigned(u32),
     /// `[-2^(bits-1), 2^(bits-1))`.
     Signed(u32),
+    /// `[0, n)`: remainders of a division by `n`, values clamped to `[0, n - 1]`.
+    Below(u64),
 }
 
 impl RangeKind {
@@ -19,6 +21,7 @@ impl RangeKind {
         match *self {
             RangeKind::Unsigned(_) => 0,
             RangeKind::Signed(bits) => -(1i128 << (bits - 1)),
+            RangeKind::Below(_) => 0,
         }
     }
 
@@ -27,6 +30,7 @@ impl RangeKind {
         match *self {
             RangeKind::Unsigned(bits) => (1i128 << bits) - 1,
             RangeKind::Signed(bits) => (1i128 << (bits - 1)) - 1,
+            RangeKind::Below(n) => n as i128 - 1,
         }
     }
 
@@ -38,15 +42,6 @@ impl RangeKind {
     /// Number of values in range (rows of its table segment).
     pub fn size(&self) -> usize {
         (self.highest() - self.lowest() + 1) as usize
-    }
-
-    /// The tag that names this segment in the lookup table; never 0, which is reserved for the
-    /// padding row `(0, 0)` that unused lookup cells match.
-    pub fn tag(&self) -> u64 {
-        match *self {
-            RangeKind::Unsigned(bits) => 1 + bits as u64,
-            RangeKind::Signed(bits) => 128 + bits as u64,
-        }
     }
 
     /// Human-readable interval for error messages.
@@ -65,7 +60,7 @@ mod tests {
         assert_eq!(RangeKind::Signed(8).highest(), 127);
         assert_eq!(RangeKind::Unsigned(8).size(), 256);
         assert!(!RangeKind::Unsigned(8).contains(-1));
-        assert_ne!(RangeKind::Unsigned(8).tag(), RangeKind::Signed(8).tag());
         assert_eq!(RangeKind::Unsigned(0).size(), 1);
+        assert_eq!(RangeKind::Below(9).highest(), 8);
     }
 }

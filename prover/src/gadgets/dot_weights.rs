@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn correct_dot_products_pass() {
         // Lengths below, at and above one row, with negative values and a bias.
-        for (len, width) in [(1, 3), (2, 3), (5, 3), (7, 4), (9, 6)] {
+        for (len, width) in [(1, 4), (2, 4), (5, 4), (7, 4), (9, 6)] {
             let x: Vec<i128> = (0..len).map(|i| i as i128 * 3 - 7).collect();
             let w: Vec<i64> = (0..len).map(|i| 5 - i as i64 * 2).collect();
             let sum: i128 = x.iter().zip(&w).map(|(a, b)| a * *b as i128).sum::<i128>() - 11;
@@ -123,10 +123,10 @@ mod tests {
 
     #[test]
     fn wrong_product_fails() {
-        let x = vec![3, -4, 5, 6, 7];
+        let x = vec![4, -4, 5, 6, 7];
         let w = vec![2, 2, -1, 0, 1];
         let sum: i128 = 6 - 8 - 5 + 7 + 10;
-        assert_rejected(&run(x.clone(), w.clone(), 10, sum + 1, 3), &[sum + 1]);
+        assert_rejected(&run(x.clone(), w.clone(), 10, sum + 1, 4), &[sum + 1]);
         assert_rejected(&run(x, w, 10, sum - 1, 4), &[sum - 1]);
     }
 }

@@ -9,6 +9,7 @@
 //! semantics, and tests can pass tampered witnesses to show the constraints reject them.
 
 pub mod add;
+pub mod clamp;
 pub mod dot_activations;
 pub mod dot_weights;
 pub mod range_check;
@@ -97,6 +98,19 @@ impl RegionCtx<'_, '_> {
         copied
     }
 
+    /// Zeroes the unused lanes of the last row of a packed layout: `count` items of
+    /// `cells_per_item` consecutive advice cells, `lanes` items a row, starting at row `start`.
+    /// Every packed gate holds on all-zero lanes, and no other cell refers to them.
+    pub fn pad_packed(&mut self, cols: &[Column<Advice>], start: usize, count: usize, lanes: usize, cells_per_item: usize) {
+        let used = count % lanes;
+        if used != 0 {
+            let row = start + count / lanes;
+            for &col in &cols[cells_per_item * used..cells_per_item * lanes] {
+                self.assign(col, row, Some(0));
+            }
+        }
+    }
+
     /// Claims `rows` main rows, returning the first.
     pub fn take_rows(&mut self, rows: usize) -> usize {
         let start = self.row;
@@ -115,7 +129,7 @@ pub(crate) mod test_util;
 
 impl RegionCtx<'_, '_> {
     /// Constrains `num` to lie in `kind` (see [`RangeCheckChip`]).
-    pub fn check_range(&mut self, num: &Num, kind: crate::range::RangeKind) {
-        self.range.check(self.region, num, kind);
+    pub fn check_range(&mut self, num: &Num, kind: crate::range::RangeKind) -> Result<(), Error> {
+        self.range.check(self.region, num, kind)
     }
 }

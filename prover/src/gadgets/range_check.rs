@@ -1,7 +1,7 @@
 //! Range checks through one shared lookup table.
 //!
-//! The table has two columns `(tag, value)` holding the padding row `(0, 0)` and, for every
-//! [`RangeKind`] `R` the circuit uses, the rows `(R.tag(), v)` for each `v` in `R`. Each of the
+//! The table has two columns `(tag, value)` holding the padding row `(0, 0)` and, for the `t`-th
+//! [`RangeKind`] `R` the circuit uses (counting from 1), the rows `(t, v)` for each `v` in `R`. Each of the
 //! `L` lookup columns `value_j` has a fixed companion `tag_j`, and every row satisfies
 //!
 //! ```text
@@ -9,8 +9,8 @@
 //! ```
 //!
 //! Checking that a cell `x` lies in `R` takes one slot: `value_j = x` (a copy constraint to `x`'s
-//! cell) and `tag_j = R.tag()` (fixed, so the prover cannot choose the range). Tags are never 0,
-//! so a slot with a non-zero tag cannot match the padding row.
+//! cell) and `tag_j = t` (fixed, so the prover cannot choose the range). Tags are never 0, so a
+//! slot with a non-zero tag cannot match the padding row.
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -62,13 +62,22 @@ impl RangeCheckConfig {
 #[derive(Clone, Debug)]
 pub struct RangeCheckChip {
     config: RangeCheckConfig,
+    kinds: Vec<RangeKind>,
     next_slot: usize,
 }
 
 impl RangeCheckChip {
-    /// A chip whose first slot is row 0 of the first lookup column.
-    pub fn new(config: RangeCheckConfig) -> Self {
-        RangeCheckChip { config, next_slot: 0 }
+    /// A chip checking the ranges `kinds` (the table's segments, in order), whose first slot is
+    /// row 0 of the first lookup column.
+    pub fn new(config: RangeCheckConfig, kinds: Vec<RangeKind>) -> Self {
+        RangeCheckChip { config, kinds, next_slot: 0 }
+    }
+
+    /// The table tag of `kind`; an error if the table does not hold it (a layout bug, which must
+    /// fail rather than skip the check).
+    fn tag(&self, kind: RangeKind) -> Result<Fr, Error> {
+        let index = self.kinds.iter().position(|k| *k == kind).ok_or(Error::Synthesis)?;
+        Ok(Fr::from(index as u64 + 1))
     }
 
     /// Rows of the lookup columns used so far.
@@ -87,23 +96,26 @@ impl RangeCheckChip {
     }
 
     /// Constrains `num` to lie in `kind`.
-    pub fn check(&mut self, region: &mut Region<'_, Fr>, num: &Num, kind: RangeKind) {
-        self.check_cell(region, num.cell, witness(num.value), kind);
+    pub fn check(&mut self, region: &mut Region<'_, Fr>, num: &Num, kind: RangeKind) -> Result<(), Error> {
+        self.check_cell(region, num.cell, witness(num.value), kind)
     }
 
     /// Puts `value` in the next slot with `kind`'s tag and copy-constrains it to `cell`. Only
     /// tests pass a value other than the cell's own, to show the copy constraint catches it.
-    pub(crate) fn check_cell(&mut self, region: &mut Region<'_, Fr>, cell: Cell, value: Value<Fr>, kind: RangeKind) {
+    pub(crate) fn check_cell(&mut self, region: &mut Region<'_, Fr>, cell: Cell, value: Value<Fr>, kind: RangeKind) -> Result<(), Error> {
+        let tag = self.tag(kind)?;
         let lanes = self.config.values.len();
         let (col, row) = (self.next_slot % lanes, self.next_slot / lanes);
         self.next_slot += 1;
         let slot = region.assign_advice(self.config.values[col], row, value).cell();
-        region.assign_fixed(self.config.tags[col], row, Fr::from(kind.tag()));
+        region.assign_fixed(self.config.tags[col], row, tag);
         region.constrain_equal(cell, slot);
+        Ok(())
     }
 
-    /// Fills the table with the padding row and the rows of every range in `kinds`.
-    pub fn load_table(&self, layouter: &mut impl Layouter<Fr>, kinds: &[RangeKind]) -> Result<(), Error> {
+    /// Fills the table with the padding row and the rows of every declared range.
+    pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
+        let kinds = &self.kinds;
         let (tag_col, value_col) = (self.config.table_tag, self.config.table_value);
         layouter.assign_table(
             || "range table",
@@ -111,8 +123,8 @@ impl RangeCheckChip {
                 table.assign_cell(|| "pad tag", tag_col, 0, || Value::known(Fr::zero()))?;
                 table.assign_cell(|| "pad value", value_col, 0, || Value::known(Fr::zero()))?;
                 let mut row = 1;
-                for kind in kinds {
-                    let tag = Fr::from(kind.tag());
+                for (index, kind) in kinds.iter().enumerate() {
+                    let tag = Fr::from(index as u64 + 1);
                     for v in kind.lowest()..=kind.highest() {
                         table.assign_cell(|| "tag", tag_col, row, || Value::known(tag))?;
                         table.assign_cell(|| "value", value_col, row, || Value::known(fe(v)))?;

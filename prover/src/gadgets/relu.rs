@@ -82,19 +82,11 @@ impl<'c> ReluChip<'c> {
             ctx.copy(x, cols.advice[3 * j], row);
             let out = ctx.assign(cols.advice[3 * j + 1], row, split.map(|s| s.out as i128));
             let neg = ctx.assign(cols.advice[3 * j + 2], row, split.map(|s| s.neg as i128));
-            ctx.check_range(&out, range);
-            ctx.check_range(&neg, range);
+            ctx.check_range(&out, range)?;
+            ctx.check_range(&neg, range)?;
             outs.push(out);
         }
-        let used = items.len() % lanes;
-        if used != 0 {
-            let row = start + items.len() / lanes;
-            for j in used..lanes {
-                for c in 0..3 {
-                    ctx.assign(cols.advice[3 * j + c], row, Some(0));
-                }
-            }
-        }
+        ctx.pad_packed(&cols.advice, start, items.len(), lanes, 3);
         Ok(outs)
     }
 }
@@ -118,7 +110,7 @@ mod tests {
         let xs = vec![-127, -5, 0, 1, 127];
         let splits: Vec<_> = xs.iter().map(|&x| relu(x as i64)).collect();
         let outs: Vec<i128> = splits.iter().map(|s| s.out as i128).collect();
-        for width in [3, 5, 6] {
+        for width in [4, 5, 6] {
             assert_satisfied(&run(xs.clone(), splits.clone(), width), &outs);
         }
     }
@@ -126,14 +118,14 @@ mod tests {
     #[test]
     fn negative_output_fails() {
         // Passing x = -5 through: out = -5, neg = 0 satisfies the gate; the range check refuses it.
-        assert_rejected(&run(vec![-5], vec![ReluSplit { out: -5, neg: 0 }], 3), &[-5]);
+        assert_rejected(&run(vec![-5], vec![ReluSplit { out: -5, neg: 0 }], 4), &[-5]);
     }
 
     #[test]
     fn zeroing_a_positive_input_fails() {
         // x = 5 with out = 0 needs neg = -5: out of range.
-        assert_rejected(&run(vec![5], vec![ReluSplit { out: 0, neg: -5 }], 3), &[0]);
+        assert_rejected(&run(vec![5], vec![ReluSplit { out: 0, neg: -5 }], 4), &[0]);
         // Both halves non-zero breaks out·neg = 0.
-        assert_rejected(&run(vec![5], vec![ReluSplit { out: 7, neg: 2 }], 3), &[7]);
+        assert_rejected(&run(vec![5], vec![ReluSplit { out: 7, neg: 2 }], 4), &[7]);
     }
 }

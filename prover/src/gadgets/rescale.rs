@@ -1,18 +1,19 @@
-//! Division by a power of two with rounding: `y = ⌊(z + D/2) / D⌋` for `D = 2^shift`.
+//! Division with rounding half up: `y = ⌊(z + ⌊D/2⌋) / D⌋` for a constant divisor `D ≥ 1`
+//! (a rescale by `D = 2^scale`, or the window size of an average).
 //!
 //! Each row packs `⌊W/3⌋` triples `(z, y, r)` in `a_{3j}, a_{3j+1}, a_{3j+2}`, with `D` in
-//! `f_{3j}` and `D/2` in `f_{3j+1}`:
+//! `f_{3j}` and `⌊D/2⌋` in `f_{3j+1}`:
 //!
 //! ```text
 //!     q · (z + f_{3j+1} − y·f_{3j} − r) = 0        for every triple j of the row
-//!     r ∈ [0, D)                 (range check, tag of RangeKind::Unsigned(shift))
+//!     r ∈ [0, D)                 (range check, RangeKind::Below(D))
 //!     y ∈ [−2^(b−1), 2^(b−1))    (range check, the activation range)
 //! ```
 //!
 //! Both range checks are needed: with `r` bounded but `y` free, a prover could pick any `r` and
-//! the field element `y = (z + D/2 − r)/D`, which is not the rounded quotient. With both bounded
-//! and `|z|` far below the field size, `z + D/2 = y·D + r` has exactly one solution over the
-//! integers, the one [`crate::ops::rescale::rescale`] computes.
+//! the field element `y = (z + ⌊D/2⌋ − r)/D`, which is not the rounded quotient. With both
+//! bounded and `|z|` far below the field size, `z + ⌊D/2⌋ = y·D + r` has exactly one solution over
+//! the integers, the one [`crate::ops::rescale::divide`] computes.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -71,19 +72,19 @@ impl<'c> RescaleChip<'c> {
         RescaleChip { config }
     }
 
-    /// Rescales every `z` by `2^shift` with the caller's witness (from
-    /// [`crate::ops::rescale::rescale`]); returns the `y` cells, range-checked in `y_range`.
+    /// Divides every `z` by `divisor` with the caller's witness (from
+    /// [`crate::ops::rescale::divide`]); returns the `y` cells, range-checked in `y_range`.
     pub fn assign(
         &self,
         ctx: &mut RegionCtx<'_, '_>,
         items: &[(Num, Option<Rescaled>)],
-        shift: u32,
+        divisor: i64,
         y_range: RangeKind,
     ) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
         let lanes = RescaleConfig::lanes(cols.width());
         let start = ctx.take_rows(RescaleConfig::rows(items.len(), cols.width()));
-        let divisor = 1i128 << shift;
+        let divisor = divisor as i128;
         let mut out = Vec::with_capacity(items.len());
         for (i, (z, w)) in items.iter().enumerate() {
             let (row, j) = (start + i / lanes, i % lanes);
@@ -95,20 +96,12 @@ impl<'c> RescaleChip<'c> {
             let r = ctx.assign(cols.advice[3 * j + 2], row, w.map(|w| w.remainder));
             ctx.region.assign_fixed(cols.fixed[3 * j], row, fe(divisor));
             ctx.region.assign_fixed(cols.fixed[3 * j + 1], row, fe(divisor / 2));
-            ctx.check_range(&r, RangeKind::Unsigned(shift));
-            ctx.check_range(&y, y_range);
+            ctx.check_range(&r, RangeKind::Below(divisor as u64))?;
+            ctx.check_range(&y, y_range)?;
             out.push(y);
         }
-        // Unused triples of the last row: zero z, y, r satisfy the gate with D = 0.
-        let used = items.len() % lanes;
-        if used != 0 {
-            let row = start + items.len() / lanes;
-            for j in used..lanes {
-                for c in 0..3 {
-                    ctx.assign(cols.advice[3 * j + c], row, Some(0));
-                }
-            }
-        }
+        // Unused triples: zero z, y, r satisfy the gate (D = 0 there).
+        ctx.pad_packed(&cols.advice, start, items.len(), lanes, 3);
         Ok(out)
     }
 }
@@ -122,11 +115,15 @@ mod tests {
     const SHIFT: u32 = 4;
 
     fn run(zs: Vec<i128>, witness: Vec<Rescaled>, width: usize) -> GadgetTest {
+        run_div(zs, witness, width, 1 << SHIFT)
+    }
+
+    fn run_div(zs: Vec<i128>, witness: Vec<Rescaled>, width: usize, divisor: i64) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
             let chip = RescaleChip::new(&config.rescale);
             let z = load(config, ctx, &zs);
             let items: Vec<_> = z.into_iter().zip(witness.iter().map(|w| Some(*w))).collect();
-            chip.assign(ctx, &items, SHIFT, RangeKind::Signed(8))
+            chip.assign(ctx, &items, divisor, RangeKind::Signed(8))
         })
     }
 
@@ -135,9 +132,22 @@ mod tests {
         let zs: Vec<i128> = vec![0, 7, 8, 9, -8, -9, 2039, -2040, 100];
         let w: Vec<Rescaled> = zs.iter().map(|&z| rescale(z, SHIFT)).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
-        for width in [3, 4, 7] {
+        for width in [4, 4, 7] {
             assert_satisfied(&run(zs.clone(), w.clone(), width), &ys);
         }
+    }
+
+    #[test]
+    fn odd_divisor_passes_and_its_remainder_is_bounded() {
+        let zs: Vec<i128> = vec![0, 4, 5, -4, -5, 13, 14, -1000, 1000];
+        let w: Vec<Rescaled> = zs.iter().map(|&z| crate::ops::rescale::divide(z, 9)).collect();
+        let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
+        assert_satisfied(&run_div(zs, w, 4, 9), &ys);
+        // 13 / 9 rounds to 1 (13 + 4 = 1·9 + 8); claiming 2 needs r = -1, claiming 0 needs r = 17.
+        assert_rejected(&run_div(vec![13], vec![Rescaled { quotient: 2, remainder: -1 }], 4, 9), &[2]);
+        assert_rejected(&run_div(vec![13], vec![Rescaled { quotient: 0, remainder: 17 }], 4, 9), &[0]);
+        // 14 + 4 = 2·9 + 0 = 1·9 + 9: a remainder equal to the divisor is refused.
+        assert_rejected(&run_div(vec![14], vec![Rescaled { quotient: 1, remainder: 9 }], 4, 9), &[1]);
     }
 
     #[test]
@@ -145,18 +155,18 @@ mod tests {
         // 24/16 = 1.5 rounds to 2 (r = 0). Claiming y = 1 needs r = 16: out of range.
         let z = vec![24];
         let tampered = Rescaled { quotient: 1, remainder: 16 };
-        assert_rejected(&run(z.clone(), vec![tampered], 3), &[1]);
+        assert_rejected(&run(z.clone(), vec![tampered], 4), &[1]);
         // y off by one with r unchanged breaks the identity.
         let tampered = Rescaled { quotient: 1, remainder: 0 };
-        assert_rejected(&run(z, vec![tampered], 3), &[1]);
+        assert_rejected(&run(z, vec![tampered], 4), &[1]);
     }
 
     #[test]
     fn remainder_out_of_range_fails() {
         // z = 40: honest y = 3 (40+8 = 48 = 3·16 + 0). y = 4, r = -16 satisfies the identity only
         // with a negative remainder; y = 2, r = 16 only with r = D.
-        assert_rejected(&run(vec![40], vec![Rescaled { quotient: 4, remainder: -16 }], 3), &[4]);
-        assert_rejected(&run(vec![40], vec![Rescaled { quotient: 2, remainder: 16 }], 3), &[2]);
+        assert_rejected(&run(vec![40], vec![Rescaled { quotient: 4, remainder: -16 }], 4), &[4]);
+        assert_rejected(&run(vec![40], vec![Rescaled { quotient: 2, remainder: 16 }], 4), &[2]);
     }
 
     #[test]
@@ -167,7 +177,7 @@ mod tests {
         let inv16 = fe(16).invert().unwrap();
         let y_field = (fe(z + 8) - fe(5)) * inv16;
         // Build the cell by hand: a witness whose quotient is this field element.
-        let circuit = GadgetTest::new(3, move |config, ctx| {
+        let circuit = GadgetTest::new(4, move |config, ctx| {
             let cols = &config.columns;
             let zc = load(config, ctx, &[z]);
             let row = ctx.take_rows(1);
@@ -177,8 +187,8 @@ mod tests {
             let r = ctx.assign(cols.advice[2], row, Some(5));
             ctx.region.assign_fixed(cols.fixed[0], row, fe(16));
             ctx.region.assign_fixed(cols.fixed[1], row, fe(8));
-            ctx.check_range(&r, RangeKind::Unsigned(SHIFT));
-            ctx.range.check_cell(ctx.region, y, halo2_proofs::circuit::Value::known(y_field), RangeKind::Signed(8));
+            ctx.check_range(&r, RangeKind::Below(16))?;
+            ctx.range.check_cell(ctx.region, y, halo2_proofs::circuit::Value::known(y_field), RangeKind::Signed(8))?;
             Ok(vec![])
         });
         assert_rejected(&circuit, &[]);

@@ -12,8 +12,10 @@ use super::{fe, Num, RegionCtx};
 use crate::circuit::{ModelConfig, ShapeParams};
 use crate::range::RangeKind;
 
-/// Ranges the test table holds: 4-bit remainders, 8-bit signed activations, 7-bit ReLU halves.
-pub const TEST_RANGES: [RangeKind; 3] = [RangeKind::Unsigned(4), RangeKind::Unsigned(7), RangeKind::Signed(8)];
+/// Ranges the test table holds: remainders of /16 and /9, 8-bit signed activations, 7-bit ReLU
+/// halves, and [0, 100] for clamps.
+pub const TEST_RANGES: [RangeKind; 5] =
+    [RangeKind::Below(16), RangeKind::Below(9), RangeKind::Unsigned(7), RangeKind::Signed(8), RangeKind::Below(101)];
 const K: u32 = 10;
 
 type Body = dyn Fn(&ModelConfig, &mut RegionCtx<'_, '_>) -> Result<Vec<Num>, Error>;
@@ -55,8 +57,8 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone());
-        range.load_table(&mut layouter, &TEST_RANGES)?;
+        let mut range = RangeCheckChip::new(config.range.clone(), TEST_RANGES.to_vec());
+        range.load_table(&mut layouter)?;
         let outputs = layouter.assign_region(
             || "gadget",
             |mut region| {

@@ -1,6 +1,7 @@
 //! The model graph the prover owns: importers turn ONNX (and later other formats) into a
 //! [`Graph`] of float operators over shaped tensors; `quantize` turns it into integers.
 
+pub mod msgpack;
 pub mod onnx;
 
 use serde::{Deserialize, Serialize};

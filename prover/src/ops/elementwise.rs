@@ -3,8 +3,8 @@
 use crate::error::ProverError;
 use crate::tensor::{broadcast_indices, broadcast_shape, Tensor};
 
-/// `f(a, b)` over the broadcast of `a` and `b` (numpy rules).
-pub fn add<T: Copy>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>, ProverError> {
+/// `f(a, b)` elementwise over the broadcast of `a` and `b` (numpy rules): sums, products.
+pub fn zip_broadcast<T: Copy>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>, ProverError> {
     let shape = broadcast_shape(a.shape(), b.shape())?;
     let (ia, ib) = (broadcast_indices(a.shape(), &shape), broadcast_indices(b.shape(), &shape));
     let data = ia.iter().zip(&ib).map(|(&i, &j)| f(a.data()[i], b.data()[j])).collect();
@@ -24,4 +24,21 @@ pub struct ReluSplit {
 /// Splits `x` for ReLU (see [`ReluSplit`]).
 pub fn relu(x: i64) -> ReluSplit {
     ReluSplit { out: x.max(0), neg: (-x).max(0) }
+}
+
+/// The integer semantics of clamping to `[0, max]` (ReLU6 is `max = 6·2^scale`):
+/// `x = out − below + above` with `below = max(−x, 0)` and `above = max(x − max, 0)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClampSplit {
+    /// `min(max(x, 0), max)`.
+    pub out: i64,
+    /// How far `x` is below 0.
+    pub below: i64,
+    /// How far `x` is above `max`.
+    pub above: i64,
+}
+
+/// Splits `x` for clamping to `[0, max]` (see [`ClampSplit`]).
+pub fn clamp(x: i64, max: i64) -> ClampSplit {
+    ClampSplit { out: x.clamp(0, max), below: (-x).max(0), above: (x - max).max(0) }
 }

@@ -3,6 +3,7 @@
 //! the ONLY definition of what the circuit proves: the quantized forward pass and the circuit's
 //! witness generation both call these functions.
 
+pub mod conv;
 pub mod elementwise;
 pub mod linear;
 pub mod rescale;
@@ -71,8 +72,8 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
         Op::Input => Err(ProverError::Model("an Input node has no operator to evaluate".into())),
         Op::Linear { weight, bias } => linear::linear_f32(args[0], weight, bias.as_deref()),
         Op::MatMul => linear::matmul_f32(args[0], args[1]),
-        Op::Add => elementwise::add(args[0], args[1], |a, b| a + b),
-        Op::AddConst { constant } => elementwise::add(args[0], constant, |a, b| a + b),
+        Op::Add => elementwise::zip_broadcast(args[0], args[1], |a, b| a + b),
+        Op::AddConst { constant } => elementwise::zip_broadcast(args[0], constant, |a, b| a + b),
         Op::Relu => Ok(args[0].map(|&x| x.max(0.0))),
         Op::Reshape => args[0].clone().reshape(shape.to_vec()),
     }

@@ -1,9 +1,10 @@
-//! Rescaling a fixed-point value by a power of two, rounding half up.
+//! Integer division rounding half up: rescaling a fixed-point value, averaging a window.
 
-/// `z / 2^shift` rounded half up, with the remainder that proves it.
+/// `z / d` rounded half up (towards +∞), with the remainder that proves it.
 ///
-/// Defined by `z + h = quotient · 2^shift + remainder` with `h = ⌊2^shift / 2⌋` and
-/// `0 ≤ remainder < 2^shift`; this is exactly the identity the rescale gadget constrains.
+/// Defined by `z + h = quotient · d + remainder` with `h = ⌊d / 2⌋` and `0 ≤ remainder < d`;
+/// this is exactly the identity the rescale gadget constrains. For every `d ≥ 1` the quotient is
+/// `⌊(2z + d) / 2d⌋`, the rounding of ddkang/zkml's divisions, so its models reproduce exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rescaled {
     /// `⌊(z + h) / 2^shift⌋`.
@@ -12,9 +13,14 @@ pub struct Rescaled {
     pub remainder: i128,
 }
 
-/// Rescales `z` by `2^shift` (see [`Rescaled`]). `shift` must be below 64.
+/// Divides `z` by `2^shift` (see [`Rescaled`]). `shift` must be below 63.
 pub fn rescale(z: i128, shift: u32) -> Rescaled {
-    let divisor = 1i128 << shift;
+    divide(z, 1i64 << shift)
+}
+
+/// Divides `z` by `divisor ≥ 1` (see [`Rescaled`]).
+pub fn divide(z: i128, divisor: i64) -> Rescaled {
+    let divisor = divisor as i128;
     let shifted = z + divisor / 2;
     let quotient = shifted.div_euclid(divisor);
     Rescaled { quotient, remainder: shifted - quotient * divisor }
@@ -36,6 +42,10 @@ mod tests {
             let r = rescale(z, 5);
             assert!((0..32).contains(&r.remainder));
             assert_eq!(z + 16, r.quotient * 32 + r.remainder);
+            // zkml's rounding: floor((2z + d) / 2d), for odd and even divisors.
+            for d in [1i64, 4, 9, 512] {
+                assert_eq!(divide(z, d).quotient, (2 * z + d as i128).div_euclid(2 * d as i128), "z = {z}, d = {d}");
+            }
         }
     }
 }

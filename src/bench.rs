@@ -1,0 +1,82 @@
+//! `zkml bench`: each model measured in a child process, results printed and appended to
+//! BENCHMARKS.md with the machine and the date.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use zkml_prover::bench::BenchResult;
+
+/// The models `zkml bench` measures: zkml's MNIST example when present, then the examples.
+fn cases(root: &Path) -> Vec<(&'static str, PathBuf, PathBuf)> {
+    let mut cases = vec![];
+    let mnist = root.join("../shared/anchors/zkml/examples/mnist");
+    if mnist.join("model.msgpack").exists() {
+        cases.push(("zkml MNIST CNN (zkml's msgpack)", mnist.join("model.msgpack"), mnist.join("inp.msgpack")));
+    } else {
+        eprintln!("note: ../shared/anchors/zkml/examples/mnist not found; zkml's MNIST is skipped");
+    }
+    let mlp = root.join("examples/mlp");
+    cases.push(("examples/mlp (digits MLP, ONNX)", mlp.join("model.onnx"), mlp.join("input.json")));
+    cases
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    format!("{cpu}, {cores} cores, {mem:.0} GiB")
+}
+
+fn today() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown date".into())
+}
+
+/// Measures every case and appends a dated section to `output`.
+pub fn run(output: &Path) -> Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().context("locating the zkml binary")?;
+    let mut rows = String::new();
+    for (name, model, input) in cases(root) {
+        eprintln!("measuring {name} ...");
+        let out = Command::new(&exe).arg("bench").arg("--single").arg(&model).arg(&input).output()?;
+        if !out.status.success() {
+            bail!("benchmark of {name} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let r: BenchResult = serde_json::from_slice(&out.stdout).context("reading the benchmark result")?;
+        let row = format!(
+            "| {name} | {} | {} + {} | {:.2} | {:.2} | {:.3} | {:.2} | {:.0} | {} |",
+            r.k, r.advice_columns, r.lookup_columns, r.keygen_s, r.prove_s, r.verify_s, r.keygen_s + r.prove_s + r.verify_s, r.peak_rss_mib, r.proof_bytes
+        );
+        println!("{row}");
+        writeln!(rows, "{row}")?;
+    }
+    let mut text = if output.exists() {
+        std::fs::read_to_string(output)?
+    } else {
+        "# Benchmarks\n\nWritten by `zkml bench` (release build; SRS cached, not counted). Each model runs in its own process; \
+         memory is that process's peak resident set. keygen = verifying + proving key.\n"
+            .to_string()
+    };
+    write!(
+        text,
+        "\n## {} on {}\n\n| model | k | advice + lookup columns | keygen s | prove s | verify s | total s | peak MiB | proof bytes |\n|---|---|---|---|---|---|---|---|---|\n{rows}",
+        today(),
+        machine()
+    )?;
+    std::fs::write(output, text)?;
+    eprintln!("appended to {}", output.display());
+    Ok(())
+}
