@@ -48,9 +48,15 @@ enum Command {
         /// Fractional bits of the fixed-point format (x is stored as round(x * 2^scale)).
         #[arg(long, default_value_t = 8)]
         scale: u32,
-        /// Bits of every range-checked activation (signed): values must stay within ±2^(bits-1-scale).
-        #[arg(long, default_value_t = 16)]
-        range_bits: u32,
+        /// Bits of every range-checked activation (signed): values must stay within
+        /// ±2^(bits-1-scale). Default: chosen by --calibration-data, else 16.
+        #[arg(long)]
+        range_bits: Option<u32>,
+        /// Samples to calibrate on ({"input_data": [[sample 1], [sample 2], ...]}, one flat list per
+        /// sample of the model's single input): chooses the activation range (hence the lookup table
+        /// and circuit size) and prints each layer's float-versus-quantized error.
+        #[arg(long, value_name = "DATA.json")]
+        calibration_data: Option<PathBuf>,
         /// Overwrite an existing compiled model in DIR.
         #[arg(long)]
         force: bool,

@@ -224,3 +224,21 @@ fn bad_inputs_are_clear_errors() {
         assert!(help.status.success() && text(&help).contains("Usage"), "{cmd} --help");
     }
 }
+
+#[test]
+fn zkml_msgpack_model_forward_matches_zkml() {
+    let mnist = repo().join("../shared/anchors/zkml/examples/mnist");
+    if !mnist.join("model.msgpack").exists() {
+        eprintln!("skipped: ../shared/anchors/zkml/examples/mnist is not present");
+        return;
+    }
+    let dir = scratch("mnist");
+    let d = dir.join("compiled");
+    let ok = zkml(&["compile", mnist.join("model.msgpack").to_str().unwrap(), "-o", d.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let out = zkml(&["forward", d.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = serde_json::json!([[-5312, -8056, -8186, -1669, -4260, 6614, -5131, -6862, -3047, -805]]);
+    assert_eq!(report["outputs_quantized"], expected);
+}

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::artifact::{CompiledModel, FORMAT_VERSION};
+use crate::calibrate::{calibrate, Calibration};
 use crate::circuit::plan;
 use crate::error::ProverError;
 use crate::model::msgpack::{load_zkml_input, load_zkml_model};
@@ -12,7 +13,24 @@ use crate::tensor::Tensor;
 
 /// Imports the ONNX model at `path`, quantizes it with `config` and plans its circuit.
 pub fn compile_onnx(path: &Path, config: QuantizeConfig) -> Result<CompiledModel, ProverError> {
+    compile_graph(path, load_onnx(path)?, config)
+}
+
+/// Imports the ONNX model at `path` and calibrates its activation range on `samples` (see
+/// [`crate::calibrate`]); `range_bits` overrides the calibrated range when given.
+pub fn compile_onnx_calibrated(
+    path: &Path,
+    scale_bits: u32,
+    range_bits: Option<u32>,
+    samples: &[Vec<f32>],
+) -> Result<(CompiledModel, Calibration), ProverError> {
     let graph = load_onnx(path)?;
+    let calibration = calibrate(&graph, scale_bits, samples)?;
+    let config = QuantizeConfig { scale_bits, range_bits: range_bits.unwrap_or(calibration.range_bits) };
+    Ok((compile_graph(path, graph, config)?, calibration))
+}
+
+fn compile_graph(path: &Path, graph: crate::model::Graph, config: QuantizeConfig) -> Result<CompiledModel, ProverError> {
     let quantized = QuantizedModel::from_graph(&graph, config)?;
     let layout = plan(&quantized)?;
     Ok(CompiledModel { format_version: FORMAT_VERSION, source: file_name(path), graph: Some(graph), quantized, layout })

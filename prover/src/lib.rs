@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod bench;
+pub mod calibrate;
 pub mod circuit;
 pub mod compile;
 pub mod error;
