@@ -9,16 +9,16 @@ use anyhow::{bail, Context, Result};
 use zkml_prover::bench::BenchResult;
 
 /// The models `zkml bench` measures: zkml's MNIST example when present, then the examples.
-fn cases(root: &Path) -> Vec<(&'static str, PathBuf, PathBuf)> {
+fn cases(root: &Path) -> Vec<(&'static str, Vec<PathBuf>)> {
     let mut cases = vec![];
     let mnist = root.join("../shared/anchors/zkml/examples/mnist");
     if mnist.join("model.msgpack").exists() {
-        cases.push(("zkml MNIST CNN (zkml's msgpack)", mnist.join("model.msgpack"), mnist.join("inp.msgpack")));
+        cases.push(("zkml MNIST CNN (zkml's msgpack)", vec![mnist.join("model.msgpack"), mnist.join("inp.msgpack")]));
     } else {
         eprintln!("note: ../shared/anchors/zkml/examples/mnist not found; zkml's MNIST is skipped");
     }
     let mlp = root.join("examples/mlp");
-    cases.push(("examples/mlp (digits MLP, ONNX)", mlp.join("model.onnx"), mlp.join("input.json")));
+    cases.push(("examples/mlp (digits MLP, ONNX, calibrated)", vec![mlp.join("model.onnx"), mlp.join("input.json"), mlp.join("calibration.json")]));
     cases
 }
 
@@ -49,9 +49,9 @@ pub fn run(output: &Path) -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = std::env::current_exe().context("locating the zkml binary")?;
     let mut rows = String::new();
-    for (name, model, input) in cases(root) {
+    for (name, args) in cases(root) {
         eprintln!("measuring {name} ...");
-        let out = Command::new(&exe).arg("bench").arg("--single").arg(&model).arg(&input).output()?;
+        let out = Command::new(&exe).arg("bench").arg("--single").args(&args).output()?;
         if !out.status.success() {
             bail!("benchmark of {name} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }

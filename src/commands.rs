@@ -50,7 +50,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::EvmVerify { agg_dir, rpc, private_key } => evm_verify(&agg_dir, rpc.as_deref(), private_key.as_deref()),
         Command::Demo { dir, rpc } => demo(dir, rpc.as_deref()),
         Command::Bench { single: Some(args), .. } => {
-            let result = zkml_prover::bench::bench_model(&args[0], &args[1], QuantizeConfig::default())?;
+            let result = zkml_prover::bench::bench_model(&args[0], &args[1], args.get(2).map(PathBuf::as_path), QuantizeConfig::default())?;
             println!("{}", serde_json::to_string(&result)?);
             Ok(ExitCode::SUCCESS)
         }

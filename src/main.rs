@@ -140,9 +140,9 @@ enum Command {
         /// The file the results are appended to.
         #[arg(long, default_value = "BENCHMARKS.md")]
         output: PathBuf,
-        /// Measure one model on one input and print JSON (each model runs in its own process so
-        /// that its peak memory is its own).
-        #[arg(long, num_args = 2, value_names = ["MODEL", "INPUT"])]
+        /// Measure one model on one input (calibrating on DATA.json when given) and print JSON;
+        /// each model runs in its own process so that its peak memory is its own.
+        #[arg(long, num_args = 2..=3, value_names = ["MODEL", "INPUT", "DATA.json"])]
         single: Option<Vec<PathBuf>>,
     },
     /// Run the whole pipeline on the example model and print outputs, sizes, times and gas.

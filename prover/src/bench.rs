@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{compile_model, load_inputs};
+use crate::compile::{compile_model, compile_onnx_calibrated, load_inputs};
+use crate::input::InputFile;
 use crate::error::ProverError;
 use crate::keys::{generate_keys, model_srs};
 use crate::proof::{prove, verify};
@@ -46,11 +47,15 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Compiles, sets up, proves and verifies `model` on `input`, timing each step. The SRS comes
-/// from the default store (made on first use, not counted in the other steps).
-pub fn bench_model(model: &Path, input: &Path, config: QuantizeConfig) -> Result<BenchResult, ProverError> {
+/// Compiles (calibrating on `calibration` when given), sets up, proves and verifies `model` on
+/// `input`, timing each step. The SRS comes from the default store (made on first use, timed
+/// separately).
+pub fn bench_model(model: &Path, input: &Path, calibration: Option<&Path>, config: QuantizeConfig) -> Result<BenchResult, ProverError> {
     let t = Instant::now();
-    let compiled = compile_model(model, config)?;
+    let compiled = match calibration {
+        Some(data) => compile_onnx_calibrated(model, config.scale_bits, None, &InputFile::load(data)?.input_data)?.0,
+        None => compile_model(model, config)?,
+    };
     let compile_s = t.elapsed().as_secs_f64();
     let inputs = load_inputs(&compiled, input)?;
     let t = Instant::now();
