@@ -18,6 +18,7 @@ use crate::gadgets::add::{AddChip, AddConfig};
 use crate::gadgets::clamp::{ClampChip, ClampConfig};
 use crate::gadgets::dot_activations::{DotActivationsChip, DotActivationsConfig};
 use crate::gadgets::dot_weights::{DotWeightsChip, DotWeightsConfig};
+use crate::gadgets::matvec::{MatVecChip, MatVecConfig};
 use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
 use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
@@ -69,6 +70,8 @@ pub struct ModelConfig {
     pub dot_weights: DotWeightsConfig,
     /// Dot products of two activations.
     pub dot_activations: DotActivationsConfig,
+    /// Matrix-vector products (linear layers, convolutions).
+    pub matvec: MatVecConfig,
     /// Rounded rescaling.
     pub rescale: RescaleConfig,
     /// ReLU.
@@ -93,6 +96,7 @@ impl ModelConfig {
         ModelConfig {
             dot_weights: DotWeightsConfig::configure(meta, &columns),
             dot_activations: DotActivationsConfig::configure(meta, &columns),
+            matvec: MatVecConfig::configure(meta, &columns),
             rescale: RescaleConfig::configure(meta, &columns),
             relu: ReluConfig::configure(meta, &columns),
             add: AddConfig::configure(meta, &columns),
@@ -113,9 +117,15 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
     let dots = |lengths: &mut dyn Iterator<Item = usize>| lengths.map(|len| DotWeightsConfig::rows(len, width)).sum::<usize>();
     match &node.op {
         // Shapes were validated when the model was built, so the taps exist.
-        QOp::Conv2d { weight, conv, .. } => {
+        QOp::Conv2d { weight, conv, .. } if conv.depthwise => {
             let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
             (dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count)
+        }
+        QOp::Conv2d { weight, conv, .. } => {
+            let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
+            let channels = node.shape[3];
+            let products: usize = taps.iter().step_by(channels.max(1)).map(|t| MatVecConfig::rows(t.len(), channels, width)).sum();
+            (products + RescaleConfig::rows(count, width), 2 * count)
         }
         QOp::AvgPool2d { pool } => {
             let taps = pool.taps(in_shape()).unwrap_or_default();
@@ -124,10 +134,10 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         QOp::MulConst { .. } => (count * DotWeightsConfig::rows(1, width) + RescaleConfig::rows(count, width), 2 * count),
         QOp::Clamp { .. } => (ClampConfig::rows(count, width), 3 * count),
         QOp::Input => (count.div_ceil(width), count),
-        QOp::Linear { .. } => (
-            count * DotWeightsConfig::rows(last_dim(0), width) + RescaleConfig::rows(count, width),
-            2 * count,
-        ),
+        QOp::Linear { weight_t, .. } => {
+            let n = weight_t.shape()[0].max(1);
+            ((count / n) * MatVecConfig::rows(last_dim(0), n, width) + RescaleConfig::rows(count, width), 2 * count)
+        }
         QOp::MatMul => (
             count * DotActivationsConfig::rows(last_dim(0), width) + RescaleConfig::rows(count, width),
             2 * count,
@@ -323,14 +333,14 @@ impl ModelCircuit {
                 let (n, k) = (weight_t.shape()[0], weight_t.shape()[1]);
                 let x = arg(0);
                 let witness = known(x, arg_shape(0)).map(|x| linear::linear_i(&x, weight_t, bias, shift));
-                let chip = DotWeightsChip::new(&config.dot_weights);
+                let chip = MatVecChip::new(&config.matvec);
+                let weight_rows: Vec<&[i64]> = weight_t.data().chunks(k.max(1)).take(n).collect();
                 let mut accs = Vec::with_capacity(count);
                 for (m, row) in x.chunks(k.max(1)).enumerate().take(count / n.max(1)) {
-                    for j in 0..n {
-                        let w = witness.as_ref().map(|w| w[m * n + j]);
-                        let acc = chip.assign(ctx, row, &weight_t.data()[j * k..(j + 1) * k], bias[j], w.map(|w| w.acc))?;
-                        accs.push((acc, w.map(|w| w.out)));
-                    }
+                    let w: Vec<_> = (0..n).map(|j| witness.as_ref().map(|w| w[m * n + j])).collect();
+                    let claimed: Vec<_> = w.iter().map(|w| w.map(|w| w.acc)).collect();
+                    let cells = chip.assign(ctx, row, &weight_rows, bias, &claimed)?;
+                    accs.extend(cells.into_iter().zip(w.iter().map(|w| w.map(|w| w.out))));
                 }
                 RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }
@@ -373,15 +383,32 @@ impl ModelCircuit {
                 let x = arg(0);
                 let taps = conv.taps(arg_shape(0), weight.shape()).map_err(|_| Error::Synthesis)?;
                 let channels = *node.shape.last().unwrap_or(&1);
-                let chip = DotWeightsChip::new(&config.dot_weights);
+                let witness = |t: &[(usize, usize)], o: usize| {
+                    let xs = t.iter().map(|&(i, _)| x[i].value.map(|v| v as i64)).collect::<Option<Vec<_>>>()?;
+                    Some(linear::dot_rescale(xs, t.iter().map(|&(_, j)| weight.data()[j]), bias[o % channels], shift))
+                };
                 let mut accs = Vec::with_capacity(count);
-                for (o, t) in taps.iter().enumerate() {
-                    let cells: Vec<Num> = t.iter().map(|&(i, _)| x[i]).collect();
-                    let ws: Vec<i64> = t.iter().map(|&(_, j)| weight.data()[j]).collect();
-                    let b = bias[o % channels];
-                    let w = cells.iter().map(|c| c.value.map(|v| v as i64)).collect::<Option<Vec<_>>>().map(|xs| linear::dot_rescale(xs, ws.iter().copied(), b, shift));
-                    let acc = chip.assign(ctx, &cells, &ws, b, w.map(|w| w.acc))?;
-                    accs.push((acc, w.map(|w| w.out)));
+                if conv.depthwise {
+                    let chip = DotWeightsChip::new(&config.dot_weights);
+                    for (o, t) in taps.iter().enumerate() {
+                        let cells: Vec<Num> = t.iter().map(|&(i, _)| x[i]).collect();
+                        let ws: Vec<i64> = t.iter().map(|&(_, j)| weight.data()[j]).collect();
+                        let w = witness(t, o);
+                        let acc = chip.assign(ctx, &cells, &ws, bias[o % channels], w.map(|w| w.acc))?;
+                        accs.push((acc, w.map(|w| w.out)));
+                    }
+                } else {
+                    // Every output channel at one position reads the same input patch.
+                    let chip = MatVecChip::new(&config.matvec);
+                    for (p, group) in taps.chunks(channels).enumerate() {
+                        let cells: Vec<Num> = group[0].iter().map(|&(i, _)| x[i]).collect();
+                        let rows: Vec<Vec<i64>> = group.iter().map(|t| t.iter().map(|&(_, j)| weight.data()[j]).collect()).collect();
+                        let rows: Vec<&[i64]> = rows.iter().map(Vec::as_slice).collect();
+                        let ws: Vec<_> = group.iter().enumerate().map(|(c, t)| witness(t, p * channels + c)).collect();
+                        let claimed: Vec<_> = ws.iter().map(|w| w.map(|w| w.acc)).collect();
+                        let out = chip.assign(ctx, &cells, &rows, bias, &claimed)?;
+                        accs.extend(out.into_iter().zip(ws.iter().map(|w| w.map(|w| w.out))));
+                    }
                 }
                 RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }

@@ -12,6 +12,7 @@ pub mod add;
 pub mod clamp;
 pub mod dot_activations;
 pub mod dot_weights;
+pub mod matvec;
 pub mod range_check;
 pub mod relu;
 pub mod rescale;
