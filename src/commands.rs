@@ -82,7 +82,7 @@ fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: Option<u32>
             model
         }
         None => {
-            let config = QuantizeConfig { scale_bits: scale, range_bits: range_bits.unwrap_or(QuantizeConfig::default().range_bits) };
+            let config = QuantizeConfig { scale_bits: scale, range_bits: range_bits.unwrap_or(QuantizeConfig::default().range_bits), activation_bound: None };
             step("importing and quantizing", || compile_model(model_path, config)).with_context(|| format!("compiling {}", model_path.display()))?
         }
     };

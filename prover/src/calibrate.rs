@@ -49,7 +49,7 @@ pub fn calibrate(graph: &Graph, scale_bits: u32, samples: &[Vec<f32>]) -> Result
         return Err(ProverError::Unsupported("calibration of models with several inputs".into()));
     }
     // Measure with the widest range the quantizer allows, then narrow it.
-    let wide = QuantizedModel::from_graph(graph, QuantizeConfig { scale_bits, range_bits: 24 })?;
+    let wide = QuantizedModel::from_graph(graph, QuantizeConfig { scale_bits, range_bits: 24, activation_bound: None })?;
     let input_shape = graph.nodes[graph.inputs[0]].shape.clone();
     let mut max_abs: i64 = 0;
     let mut layers: Vec<LayerError> = graph

@@ -57,6 +57,8 @@ pub struct CircuitLayout {
     pub range_checks: usize,
     /// Rows of the lookup table.
     pub table_rows: usize,
+    /// Activations are checked to lie in `[-activation_bound, activation_bound)`.
+    pub activation_bound: i64,
     /// Number of public inputs (output values).
     pub public_inputs: usize,
 }
@@ -151,15 +153,22 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
 
 /// Chooses `k`, the width and the number of lookup columns for `model`: the cheapest shape (by
 /// columns × rows) in which the main rows, the range checks and the lookup table all fit.
+///
+/// The activation bound `B` fills what the table leaves free: the table holds the fixed ranges
+/// (remainders, clamp bounds) and one segment of `2B` rows for activations, and `B` must be at
+/// least `2^(range_bits - 1)`.
 pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
-    let table_rows = RangeCheckConfig::table_rows(&model.ranges());
+    let fixed_rows = RangeCheckConfig::table_rows(&model.fixed_ranges());
+    let min_bound = 1i64 << (model.config.range_bits - 1);
     let public_inputs = model.outputs.iter().map(|&o| model.nodes[o].shape.iter().product::<usize>()).sum();
     let mut best: Option<(u128, CircuitLayout)> = None;
     for k in K_RANGE {
         let usable = (1usize << k) - RESERVED_ROWS;
-        if table_rows > usable || public_inputs > usable {
+        let activation_bound = (usable.saturating_sub(fixed_rows) / 2) as i64;
+        if activation_bound < min_bound || public_inputs > usable {
             continue;
         }
+        let table_rows = fixed_rows + 2 * activation_bound as usize;
         for width in WIDTHS {
             let (main_rows, range_checks) = model
                 .nodes
@@ -178,6 +187,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
                 main_rows,
                 range_checks,
                 table_rows,
+                activation_bound,
                 public_inputs,
             };
             if best.map_or(true, |(c, _)| cost < c) {
@@ -252,7 +262,7 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone(), self.model.ranges());
+        let mut range = RangeCheckChip::new(config.range.clone(), &self.model.ranges());
         range.load_table(&mut layouter)?;
         let usable = (1usize << self.layout.k) - RESERVED_ROWS;
         let outputs = layouter.assign_region(

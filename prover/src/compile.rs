@@ -26,20 +26,22 @@ pub fn compile_onnx_calibrated(
 ) -> Result<(CompiledModel, Calibration), ProverError> {
     let graph = load_onnx(path)?;
     let calibration = calibrate(&graph, scale_bits, samples)?;
-    let config = QuantizeConfig { scale_bits, range_bits: range_bits.unwrap_or(calibration.range_bits) };
+    let config = QuantizeConfig { scale_bits, range_bits: range_bits.unwrap_or(calibration.range_bits), activation_bound: None };
     Ok((compile_graph(path, graph, config)?, calibration))
 }
 
 fn compile_graph(path: &Path, graph: crate::model::Graph, config: QuantizeConfig) -> Result<CompiledModel, ProverError> {
-    let quantized = QuantizedModel::from_graph(&graph, config)?;
+    let mut quantized = QuantizedModel::from_graph(&graph, config)?;
     let layout = plan(&quantized)?;
+    quantized.config.activation_bound = Some(layout.activation_bound);
     Ok(CompiledModel { format_version: FORMAT_VERSION, source: file_name(path), graph: Some(graph), quantized, layout })
 }
 
 /// Imports a ddkang/zkml `model.msgpack` (already quantized) and plans its circuit.
 pub fn compile_zkml(path: &Path) -> Result<CompiledModel, ProverError> {
-    let quantized = load_zkml_model(path)?;
+    let mut quantized = load_zkml_model(path)?;
     let layout = plan(&quantized)?;
+    quantized.config.activation_bound = Some(layout.activation_bound);
     Ok(CompiledModel { format_version: FORMAT_VERSION, source: file_name(path), graph: None, quantized, layout })
 }
 

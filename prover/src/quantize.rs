@@ -22,13 +22,17 @@ use crate::tensor::{broadcast_shape, Tensor};
 pub struct QuantizeConfig {
     /// Fractional bits `s`: a float `x` is stored as `round(x · 2^s)`.
     pub scale_bits: u32,
-    /// Activations must lie in `[-2^(b-1), 2^(b-1))` for `b = range_bits`.
+    /// Activations are guaranteed provable within `[-2^(b-1), 2^(b-1))` for `b = range_bits`.
     pub range_bits: u32,
+    /// The activation bound `B` the circuit enforces, `[-B, B)`, set once the circuit is planned
+    /// (at least `2^(b-1)`: the planner widens it to fill the lookup table).
+    #[serde(default)]
+    pub activation_bound: Option<i64>,
 }
 
 impl Default for QuantizeConfig {
     fn default() -> Self {
-        QuantizeConfig { scale_bits: 8, range_bits: 16 }
+        QuantizeConfig { scale_bits: 8, range_bits: 16, activation_bound: None }
     }
 }
 
@@ -37,6 +41,11 @@ impl QuantizeConfig {
     pub fn validate(&self) -> Result<(), ProverError> {
         if !(1..=20).contains(&self.scale_bits) {
             return Err(ProverError::Input(format!("scale of {} bits: choose 1 to 20", self.scale_bits)));
+        }
+        if let Some(bound) = self.activation_bound {
+            if bound < 1 << (self.range_bits - 1) {
+                return Err(ProverError::Artifact(format!("activation bound {bound} below 2^{}", self.range_bits - 1)));
+            }
         }
         if !(self.scale_bits + 1..=24).contains(&self.range_bits) {
             return Err(ProverError::Input(format!(
@@ -224,14 +233,19 @@ impl QuantizedModel {
         Ok(())
     }
 
-    /// Range of inputs and rescaled products (signed, `range_bits`).
+    /// Range of inputs and rescaled products: `[-B, B)` for the planned bound `B`, else
+    /// `[-2^(b-1), 2^(b-1))`.
     pub fn activation_range(&self) -> RangeKind {
-        RangeKind::Signed(self.config.range_bits)
+        match self.config.activation_bound {
+            Some(bound) => RangeKind::Interval(-bound, bound - 1),
+            None => RangeKind::Signed(self.config.range_bits),
+        }
     }
 
-    /// Range of both halves of a ReLU split (unsigned, `range_bits - 1`).
+    /// Range of both halves of a ReLU or clamp split: `[0, 2B)`, the size of the activation range
+    /// (so both share one table segment). Soundness only needs them non-negative and small.
     pub fn relu_range(&self) -> RangeKind {
-        RangeKind::Unsigned(self.config.range_bits - 1)
+        RangeKind::Interval(0, self.activation_range().size() as i64 - 1)
     }
 
     /// Range of rescale remainders: `[0, 2^scale_bits)`.
@@ -241,7 +255,15 @@ impl QuantizedModel {
 
     /// Every range the circuit checks, for building its lookup table.
     pub fn ranges(&self) -> Vec<RangeKind> {
-        let mut r = vec![self.remainder_range(), self.relu_range(), self.activation_range()];
+        let mut r = self.fixed_ranges();
+        r.push(self.activation_range());
+        r.push(self.relu_range());
+        r
+    }
+
+    /// The ranges that do not depend on the activation bound: remainders and clamp bounds.
+    pub fn fixed_ranges(&self) -> Vec<RangeKind> {
+        let mut r = vec![self.remainder_range()];
         for node in &self.nodes {
             match &node.op {
                 QOp::AvgPool2d { pool } => r.push(RangeKind::Below(pool.divisor() as u64)),

@@ -1,6 +1,7 @@
 //! The value ranges the circuit enforces with its lookup table. The quantized forward pass checks
 //! exactly the same ranges, so an input that the circuit could not prove is refused before
-//! proving, with the name of the layer.
+//! proving, with the name of the layer. Ranges of equal size share one table segment (checked
+//! with an offset), so the table holds one segment per distinct size.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,8 @@ pub enum RangeKind {
     Signed(u32),
     /// `[0, n)`: remainders of a division by `n`, values clamped to `[0, n - 1]`.
     Below(u64),
+    /// `[lo, hi]`.
+    Interval(i64, i64),
 }
 
 impl RangeKind {
@@ -22,6 +25,7 @@ impl RangeKind {
             RangeKind::Unsigned(_) => 0,
             RangeKind::Signed(bits) => -(1i128 << (bits - 1)),
             RangeKind::Below(_) => 0,
+            RangeKind::Interval(lo, _) => lo as i128,
         }
     }
 
@@ -31,6 +35,7 @@ impl RangeKind {
             RangeKind::Unsigned(bits) => (1i128 << bits) - 1,
             RangeKind::Signed(bits) => (1i128 << (bits - 1)) - 1,
             RangeKind::Below(n) => n as i128 - 1,
+            RangeKind::Interval(_, hi) => hi as i128,
         }
     }
 

@@ -144,7 +144,7 @@ fn tract_run(path: &Path, dims: &[usize], input: &[f32]) -> Vec<f32> {
     out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect()
 }
 
-const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 13 };
+const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 13, activation_bound: None };
 
 /// Imports, checks the float import against tract, then proves, verifies and tampers.
 fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<usize>), input_dims: &[usize], seed: u64) {

@@ -7,7 +7,7 @@
 //!     q · (x − out + below − above) = 0
 //!     q · below · out               = 0
 //!     q · above · (c − out)         = 0
-//!     out ∈ [0, c],  below, above ∈ [0, 2^(b−1))      (range checks)
+//!     out ∈ [0, c],  below, above ∈ [0, 2B)      (range checks; B is the activation bound)
 //! ```
 //!
 //! If `below > 0` then `out = 0`, so `above·c = 0` gives `above = 0` and `x = −below < 0`. If

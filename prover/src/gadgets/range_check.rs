@@ -25,6 +25,7 @@ use crate::range::RangeKind;
 pub struct RangeCheckConfig {
     values: Vec<Column<Advice>>,
     tags: Vec<Column<Fixed>>,
+    offsets: Vec<Column<Fixed>>,
     table_tag: TableColumn,
     table_value: TableColumn,
 }
@@ -34,27 +35,38 @@ impl RangeCheckConfig {
     pub fn configure(meta: &mut ConstraintSystem<Fr>, lookup_columns: usize) -> Self {
         let table_tag = meta.lookup_table_column();
         let table_value = meta.lookup_table_column();
-        let mut values = vec![];
-        let mut tags = vec![];
+        let (mut values, mut tags, mut offsets) = (vec![], vec![], vec![]);
         for _ in 0..lookup_columns {
             let value = meta.advice_column();
             meta.enable_equality(value);
-            let tag = meta.fixed_column();
+            let (tag, offset) = (meta.fixed_column(), meta.fixed_column());
             meta.lookup("range check", |m| {
                 vec![
                     (m.query_fixed(tag, Rotation::cur()), table_tag),
-                    (m.query_advice(value, Rotation::cur()), table_value),
+                    (m.query_advice(value, Rotation::cur()) + m.query_fixed(offset, Rotation::cur()), table_value),
                 ]
             });
             values.push(value);
             tags.push(tag);
+            offsets.push(offset);
         }
-        RangeCheckConfig { values, tags, table_tag, table_value }
+        RangeCheckConfig { values, tags, offsets, table_tag, table_value }
     }
 
-    /// Rows the table needs for `kinds` (padding row included).
+    /// The table segments for checking `kinds`: the first range of each distinct size.
+    pub fn segments(kinds: &[RangeKind]) -> Vec<RangeKind> {
+        let mut segments: Vec<RangeKind> = vec![];
+        for kind in kinds {
+            if !segments.iter().any(|s| s.size() == kind.size()) {
+                segments.push(*kind);
+            }
+        }
+        segments
+    }
+
+    /// Rows the table needs to check `kinds` (padding row included).
     pub fn table_rows(kinds: &[RangeKind]) -> usize {
-        1 + kinds.iter().map(RangeKind::size).sum::<usize>()
+        1 + Self::segments(kinds).iter().map(RangeKind::size).sum::<usize>()
     }
 }
 
@@ -62,22 +74,22 @@ impl RangeCheckConfig {
 #[derive(Clone, Debug)]
 pub struct RangeCheckChip {
     config: RangeCheckConfig,
-    kinds: Vec<RangeKind>,
+    segments: Vec<RangeKind>,
     next_slot: usize,
 }
 
 impl RangeCheckChip {
-    /// A chip checking the ranges `kinds` (the table's segments, in order), whose first slot is
-    /// row 0 of the first lookup column.
-    pub fn new(config: RangeCheckConfig, kinds: Vec<RangeKind>) -> Self {
-        RangeCheckChip { config, kinds, next_slot: 0 }
+    /// A chip able to check the ranges `kinds`, whose first slot is row 0 of the first lookup
+    /// column.
+    pub fn new(config: RangeCheckConfig, kinds: &[RangeKind]) -> Self {
+        RangeCheckChip { config, segments: RangeCheckConfig::segments(kinds), next_slot: 0 }
     }
 
-    /// The table tag of `kind`; an error if the table does not hold it (a layout bug, which must
-    /// fail rather than skip the check).
-    fn tag(&self, kind: RangeKind) -> Result<Fr, Error> {
-        let index = self.kinds.iter().position(|k| *k == kind).ok_or(Error::Synthesis)?;
-        Ok(Fr::from(index as u64 + 1))
+    /// The tag and offset that check `kind`; an error if no segment has its size (a layout bug,
+    /// which must fail rather than skip the check).
+    fn tag_and_offset(&self, kind: RangeKind) -> Result<(Fr, Fr), Error> {
+        let index = self.segments.iter().position(|s| s.size() == kind.size()).ok_or(Error::Synthesis)?;
+        Ok((Fr::from(index as u64 + 1), fe(self.segments[index].lowest() - kind.lowest())))
     }
 
     /// Rows of the lookup columns used so far.
@@ -103,19 +115,20 @@ impl RangeCheckChip {
     /// Puts `value` in the next slot with `kind`'s tag and copy-constrains it to `cell`. Only
     /// tests pass a value other than the cell's own, to show the copy constraint catches it.
     pub(crate) fn check_cell(&mut self, region: &mut Region<'_, Fr>, cell: Cell, value: Value<Fr>, kind: RangeKind) -> Result<(), Error> {
-        let tag = self.tag(kind)?;
+        let (tag, offset) = self.tag_and_offset(kind)?;
         let lanes = self.config.values.len();
         let (col, row) = (self.next_slot % lanes, self.next_slot / lanes);
         self.next_slot += 1;
         let slot = region.assign_advice(self.config.values[col], row, value).cell();
         region.assign_fixed(self.config.tags[col], row, tag);
+        region.assign_fixed(self.config.offsets[col], row, offset);
         region.constrain_equal(cell, slot);
         Ok(())
     }
 
     /// Fills the table with the padding row and the rows of every declared range.
     pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
-        let kinds = &self.kinds;
+        let kinds = &self.segments;
         let (tag_col, value_col) = (self.config.table_tag, self.config.table_value);
         layouter.assign_table(
             || "range table",
@@ -134,5 +147,42 @@ impl RangeCheckChip {
                 Ok(())
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::range::RangeKind;
+
+    /// `[-50, 50]` has the size of the test table's `Below(101)` segment: it is checked against it
+    /// with an offset of 50.
+    fn check(value: i128) -> GadgetTest {
+        GadgetTest::new(4, move |config, ctx| {
+            let x = load(config, ctx, &[value]);
+            ctx.check_range(&x[0], RangeKind::Interval(-50, 50))?;
+            Ok(vec![])
+        })
+    }
+
+    #[test]
+    fn shifted_ranges_use_a_segment_of_their_size() {
+        for v in [-50, -1, 0, 50] {
+            assert_satisfied(&check(v), &[]);
+        }
+        for v in [-51, 51, 1000, -1000] {
+            assert_rejected(&check(v), &[]);
+        }
+    }
+
+    #[test]
+    fn a_range_without_a_segment_is_an_error() {
+        let circuit = GadgetTest::new(4, |config, ctx| {
+            let x = load(config, ctx, &[3]);
+            ctx.check_range(&x[0], RangeKind::Below(77))?;
+            Ok(vec![])
+        });
+        let result = halo2_proofs::dev::MockProver::run(10, &circuit, vec![vec![]]);
+        assert!(result.is_err(), "a check with no table segment must not be skipped");
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //!     q · (x − out + neg) = 0
 //!     q · out · neg       = 0
-//!     out, neg ∈ [0, 2^(b−1))     (range checks)
+//!     out, neg ∈ [0, 2B)     (range checks; B is the activation bound, far below the field size)
 //! ```
 //!
 //! `out·neg = 0` makes one of them zero. If `neg = 0` then `out = x ≥ 0`; if `out = 0` then

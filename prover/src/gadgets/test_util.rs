@@ -57,7 +57,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone(), TEST_RANGES.to_vec());
+        let mut range = RangeCheckChip::new(config.range.clone(), &TEST_RANGES);
         range.load_table(&mut layouter)?;
         let outputs = layouter.assign_region(
             || "gadget",

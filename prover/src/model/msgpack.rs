@@ -64,8 +64,9 @@ fn tensor(entry: &TensorEntry) -> Result<Tensor<i64>, ProverError> {
         .map_err(|e| ProverError::Model(format!("tensor {}: {e}", entry.idx)))
 }
 
-/// Reads a zkml `model.msgpack` into a quantized model. Activations are range-checked to
-/// `[-2^(k-1), 2^(k-1))` with zkml's own `k`, the range zkml's lookup tables allow.
+/// Reads a zkml `model.msgpack` into a quantized model. Activations are guaranteed provable
+/// within `[-2^(k-2), 2^(k-2))` for zkml's own `k` (zkml allows about twice that); the planner
+/// widens the bound to what the chosen circuit's lookup table holds.
 pub fn load_zkml_model(path: &Path) -> Result<QuantizedModel, ProverError> {
     let bytes = std::fs::read(path).map_err(|e| ProverError::io(path, e))?;
     let file: ModelFile = rmp_serde::from_slice(&bytes)
@@ -141,7 +142,9 @@ impl Importer {
             .iter()
             .map(|idx| self.values.get(idx).copied().ok_or_else(|| ProverError::Model(format!("output tensor {idx} is never computed"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let config = QuantizeConfig { scale_bits: self.scale_bits, range_bits: self.file.k as u32 };
+        // zkml's tables hold about 2^k values; guarantee half of its range, and let the planner
+        // widen the bound to whatever the lookup table of the chosen circuit size holds.
+        let config = QuantizeConfig { scale_bits: self.scale_bits, range_bits: self.file.k as u32 - 1, activation_bound: None };
         let model = QuantizedModel { config, nodes: self.nodes, inputs, outputs };
         model.validate()?;
         Ok(model)
