@@ -133,7 +133,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
             let taps = pool.taps(in_shape()).unwrap_or_default();
             (dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count)
         }
-        QOp::MulConst { .. } => (count * DotWeightsConfig::rows(1, width) + RescaleConfig::rows(count, width), 2 * count),
+        QOp::MulConst { .. } => (RescaleConfig::rows(count, width), 2 * count),
         QOp::Clamp { .. } => (ClampConfig::rows(count, width), 3 * count),
         QOp::Input => (count.div_ceil(width), count),
         QOp::Linear { weight_t, .. } => {
@@ -436,16 +436,17 @@ impl ModelCircuit {
                 RescaleChip::new(&config.rescale).assign(ctx, &sums, pool.divisor(), model.activation_range())?
             }
             QOp::MulConst { constant } => {
+                // The product and its rescale share one row of the rescale gadget.
                 let (ix, ic) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(constant.shape(), &node.shape));
-                let chip = DotWeightsChip::new(&config.dot_weights);
-                let mut accs = Vec::with_capacity(count);
-                for (&i, &j) in ix.iter().zip(&ic) {
-                    let (cell, c) = (arg(0)[i], constant.data()[j]);
-                    let w = cell.value.map(|v| linear::dot_rescale([v as i64], [c], 0, shift));
-                    let acc = chip.assign(ctx, &[cell], &[c], 0, w.map(|w| w.acc))?;
-                    accs.push((acc, w.map(|w| w.out)));
-                }
-                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                let items: Vec<(Num, i64, Option<_>)> = ix
+                    .iter()
+                    .zip(&ic)
+                    .map(|(&i, &j)| {
+                        let (cell, c) = (arg(0)[i], constant.data()[j]);
+                        (cell, c, cell.value.map(|v| linear::dot_rescale([v as i64], [c], 0, shift).out))
+                    })
+                    .collect();
+                RescaleChip::new(&config.rescale).assign_scaled(ctx, &items, 1 << shift, model.activation_range())?
             }
             QOp::Clamp { max } => {
                 let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::clamp(v as i64, *max)))).collect();

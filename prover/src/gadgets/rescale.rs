@@ -1,19 +1,20 @@
-//! Division with rounding half up: `y = ⌊(z + ⌊D/2⌋) / D⌋` for a constant divisor `D ≥ 1`
-//! (a rescale by `D = 2^scale`, or the window size of an average).
+//! Division with rounding half up of a constant multiple: `y = ⌊(c·z + ⌊D/2⌋) / D⌋` for constants
+//! `c` and `D ≥ 1` (a rescale by `D = 2^scale` with `c = 1`, the window size of an average, or a
+//! product with a constant rescaled in the same row).
 //!
 //! Each row packs `⌊W/3⌋` triples `(z, y, r)` in `a_{3j}, a_{3j+1}, a_{3j+2}`, with `D` in
-//! `f_{3j}` and `⌊D/2⌋` in `f_{3j+1}`:
+//! `f_{3j}`, `⌊D/2⌋` in `f_{3j+1}` and `c` in `f_{3j+2}`:
 //!
 //! ```text
-//!     q · (z + f_{3j+1} − y·f_{3j} − r) = 0        for every triple j of the row
+//!     q · (c·z + f_{3j+1} − y·f_{3j} − r) = 0      for every triple j of the row
 //!     r ∈ [0, D)                 (range check, RangeKind::Below(D))
 //!     y ∈ [−2^(b−1), 2^(b−1))    (range check, the activation range)
 //! ```
 //!
 //! Both range checks are needed: with `r` bounded but `y` free, a prover could pick any `r` and
-//! the field element `y = (z + ⌊D/2⌋ − r)/D`, which is not the rounded quotient. With both
-//! bounded and `|z|` far below the field size, `z + ⌊D/2⌋ = y·D + r` has exactly one solution over
-//! the integers, the one [`crate::ops::rescale::divide`] computes.
+//! the field element `y = (c·z + ⌊D/2⌋ − r)/D`, which is not the rounded quotient. With both
+//! bounded and `|c·z|` far below the field size, `c·z + ⌊D/2⌋ = y·D + r` has exactly one solution
+//! over the integers, the one [`crate::ops::rescale::divide`] computes.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -43,7 +44,8 @@ impl RescaleConfig {
                     let r = m.query_advice(cols.advice[3 * j + 2], Rotation::cur());
                     let d = m.query_fixed(cols.fixed[3 * j], Rotation::cur());
                     let half = m.query_fixed(cols.fixed[3 * j + 1], Rotation::cur());
-                    q.clone() * (z + half - y * d - r)
+                    let c = m.query_fixed(cols.fixed[3 * j + 2], Rotation::cur());
+                    q.clone() * (c * z + half - y * d - r)
                 })
                 .collect::<Vec<Expression<Fr>>>()
         });
@@ -81,12 +83,25 @@ impl<'c> RescaleChip<'c> {
         divisor: i64,
         y_range: RangeKind,
     ) -> Result<Vec<Num>, Error> {
+        let scaled: Vec<(Num, i64, Option<Rescaled>)> = items.iter().map(|(z, w)| (*z, 1, *w)).collect();
+        self.assign_scaled(ctx, &scaled, divisor, y_range)
+    }
+
+    /// Divides every `c·z` by `divisor`, for `(z, c, witness)` items (the witness of `c·z` from
+    /// [`crate::ops::rescale::divide`]); returns the `y` cells, range-checked in `y_range`.
+    pub fn assign_scaled(
+        &self,
+        ctx: &mut RegionCtx<'_, '_>,
+        items: &[(Num, i64, Option<Rescaled>)],
+        divisor: i64,
+        y_range: RangeKind,
+    ) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
         let lanes = RescaleConfig::lanes(cols.width());
         let start = ctx.take_rows(RescaleConfig::rows(items.len(), cols.width()));
         let divisor = divisor as i128;
         let mut out = Vec::with_capacity(items.len());
-        for (i, (z, w)) in items.iter().enumerate() {
+        for (i, (z, c, w)) in items.iter().enumerate() {
             let (row, j) = (start + i / lanes, i % lanes);
             if j == 0 {
                 enable(&self.config.q, ctx.region, row)?;
@@ -96,6 +111,7 @@ impl<'c> RescaleChip<'c> {
             let r = ctx.assign(cols.advice[3 * j + 2], row, w.map(|w| w.remainder));
             ctx.region.assign_fixed(cols.fixed[3 * j], row, fe(divisor));
             ctx.region.assign_fixed(cols.fixed[3 * j + 1], row, fe(divisor / 2));
+            ctx.region.assign_fixed(cols.fixed[3 * j + 2], row, fe(*c as i128));
             ctx.check_range(&r, RangeKind::Below(divisor as u64))?;
             ctx.check_range(&y, y_range)?;
             out.push(y);
@@ -151,6 +167,22 @@ mod tests {
     }
 
     #[test]
+    fn scaled_division_checks_the_product() {
+        // y = rdiv(c·z, 16) with c = -3.
+        let circuit = |y: i128, r: i128| {
+            GadgetTest::new(4, move |config, ctx| {
+                let z = load(config, ctx, &[37]);
+                RescaleChip::new(&config.rescale).assign_scaled(ctx, &[(z[0], -3, Some(Rescaled { quotient: y, remainder: r }))], 16, RangeKind::Signed(8))
+            })
+        };
+        let honest = crate::ops::rescale::divide(-111, 16);
+        assert_satisfied(&circuit(honest.quotient, honest.remainder), &[honest.quotient]);
+        // The quotient of z (not c·z) is refused.
+        let unscaled = crate::ops::rescale::divide(37, 16);
+        assert_rejected(&circuit(unscaled.quotient, unscaled.remainder), &[unscaled.quotient]);
+    }
+
+    #[test]
     fn wrong_rounding_fails() {
         // 24/16 = 1.5 rounds to 2 (r = 0). Claiming y = 1 needs r = 16: out of range.
         let z = vec![24];
@@ -187,6 +219,7 @@ mod tests {
             let r = ctx.assign(cols.advice[2], row, Some(5));
             ctx.region.assign_fixed(cols.fixed[0], row, fe(16));
             ctx.region.assign_fixed(cols.fixed[1], row, fe(8));
+            ctx.region.assign_fixed(cols.fixed[2], row, fe(1));
             ctx.check_range(&r, RangeKind::Below(16))?;
             ctx.range.check_cell(ctx.region, y, halo2_proofs::circuit::Value::known(y_field), RangeKind::Signed(8))?;
             Ok(vec![])
