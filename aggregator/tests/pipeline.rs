@@ -82,13 +82,9 @@ impl Circuit<Fr> for Tiny {
 }
 
 fn solc() -> PathBuf {
-    if let Some(p) = std::env::var_os("ZKML_SOLC") {
-        return p.into();
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest.canonicalize().unwrap_or(manifest).join("..");
-    let solc = root.join(".tools/bin/solc");
-    assert!(solc.exists(), "no solc at {} (run the setup script or set ZKML_SOLC)", solc.display());
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let solc = zkml_aggregator::workflow::Tools::find(&repo).solc;
+    assert!(solc.exists(), "no solc at {} (run scripts/setup.sh or set ZKML_SOLC)", solc.display());
     solc
 }
 

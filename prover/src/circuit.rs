@@ -26,7 +26,7 @@ use crate::gadgets::{fe, Columns, Num, RegionCtx};
 use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::quantize::{QOp, QNode, QuantizedModel};
-use crate::tensor::{broadcast_indices, Tensor};
+use crate::tensor::{broadcast_indices, transpose_indices, Tensor};
 
 /// Rows at the end of the circuit halo2 reserves for blinding (an upper bound).
 const RESERVED_ROWS: usize = 16;
@@ -147,7 +147,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         QOp::Add => (AddConfig::rows_add(count, width), 0),
         QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
         QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
-        QOp::Reshape => (0, 0),
+        QOp::Reshape | QOp::Transpose { .. } => (0, 0),
     }
 }
 
@@ -389,6 +389,8 @@ impl ModelCircuit {
                 ReluChip::new(&config.relu).assign(ctx, &items, model.relu_range())?
             }
             QOp::Reshape => arg(0).clone(),
+            // A permutation of cells: no constraint, the next gadget copies from the right cells.
+            QOp::Transpose { perm } => transpose_indices(arg_shape(0), perm).map_err(|_| Error::Synthesis)?.iter().map(|&i| arg(0)[i]).collect(),
             QOp::Conv2d { weight, bias, conv } => {
                 let x = arg(0);
                 let taps = conv.taps(arg_shape(0), weight.shape()).map_err(|_| Error::Synthesis)?;

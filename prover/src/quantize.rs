@@ -15,7 +15,7 @@ use crate::ops::conv::{AvgPool, Conv};
 use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::range::RangeKind;
-use crate::tensor::{broadcast_shape, Tensor};
+use crate::tensor::{broadcast_shape, gather, transpose_indices, transpose_shape, Tensor};
 
 /// Quantization settings chosen at compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +84,8 @@ pub enum QOp {
     MulConst { constant: Tensor<i64> },
     /// `min(max(x, 0), max)`; ReLU6 is `max = 6·2^s`.
     Clamp { max: i64 },
+    /// Axes permuted (no arithmetic).
+    Transpose { perm: Vec<usize> },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -139,6 +141,7 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
         QOp::Add => arity(2).and_then(|_| broadcast_shape(inputs[0], inputs[1])),
         QOp::AddConst { constant } | QOp::MulConst { constant } => arity(1).and_then(|_| same_as_input(constant.shape())),
         QOp::Relu | QOp::Clamp { .. } => arity(1).map(|_| inputs[0].to_vec()),
+        QOp::Transpose { perm } => arity(1).and_then(|_| transpose_shape(inputs[0], perm)),
         QOp::Reshape => {
             arity(1)?;
             if inputs[0].iter().product::<usize>() != declared.iter().product::<usize>() {
@@ -203,6 +206,16 @@ impl QuantizedModel {
                     Op::AddConst { constant } => QOp::AddConst { constant: quantize_tensor(constant, s, &what)? },
                     Op::Relu => QOp::Relu,
                     Op::Reshape => QOp::Reshape,
+                    Op::Transpose { perm } => QOp::Transpose { perm: perm.clone() },
+                    Op::Conv { weight, bias, conv } => QOp::Conv2d {
+                        weight: quantize_tensor(weight, s, &what)?,
+                        bias: match bias {
+                            Some(b) => b.iter().map(|&x| quantize_value(x as f64, 2 * s, &what)).collect::<Result<_, _>>()?,
+                            None => vec![0; node.shape[3]],
+                        },
+                        conv: *conv,
+                    },
+                    Op::AvgPool { pool } => QOp::AvgPool2d { pool: *pool },
                 };
                 Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
             })
@@ -347,6 +360,7 @@ impl QuantizedModel {
                     Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
                 }
                 QOp::Reshape => arg(0).clone().reshape(node.shape.clone())?,
+                QOp::Transpose { perm } => gather(arg(0).data(), &transpose_indices(arg(0).shape(), perm)?, node.shape.clone())?,
                 QOp::Conv2d { weight, bias, conv } => {
                     let x = arg(0);
                     let taps = conv.taps(x.shape(), weight.shape())?;

@@ -70,6 +70,31 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// The shape of a tensor of `shape` with its axes permuted by `perm` (output axis `i` is input
+/// axis `perm[i]`), checking `perm` is a permutation.
+pub fn transpose_shape(shape: &[usize], perm: &[usize]) -> Result<Vec<usize>, ProverError> {
+    let mut seen = vec![false; shape.len()];
+    if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true)) {
+        return Err(ProverError::Shape(format!("{perm:?} is not a permutation of the axes of {shape:?}")));
+    }
+    Ok(perm.iter().map(|&p| shape[p]).collect())
+}
+
+/// For every row-major position of the transposed tensor, the flat index it reads in the input.
+pub fn transpose_indices(shape: &[usize], perm: &[usize]) -> Result<Vec<usize>, ProverError> {
+    let out = transpose_shape(shape, perm)?;
+    let (in_strides, out_strides) = (strides(shape), strides(&out));
+    let total: usize = shape.iter().product();
+    Ok((0..total)
+        .map(|flat| perm.iter().enumerate().map(|(axis, &p)| (flat / out_strides[axis]) % out[axis] * in_strides[p]).sum())
+        .collect())
+}
+
+/// Gathers `data[indices[i]]` into a tensor of `shape`.
+pub fn gather<T: Clone>(data: &[T], indices: &[usize], shape: Vec<usize>) -> Result<Tensor<T>, ProverError> {
+    Tensor::new(shape, indices.iter().map(|&i| data[i].clone()).collect())
+}
+
 /// The shape two operands broadcast to under numpy / ONNX multidirectional broadcasting.
 pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ProverError> {
     let rank = a.len().max(b.len());
@@ -117,6 +142,14 @@ mod tests {
         assert!(broadcast_shape(&[2, 3], &[2]).is_err());
         assert_eq!(broadcast_indices(&[3], &[2, 3]), vec![0, 1, 2, 0, 1, 2]);
         assert_eq!(broadcast_indices(&[2, 1], &[2, 3]), vec![0, 0, 0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn transpose_moves_axes() {
+        // [[0, 1, 2], [3, 4, 5]] transposed is [[0, 3], [1, 4], [2, 5]].
+        assert_eq!(transpose_indices(&[2, 3], &[1, 0]).unwrap(), vec![0, 3, 1, 4, 2, 5]);
+        assert_eq!(transpose_shape(&[1, 2, 3, 4], &[0, 2, 3, 1]).unwrap(), vec![1, 3, 4, 2]);
+        assert!(transpose_shape(&[2, 3], &[0, 0]).is_err());
     }
 
     #[test]

@@ -53,6 +53,10 @@ fn int_attr(name: &str, i: i64) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), i, r#type: pb::attribute_proto::AttributeType::Int as i32, ..Default::default() }
 }
 
+fn ints_attr(name: &str, ints: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), ints: ints.to_vec(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ..Default::default() }
+}
+
 impl OnnxBuilder {
     fn new(seed: u64) -> Self {
         OnnxBuilder { nodes: vec![], inits: vec![], rng: ChaCha8Rng::seed_from_u64(seed), counter: 0 }
@@ -97,6 +101,17 @@ impl OnnxBuilder {
         let b = self.weights(&[out], 0.3);
         let y = self.node("MatMul", &[x, &w], vec![]);
         self.node("Add", &[&y, &b], vec![])
+    }
+
+    /// Conv with ONNX's [O, C/group, KH, KW] weights and a bias.
+    fn conv(&mut self, x: &str, c_in: usize, c_out: usize, k: usize, group: usize, attrs: Vec<pb::AttributeProto>) -> String {
+        let w = self.weights(&[c_out, c_in / group, k, k], 0.5);
+        let b = self.weights(&[c_out], 0.2);
+        let mut attrs = attrs;
+        if group != 1 {
+            attrs.push(int_attr("group", group as i64));
+        }
+        self.node("Conv", &[x, &w, &b], attrs)
     }
 
     fn reshape(&mut self, x: &str, shape: &[i64]) -> String {
@@ -253,5 +268,39 @@ fn product_of_two_activations() {
         },
         &[1, 8],
         4,
+    );
+}
+
+#[test]
+fn small_cnn_with_padding_strides_depthwise_and_pooling() {
+    check_model(
+        "small_cnn",
+        |b| {
+            // x: [1, 2, 7, 7] -> 3x3 conv, padded, 4 channels -> Relu -> 2x2 average pool (stride 2)
+            // -> depthwise 3x3 conv (multiplier 2), stride 2 -> global average pool -> Flatten -> Gemm.
+            let c1 = b.conv("x", 2, 4, 3, 1, vec![ints_attr("pads", &[1, 1, 1, 1])]);
+            let r1 = b.node("Relu", &[&c1], vec![]);
+            let p1 = b.node("AveragePool", &[&r1], vec![ints_attr("kernel_shape", &[2, 2]), ints_attr("strides", &[2, 2])]);
+            let c2 = b.conv(&p1, 4, 8, 3, 4, vec![ints_attr("strides", &[2, 2]), ints_attr("pads", &[1, 0, 1, 0])]);
+            let g = b.node("GlobalAveragePool", &[&c2], vec![]);
+            let f = b.node("Flatten", &[&g], vec![]);
+            (b.gemm(&f, 8, 3), vec![1, 3])
+        },
+        &[1, 2, 7, 7],
+        5,
+    );
+}
+
+#[test]
+fn transposes_are_free_permutations() {
+    check_model(
+        "transposes",
+        |b| {
+            let t = b.node("Transpose", &["x"], vec![ints_attr("perm", &[0, 2, 1])]);
+            let h = b.matmul_add(&t, 3, 4);
+            (b.node("Transpose", &[&h], vec![]), vec![4, 5, 1])
+        },
+        &[1, 3, 5],
+        6,
     );
 }

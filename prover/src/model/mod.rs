@@ -36,6 +36,25 @@ pub enum Op {
     Relu,
     /// Same values in row-major order under the node's shape (Reshape, Flatten).
     Reshape,
+    /// Axes permuted: output axis `i` is input axis `perm[i]`.
+    Transpose {
+        /// The permutation.
+        perm: Vec<usize>,
+    },
+    /// Convolution over NHWC (ONNX's NCHW convolutions are imported between two transposes).
+    Conv {
+        /// `[C_out, KH, KW, C_in]`, or `[1, KH, KW, C_out]` when depthwise.
+        weight: Tensor<f32>,
+        /// Length `C_out`, when present.
+        bias: Option<Vec<f32>>,
+        /// Geometry.
+        conv: crate::ops::conv::Conv,
+    },
+    /// Average pooling over NHWC without padding.
+    AvgPool {
+        /// Geometry.
+        pool: crate::ops::conv::AvgPool,
+    },
 }
 
 impl Op {
@@ -49,6 +68,9 @@ impl Op {
             Op::AddConst { .. } => "AddConst",
             Op::Relu => "Relu",
             Op::Reshape => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Conv { .. } => "Conv",
+            Op::AvgPool { .. } => "AvgPool",
         }
     }
 }

@@ -9,6 +9,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
 
 use super::{Graph, Node, Op};
+use crate::ops::conv::{AvgPool, Conv, Window};
 use crate::error::ProverError;
 use crate::tensor::Tensor;
 
@@ -63,6 +64,10 @@ fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProt
 
 fn attr_int(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
     attr(node, name).map_or(default, |a| a.i)
+}
+
+fn attr_ints(node: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
+    attr(node, name).map(|a| a.ints.clone())
 }
 
 fn attr_float(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
@@ -215,8 +220,19 @@ impl Importer {
                 let target = reshape_target(&self.nodes[x].shape, &spec, attr_int(node, "allowzero", 0) != 0)?;
                 self.define_shaped(node, Op::Reshape, vec![x], target)
             }
+            "Transpose" => {
+                let x = self.activation(self.input(node, 0)?)?;
+                let rank = self.nodes[x].shape.len();
+                let perm = match attr_ints(node, "perm") {
+                    Some(p) => p.iter().map(|&a| usize::try_from(a).map_err(|_| ProverError::Shape(format!("perm {p:?}")))).collect::<Result<Vec<_>, _>>()?,
+                    None => (0..rank).rev().collect(),
+                };
+                self.define(node, Op::Transpose { perm }, vec![x])
+            }
+            "Conv" => self.conv(node),
+            "AveragePool" | "GlobalAveragePool" => self.average_pool(node),
             other => Err(ProverError::Unsupported(format!(
-                "operator {other} is not supported yet (supported: Gemm, MatMul, Add, Relu, Flatten, Reshape, Constant, Identity, Dropout)"
+                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
             ))),
         }
     }
@@ -263,6 +279,118 @@ impl Importer {
         }
     }
 
+    /// Wraps an NHWC operator between NCHW→NHWC and NHWC→NCHW transposes (free in the circuit:
+    /// they only reorder cells).
+    fn nhwc(&mut self, node: &pb::NodeProto, x: usize, op: Op) -> Result<(), ProverError> {
+        let label = node.output.first().cloned().unwrap_or_default();
+        let to_nhwc = Op::Transpose { perm: vec![0, 2, 3, 1] };
+        let shape = crate::ops::output_shape(&to_nhwc, &[&self.nodes[x].shape], &[])?;
+        let inner = self.push(format!("{label}/nhwc"), to_nhwc, vec![x], shape);
+        let shape = crate::ops::output_shape(&op, &[&self.nodes[inner].shape], &[])?;
+        let computed = self.push(format!("{label}/{}", op.kind()), op, vec![inner], shape);
+        self.define(node, Op::Transpose { perm: vec![0, 3, 1, 2] }, vec![computed])
+    }
+
+    /// The window of a Conv or pooling node over an `[N, C, H, W]` input.
+    fn window(&self, node: &pb::NodeProto, input: &[usize], kernel: [usize; 2]) -> Result<Window, ProverError> {
+        let two = |name: &str, default: usize| -> Result<[usize; 2], ProverError> {
+            match attr_ints(node, name) {
+                None => Ok([default; 2]),
+                Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 1) => Ok([v[0] as usize, v[1] as usize]),
+                Some(v) => Err(ProverError::Unsupported(format!("{name} = {v:?} (2-D only)"))),
+            }
+        };
+        if two("dilations", 1)? != [1, 1] {
+            return Err(ProverError::Unsupported("dilated windows".into()));
+        }
+        let stride = two("strides", 1)?;
+        let auto_pad = attr(node, "auto_pad").map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_default();
+        let padding = match auto_pad.as_str() {
+            "" | "NOTSET" => match attr_ints(node, "pads") {
+                None => [0; 4],
+                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize],
+                Some(p) => return Err(ProverError::Unsupported(format!("pads = {p:?}"))),
+            },
+            "VALID" => [0; 4],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let total = |i: usize| ((input[2 + i].div_ceil(stride[i]) - 1) * stride[i] + kernel[i]).saturating_sub(input[2 + i]);
+                let (th, tw) = (total(0), total(1));
+                if auto_pad == "SAME_UPPER" {
+                    [th / 2, tw / 2, th - th / 2, tw - tw / 2]
+                } else {
+                    [th - th / 2, tw - tw / 2, th / 2, tw / 2]
+                }
+            }
+            other => return Err(ProverError::Unsupported(format!("auto_pad = {other}"))),
+        };
+        Ok(Window { kernel, stride, padding })
+    }
+
+    fn conv(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let input = self.nodes[x].shape.clone();
+        let w = match self.value(self.input(node, 1)?)? {
+            Value::Const(c) => c.clone(),
+            Value::Node(_) => return Err(ProverError::Unsupported("Conv with computed weights".into())),
+        };
+        if input.len() != 4 || w.shape.len() != 4 {
+            return Err(ProverError::Unsupported(format!("Conv of {input:?} by {:?} (2-D convolutions only)", w.shape)));
+        }
+        let (o, ci, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+        let channels = input[1];
+        let group = attr_int(node, "group", 1).max(1) as usize;
+        // ONNX weights are [O, C/group, KH, KW]; ours are [O, KH, KW, C] or, depthwise, [1, KH, KW, O].
+        let (weight, depthwise) = if group == 1 && ci == channels {
+            let mut data = vec![0.0; w.data.len()];
+            for (oo, (i, (y, z))) in grid4(o, ci, kh, kw) {
+                data[((oo * kh + y) * kw + z) * ci + i] = w.data[((oo * ci + i) * kh + y) * kw + z];
+            }
+            (Tensor::new(vec![o, kh, kw, ci], data.iter().map(|&v| v as f32).collect())?, false)
+        } else if group == channels && ci == 1 && o % channels == 0 {
+            let mut data = vec![0.0; w.data.len()];
+            for (oo, (_, (y, z))) in grid4(o, 1, kh, kw) {
+                data[(y * kw + z) * o + oo] = w.data[(oo * kh + y) * kw + z];
+            }
+            (Tensor::new(vec![1, kh, kw, o], data.iter().map(|&v| v as f32).collect())?, true)
+        } else {
+            return Err(ProverError::Unsupported(format!("Conv with group = {group} (only 1 or depthwise)")));
+        };
+        let bias = match node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(b) => match self.value(b)? {
+                Value::Const(c) if c.data.len() == o => Some(c.data.iter().map(|&v| v as f32).collect()),
+                _ => return Err(ProverError::Unsupported("Conv bias that is not a constant of length C_out".into())),
+            },
+            None => None,
+        };
+        let window = self.window(node, &input, [kh, kw])?;
+        self.nhwc(node, x, Op::Conv { weight, bias, conv: Conv { window, depthwise } })
+    }
+
+    fn average_pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let input = self.nodes[x].shape.clone();
+        if input.len() != 4 {
+            return Err(ProverError::Unsupported(format!("pooling of {input:?} (2-D only)")));
+        }
+        let window = if node.op_type == "GlobalAveragePool" {
+            Window { kernel: [input[2], input[3]], stride: [1, 1], padding: [0; 4] }
+        } else {
+            let kernel = match attr_ints(node, "kernel_shape") {
+                Some(k) if k.len() == 2 && k.iter().all(|&v| v >= 1) => [k[0] as usize, k[1] as usize],
+                other => return Err(ProverError::Unsupported(format!("kernel_shape = {other:?}"))),
+            };
+            if attr_int(node, "ceil_mode", 0) != 0 {
+                return Err(ProverError::Unsupported("ceil_mode = 1".into()));
+            }
+            let window = self.window(node, &input, kernel)?;
+            if window.padding != [0; 4] && attr_int(node, "count_include_pad", 0) == 0 {
+                return Err(ProverError::Unsupported("padded average pooling that excludes the padding from the count".into()));
+            }
+            window
+        };
+        self.nhwc(node, x, Op::AvgPool { pool: AvgPool { window } })
+    }
+
     fn matmul(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let a = self.activation(self.input(node, 0)?)?;
         match self.value(self.input(node, 1)?)?.clone() {
@@ -303,6 +431,11 @@ impl Importer {
         }
         self.define(node, Op::AddConst { constant: c.to_f32()? }, vec![x])
     }
+}
+
+/// All `(a, (b, (c, d)))` below `(n0, n1, n2, n3)`, outermost first.
+fn grid4(n0: usize, n1: usize, n2: usize, n3: usize) -> impl Iterator<Item = (usize, (usize, (usize, usize)))> {
+    (0..n0).flat_map(move |a| (0..n1).flat_map(move |b| (0..n2).flat_map(move |c| (0..n3).map(move |d| (a, (b, (c, d)))))))
 }
 
 fn transpose(c: &Const) -> Const {

@@ -10,7 +10,7 @@ pub mod rescale;
 
 use crate::error::ProverError;
 use crate::model::Op;
-use crate::tensor::{broadcast_shape, Tensor};
+use crate::tensor::{broadcast_shape, gather, transpose_indices, transpose_shape, Tensor};
 
 /// The shape `op` produces from inputs of `inputs` shapes. `declared` is the node's own shape,
 /// used only by operators whose output shape is an attribute (Input, Reshape).
@@ -55,6 +55,22 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             arity(1)?;
             Ok(inputs[0].to_vec())
         }
+        Op::Transpose { perm } => {
+            arity(1)?;
+            transpose_shape(inputs[0], perm)
+        }
+        Op::Conv { weight, bias, conv } => {
+            arity(1)?;
+            let out = conv.output_shape(inputs[0], weight.shape())?;
+            if bias.as_ref().is_some_and(|b| b.len() != out[3]) {
+                return Err(ProverError::Shape(format!("bias length differs from the {} output channels", out[3])));
+            }
+            Ok(out)
+        }
+        Op::AvgPool { pool } => {
+            arity(1)?;
+            pool.output_shape(inputs[0])
+        }
         Op::Reshape => {
             arity(1)?;
             let (from, to): (usize, usize) = (inputs[0].iter().product(), declared.iter().product());
@@ -76,5 +92,27 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
         Op::AddConst { constant } => elementwise::zip_broadcast(args[0], constant, |a, b| a + b),
         Op::Relu => Ok(args[0].map(|&x| x.max(0.0))),
         Op::Reshape => args[0].clone().reshape(shape.to_vec()),
+        Op::Transpose { perm } => gather(args[0].data(), &transpose_indices(args[0].shape(), perm)?, shape.to_vec()),
+        Op::Conv { weight, bias, conv } => {
+            let channels = shape[3];
+            let data = conv
+                .taps(args[0].shape(), weight.shape())?
+                .iter()
+                .enumerate()
+                .map(|(o, taps)| {
+                    let b = bias.as_ref().map_or(0.0, |b| b[o % channels] as f64);
+                    (taps.iter().map(|&(i, j)| args[0].data()[i] as f64 * weight.data()[j] as f64).sum::<f64>() + b) as f32
+                })
+                .collect();
+            Tensor::new(shape.to_vec(), data)
+        }
+        Op::AvgPool { pool } => {
+            let data = pool
+                .taps(args[0].shape())?
+                .iter()
+                .map(|taps| (taps.iter().map(|&i| args[0].data()[i] as f64).sum::<f64>() / pool.divisor() as f64) as f32)
+                .collect();
+            Tensor::new(shape.to_vec(), data)
+        }
     }
 }
