@@ -17,6 +17,16 @@ fn cases(root: &Path) -> Vec<(&'static str, Vec<PathBuf>)> {
     } else {
         eprintln!("note: ../shared/anchors/zkml/examples/mnist not found; zkml's MNIST is skipped");
     }
+    let zoo = root.join("../shared/anchors/zkml/python/onnx_converter/mnist-8.onnx");
+    if zoo.exists() {
+        // The model zoo's MNIST CNN (Conv, MaxPool, MatMul), on a fixed synthetic 28×28 image.
+        let input = std::env::temp_dir().join(format!("zkml-bench-mnist8-{}.json", std::process::id()));
+        let pixels: Vec<f32> = (0..784).map(|i| ((i * 37 % 101) as f32) / 100.0).collect();
+        let json = serde_json::json!({ "input_data": [pixels] });
+        if std::fs::write(&input, json.to_string()).is_ok() {
+            cases.push(("ONNX model zoo mnist-8 (Conv, MaxPool)", vec![zoo, input]));
+        }
+    }
     let mlp = root.join("examples/mlp");
     cases.push(("examples/mlp (digits MLP, ONNX, calibrated)", vec![mlp.join("model.onnx"), mlp.join("input.json"), mlp.join("calibration.json")]));
     cases

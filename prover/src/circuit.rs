@@ -19,6 +19,7 @@ use crate::gadgets::clamp::{ClampChip, ClampConfig};
 use crate::gadgets::dot_activations::{DotActivationsChip, DotActivationsConfig};
 use crate::gadgets::dot_weights::{DotWeightsChip, DotWeightsConfig};
 use crate::gadgets::matvec::{MatVecChip, MatVecConfig};
+use crate::gadgets::max::{MaxChip, MaxConfig, MaxSlot};
 use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
 use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
@@ -82,6 +83,8 @@ pub struct ModelConfig {
     pub add: AddConfig,
     /// Clamps (ReLU6).
     pub clamp: ClampConfig,
+    /// Maxima (max pooling).
+    pub max: MaxConfig,
     /// Range checks and their table.
     pub range: RangeCheckConfig,
     /// The public inputs.
@@ -103,6 +106,7 @@ impl ModelConfig {
             relu: ReluConfig::configure(meta, &columns),
             add: AddConfig::configure(meta, &columns),
             clamp: ClampConfig::configure(meta, &columns),
+            max: MaxConfig::configure(meta, &columns),
             range: RangeCheckConfig::configure(meta, params.lookup_columns),
             columns,
             instance,
@@ -148,6 +152,10 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
         QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
         QOp::Reshape | QOp::Transpose { .. } => (0, 0),
+        QOp::MaxPool2d { pool } => {
+            let steps: usize = pool.taps(in_shape()).unwrap_or_default().iter().map(|t| t.len().saturating_sub(1)).sum();
+            (MaxConfig::rows(steps, width), 2 * steps)
+        }
     }
 }
 
@@ -174,7 +182,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
                 .nodes
                 .iter()
                 .map(|n| node_cost(model, n, width))
-                .fold((0, 0), |(r, c), (dr, dc)| (r + dr, c + dc));
+                .fold((0usize, 0usize), |(r, c), (dr, dc)| (r.saturating_add(dr), c.saturating_add(dc)));
             if main_rows > usable {
                 continue;
             }
@@ -389,6 +397,25 @@ impl ModelCircuit {
                 ReluChip::new(&config.relu).assign(ctx, &items, model.relu_range())?
             }
             QOp::Reshape => arg(0).clone(),
+            QOp::MaxPool2d { pool } => {
+                let x = arg(0);
+                let chip = MaxChip::new(&config.max);
+                let mut slot = MaxSlot::default();
+                let mut outs = Vec::with_capacity(count);
+                for taps in pool.taps(arg_shape(0)).map_err(|_| Error::Synthesis)? {
+                    let cells: Vec<Num> = taps.iter().map(|&i| x[i]).collect();
+                    let values: Option<Vec<i64>> = cells.iter().map(|c| c.value.map(|v| v as i64)).collect();
+                    let steps = values.map(|v| elementwise::max_chain(&v));
+                    let mut running = *cells.first().ok_or(Error::Synthesis)?;
+                    for (n, cell) in cells.iter().enumerate().skip(1) {
+                        let split = steps.as_ref().map(|s| s[n - 1]);
+                        running = chip.assign(ctx, &mut slot, &running, cell, split, model.relu_range())?;
+                    }
+                    outs.push(running);
+                }
+                chip.finish(ctx, &slot);
+                outs
+            }
             // A permutation of cells: no constraint, the next gadget copies from the right cells.
             QOp::Transpose { perm } => transpose_indices(arg_shape(0), perm).map_err(|_| Error::Synthesis)?.iter().map(|&i| arg(0)[i]).collect(),
             QOp::Conv2d { weight, bias, conv } => {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
 use crate::model::{check_inputs, Graph, Op};
-use crate::ops::conv::{AvgPool, Conv};
+use crate::ops::conv::{Conv, Pool};
 use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::range::RangeKind;
@@ -79,13 +79,15 @@ pub enum QOp {
     /// C_out]`), `bias` has length `C_out` at scale `2s`; each output is rescaled by `2^s`.
     Conv2d { weight: Tensor<i64>, bias: Vec<i64>, conv: Conv },
     /// Average pooling over NHWC: the window sum divided (rounding half up) by the window size.
-    AvgPool2d { pool: AvgPool },
+    AvgPool2d { pool: Pool },
     /// Product with a constant (broadcasting), rescaled by `2^s`.
     MulConst { constant: Tensor<i64> },
     /// `min(max(x, 0), max)`; ReLU6 is `max = 6·2^s`.
     Clamp { max: i64 },
     /// Axes permuted (no arithmetic).
     Transpose { perm: Vec<usize> },
+    /// Max pooling over NHWC: the window's maximum (exact, no rescale).
+    MaxPool2d { pool: Pool },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -157,7 +159,7 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
             }
             Ok(out)
         }
-        QOp::AvgPool2d { pool } => arity(1).and_then(|_| pool.output_shape(inputs[0])),
+        QOp::AvgPool2d { pool } | QOp::MaxPool2d { pool } => arity(1).and_then(|_| pool.output_shape(inputs[0])),
     }
 }
 
@@ -216,6 +218,7 @@ impl QuantizedModel {
                         conv: *conv,
                     },
                     Op::AvgPool { pool } => QOp::AvgPool2d { pool: *pool },
+                    Op::MaxPool { pool } => QOp::MaxPool2d { pool: *pool },
                 };
                 Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
             })
@@ -360,6 +363,17 @@ impl QuantizedModel {
                     Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
                 }
                 QOp::Reshape => arg(0).clone().reshape(node.shape.clone())?,
+                QOp::MaxPool2d { pool } => {
+                    let x = arg(0);
+                    let mut out = Vec::with_capacity(node.shape.iter().product());
+                    for taps in pool.taps(x.shape())? {
+                        let values: Vec<i64> = taps.iter().map(|&i| x.data()[i]).collect();
+                        let steps = elementwise::max_chain(&values);
+                        self.check(node, self.relu_range(), steps.iter().flat_map(|s| [s.da as i128, s.db as i128]), "max pooling")?;
+                        out.push(steps.last().map_or(values[0], |s| s.out));
+                    }
+                    Tensor::new(node.shape.clone(), out)?
+                }
                 QOp::Transpose { perm } => gather(arg(0).data(), &transpose_indices(arg(0).shape(), perm)?, node.shape.clone())?,
                 QOp::Conv2d { weight, bias, conv } => {
                     let x = arg(0);

@@ -304,3 +304,18 @@ fn transposes_are_free_permutations() {
         6,
     );
 }
+
+#[test]
+fn max_pooling_padded_and_global() {
+    check_model(
+        "max_pooling",
+        |b| {
+            let c = b.conv("x", 1, 3, 3, 1, vec![]);
+            let p = b.node("MaxPool", &[&c], vec![ints_attr("kernel_shape", &[2, 2]), ints_attr("strides", &[2, 2]), ints_attr("pads", &[1, 1, 0, 0])]);
+            let g = b.node("GlobalMaxPool", &[&p], vec![]);
+            (b.node("Flatten", &[&g], vec![]), vec![1, 3])
+        },
+        &[1, 1, 6, 6],
+        7,
+    );
+}

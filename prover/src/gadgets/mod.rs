@@ -13,6 +13,7 @@ pub mod clamp;
 pub mod dot_activations;
 pub mod dot_weights;
 pub mod matvec;
+pub mod max;
 pub mod range_check;
 pub mod relu;
 pub mod rescale;

@@ -53,7 +53,12 @@ pub enum Op {
     /// Average pooling over NHWC without padding.
     AvgPool {
         /// Geometry.
-        pool: crate::ops::conv::AvgPool,
+        pool: crate::ops::conv::Pool,
+    },
+    /// Max pooling over NHWC (padded positions ignored).
+    MaxPool {
+        /// Geometry.
+        pool: crate::ops::conv::Pool,
     },
 }
 
@@ -71,6 +76,7 @@ impl Op {
             Op::Transpose { .. } => "Transpose",
             Op::Conv { .. } => "Conv",
             Op::AvgPool { .. } => "AvgPool",
+            Op::MaxPool { .. } => "MaxPool",
         }
     }
 }

@@ -20,7 +20,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::ProverError;
-use crate::ops::conv::{AvgPool, Conv, Window};
+use crate::ops::conv::{Conv, Pool, Window};
 use crate::quantize::{QNode, QOp, QuantizeConfig, QuantizedModel};
 use crate::tensor::Tensor;
 
@@ -230,7 +230,7 @@ impl Importer {
                 let x = self.activation(input(0)?)?;
                 let to_usize = |v: i64| usize::try_from(v).map_err(|_| ProverError::Model(format!("parameter {v}")));
                 let window = Window { kernel: [to_usize(param(0)?)?, to_usize(param(1)?)?], stride: [to_usize(param(2)?)?, to_usize(param(3)?)?], padding: [0; 4] };
-                self.emit(n, layer, QOp::AvgPool2d { pool: AvgPool { window } }, vec![x], 0)
+                self.emit(n, layer, QOp::AvgPool2d { pool: Pool { window } }, vec![x], 0)
             }
             "Mul" => {
                 let (a, b) = (input(0)?, input(1)?);

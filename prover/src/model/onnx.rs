@@ -9,7 +9,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
 
 use super::{Graph, Node, Op};
-use crate::ops::conv::{AvgPool, Conv, Window};
+use crate::ops::conv::{Conv, Pool, Window};
 use crate::error::ProverError;
 use crate::tensor::Tensor;
 
@@ -231,8 +231,9 @@ impl Importer {
             }
             "Conv" => self.conv(node),
             "AveragePool" | "GlobalAveragePool" => self.average_pool(node),
+            "MaxPool" | "GlobalMaxPool" => self.max_pool(node),
             other => Err(ProverError::Unsupported(format!(
-                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
+                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
             ))),
         }
     }
@@ -388,7 +389,28 @@ impl Importer {
             }
             window
         };
-        self.nhwc(node, x, Op::AvgPool { pool: AvgPool { window } })
+        self.nhwc(node, x, Op::AvgPool { pool: Pool { window } })
+    }
+
+    fn max_pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let input = self.nodes[x].shape.clone();
+        if input.len() != 4 || node.output.len() > 1 {
+            return Err(ProverError::Unsupported(format!("max pooling of {input:?} (2-D, without the Indices output)")));
+        }
+        let window = if node.op_type == "GlobalMaxPool" {
+            Window { kernel: [input[2], input[3]], stride: [1, 1], padding: [0; 4] }
+        } else {
+            let kernel = match attr_ints(node, "kernel_shape") {
+                Some(k) if k.len() == 2 && k.iter().all(|&v| v >= 1) => [k[0] as usize, k[1] as usize],
+                other => return Err(ProverError::Unsupported(format!("kernel_shape = {other:?}"))),
+            };
+            if attr_int(node, "ceil_mode", 0) != 0 || attr_int(node, "storage_order", 0) != 0 {
+                return Err(ProverError::Unsupported("ceil_mode or storage_order = 1".into()));
+            }
+            self.window(node, &input, kernel)?
+        };
+        self.nhwc(node, x, Op::MaxPool { pool: Pool { window } })
     }
 
     fn matmul(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {

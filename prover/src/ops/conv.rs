@@ -110,15 +110,15 @@ impl Conv {
     }
 }
 
-/// Average pooling: the window sum, divided by the window size (padding counted, as TFLite and
-/// zkml do for VALID windows, the only ones with no padding).
+/// A pooling window over NHWC. Average pooling divides the window sum by the window size (so it
+/// is only used without padding); max pooling ignores padded positions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AvgPool {
+pub struct Pool {
     /// Window geometry.
     pub window: Window,
 }
 
-impl AvgPool {
+impl Pool {
     /// Output shape `[N, OH, OW, C]`.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, ProverError> {
         let &[n, h, w, c] = input else {

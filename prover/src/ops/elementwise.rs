@@ -42,3 +42,34 @@ pub struct ClampSplit {
 pub fn clamp(x: i64, max: i64) -> ClampSplit {
     ClampSplit { out: x.clamp(0, max), below: (-x).max(0), above: (x - max).max(0) }
 }
+
+/// The integer semantics of `max(a, b)`: `out = a + da = b + db` with `da, db ≥ 0` and
+/// `da · db = 0` (what the max gadget constrains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxSplit {
+    /// `max(a, b)`.
+    pub out: i64,
+    /// `out − a`.
+    pub da: i64,
+    /// `out − b`.
+    pub db: i64,
+}
+
+/// Splits `max(a, b)` (see [`MaxSplit`]).
+pub fn max2(a: i64, b: i64) -> MaxSplit {
+    let out = a.max(b);
+    MaxSplit { out, da: out - a, db: out - b }
+}
+
+/// The maximum of a window, as the chain of [`max2`] steps the circuit proves: the running
+/// maximum starts at the first value and meets each following value in turn.
+pub fn max_chain(values: &[i64]) -> Vec<MaxSplit> {
+    let mut steps = Vec::with_capacity(values.len().saturating_sub(1));
+    let mut running = values[0];
+    for &v in &values[1..] {
+        let step = max2(running, v);
+        running = step.out;
+        steps.push(step);
+    }
+    steps
+}

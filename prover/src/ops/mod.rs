@@ -67,7 +67,7 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             }
             Ok(out)
         }
-        Op::AvgPool { pool } => {
+        Op::AvgPool { pool } | Op::MaxPool { pool } => {
             arity(1)?;
             pool.output_shape(inputs[0])
         }
@@ -112,6 +112,10 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
                 .iter()
                 .map(|taps| (taps.iter().map(|&i| args[0].data()[i] as f64).sum::<f64>() / pool.divisor() as f64) as f32)
                 .collect();
+            Tensor::new(shape.to_vec(), data)
+        }
+        Op::MaxPool { pool } => {
+            let data = pool.taps(args[0].shape())?.iter().map(|taps| taps.iter().map(|&i| args[0].data()[i]).fold(f32::NEG_INFINITY, f32::max)).collect();
             Tensor::new(shape.to_vec(), data)
         }
     }
