@@ -207,6 +207,8 @@ impl QuantizedModel {
                     Op::Add => QOp::Add,
                     Op::AddConst { constant } => QOp::AddConst { constant: quantize_tensor(constant, s, &what)? },
                     Op::Relu => QOp::Relu,
+                    Op::MulConst { constant } => QOp::MulConst { constant: quantize_tensor(constant, s, &what)? },
+                    Op::Clamp { max } => QOp::Clamp { max: quantize_value(*max as f64, s, &what)? },
                     Op::Reshape => QOp::Reshape,
                     Op::Transpose { perm } => QOp::Transpose { perm: perm.clone() },
                     Op::Conv { weight, bias, conv } => QOp::Conv2d {

@@ -114,6 +114,23 @@ impl OnnxBuilder {
         self.node("Conv", &[x, &w, &b], attrs)
     }
 
+    /// BatchNormalization with random parameters (positive variance).
+    fn batch_norm(&mut self, x: &str, channels: usize) -> String {
+        let gamma = self.weights(&[channels], 1.0);
+        let beta = self.weights(&[channels], 0.3);
+        let mean = self.weights(&[channels], 0.3);
+        let name = self.fresh("var");
+        let var = (0..channels).map(|_| self.rng.gen_range(0.5..1.5)).collect();
+        self.inits.push(float_tensor(&name, &[channels], var));
+        self.node("BatchNormalization", &[x, &gamma, &beta, &mean, &name], vec![])
+    }
+
+    fn scalar(&mut self, v: f32) -> String {
+        let name = self.fresh("c");
+        self.inits.push(float_tensor(&name, &[], vec![v]));
+        name
+    }
+
     fn reshape(&mut self, x: &str, shape: &[i64]) -> String {
         let name = self.fresh("shape");
         self.inits.push(pb::TensorProto {
@@ -317,5 +334,33 @@ fn max_pooling_padded_and_global() {
         },
         &[1, 1, 6, 6],
         7,
+    );
+}
+
+#[test]
+fn batch_norm_clip_and_arithmetic_with_constants() {
+    check_model(
+        "batch_norm_clip_arithmetic",
+        |b| {
+            // Conv -> BatchNormalization (folded into the conv) -> Clip(0, 1.5) -> BatchNormalization
+            // (not foldable: after a clip) -> Sub 0.25 -> Mul 1.5 -> Div 2 -> Clip(-0.5, 0.5) -> 1 - x.
+            let c = b.conv("x", 2, 3, 3, 1, vec![ints_attr("pads", &[1, 1, 1, 1])]);
+            let n1 = b.batch_norm(&c, 3);
+            let (lo, hi) = (b.scalar(0.0), b.scalar(1.5));
+            let k1 = b.node("Clip", &[&n1, &lo, &hi], vec![]);
+            let n2 = b.batch_norm(&k1, 3);
+            let quarter = b.scalar(0.25);
+            let s = b.node("Sub", &[&n2, &quarter], vec![]);
+            let three_halves = b.scalar(1.5);
+            let m = b.node("Mul", &[&s, &three_halves], vec![]);
+            let two = b.scalar(2.0);
+            let d = b.node("Div", &[&m, &two], vec![]);
+            let (lo2, hi2) = (b.scalar(-0.5), b.scalar(0.5));
+            let k2 = b.node("Clip", &[&d, &lo2, &hi2], vec![]);
+            let one = b.scalar(1.0);
+            (b.node("Sub", &[&one, &k2], vec![]), vec![1, 3, 4, 4])
+        },
+        &[1, 2, 4, 4],
+        8,
     );
 }

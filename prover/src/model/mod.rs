@@ -34,6 +34,16 @@ pub enum Op {
     },
     /// `max(x, 0)` elementwise.
     Relu,
+    /// Elementwise product with a constant, with numpy broadcasting.
+    MulConst {
+        /// The constant operand.
+        constant: Tensor<f32>,
+    },
+    /// `min(max(x, 0), max)` elementwise (Relu6, Clip with a lower bound of 0).
+    Clamp {
+        /// The upper bound.
+        max: f32,
+    },
     /// Same values in row-major order under the node's shape (Reshape, Flatten).
     Reshape,
     /// Axes permuted: output axis `i` is input axis `perm[i]`.
@@ -72,6 +82,8 @@ impl Op {
             Op::Add => "Add",
             Op::AddConst { .. } => "AddConst",
             Op::Relu => "Relu",
+            Op::MulConst { .. } => "MulConst",
+            Op::Clamp { .. } => "Clamp",
             Op::Reshape => "Reshape",
             Op::Transpose { .. } => "Transpose",
             Op::Conv { .. } => "Conv",

@@ -220,6 +220,9 @@ impl Importer {
                 let target = reshape_target(&self.nodes[x].shape, &spec, attr_int(node, "allowzero", 0) != 0)?;
                 self.define_shaped(node, Op::Reshape, vec![x], target)
             }
+            "Sub" | "Mul" | "Div" => self.arithmetic(node),
+            "BatchNormalization" => self.batch_norm(node),
+            "Clip" => self.clip(node),
             "Transpose" => {
                 let x = self.activation(self.input(node, 0)?)?;
                 let rank = self.nodes[x].shape.len();
@@ -233,7 +236,7 @@ impl Importer {
             "AveragePool" | "GlobalAveragePool" => self.average_pool(node),
             "MaxPool" | "GlobalMaxPool" => self.max_pool(node),
             other => Err(ProverError::Unsupported(format!(
-                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
+                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, BatchNormalization, Sub/Mul/Div by constants, Clip, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
             ))),
         }
     }
@@ -390,6 +393,112 @@ impl Importer {
             window
         };
         self.nhwc(node, x, Op::AvgPool { pool: Pool { window } })
+    }
+
+    /// Sub, Mul and Div with one constant operand, as sums and products with constants.
+    fn arithmetic(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let (l, r) = (self.input(node, 0)?, self.input(node, 1)?);
+        let (lv, rv) = (self.value(l)?.clone(), self.value(r)?.clone());
+        let (x, c, const_first) = match (lv, rv) {
+            (Value::Node(x), Value::Const(c)) => (x, c, false),
+            (Value::Const(c), Value::Node(x)) => (x, c, true),
+            (Value::Node(_), Value::Node(_)) => {
+                return Err(ProverError::Unsupported(format!("{} of two activations", node.op_type)))
+            }
+            (Value::Const(_), Value::Const(_)) => return Err(ProverError::Unsupported(format!("{} of two constants", node.op_type))),
+        };
+        let map = |f: &dyn Fn(f64) -> f64| Const { shape: c.shape.clone(), data: c.data.iter().map(|&v| f(v)).collect() };
+        match (node.op_type.as_str(), const_first) {
+            ("Mul", _) => self.define(node, Op::MulConst { constant: c.to_f32()? }, vec![x]),
+            ("Sub", false) => self.define(node, Op::AddConst { constant: map(&|v| -v).to_f32()? }, vec![x]),
+            ("Div", false) if c.data.iter().all(|&v| v != 0.0) => {
+                self.define(node, Op::MulConst { constant: map(&|v| 1.0 / v).to_f32()? }, vec![x])
+            }
+            ("Sub", true) => {
+                // c − x = (−1)·x + c
+                let negated = self.push_op(node, "neg", Op::MulConst { constant: Tensor::new(vec![], vec![-1.0])? }, x)?;
+                self.define(node, Op::AddConst { constant: c.to_f32()? }, vec![negated])
+            }
+            _ => Err(ProverError::Unsupported(format!("{} with this constant operand", node.op_type))),
+        }
+    }
+
+    /// An intermediate node named after `node`'s output.
+    fn push_op(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, x: usize) -> Result<usize, ProverError> {
+        let shape = crate::ops::output_shape(&op, &[&self.nodes[x].shape], &[])?;
+        let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
+        Ok(self.push(name, op, vec![x], shape))
+    }
+
+    /// BatchNormalization (inference): `y = scale·x + shift` per channel, folded into the
+    /// preceding convolution when nothing else reads it, else a product and a sum with constants.
+    fn batch_norm(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let params: Vec<Const> = (1..5)
+            .map(|i| match self.value(self.input(node, i)?)? {
+                Value::Const(c) => Ok(c.clone()),
+                Value::Node(_) => Err(ProverError::Unsupported("BatchNormalization with computed parameters".into())),
+            })
+            .collect::<Result<_, _>>()?;
+        let eps = attr_float(node, "epsilon", 1e-5) as f64;
+        let channels = *self.nodes[x].shape.get(1).ok_or_else(|| ProverError::Shape("BatchNormalization of a rank-1 tensor".into()))?;
+        if params.iter().any(|p| p.data.len() != channels) {
+            return Err(ProverError::Shape(format!("BatchNormalization parameters for {channels} channels")));
+        }
+        let (gamma, beta, mean, var) = (&params[0].data, &params[1].data, &params[2].data, &params[3].data);
+        let scale: Vec<f64> = (0..channels).map(|c| gamma[c] / (var[c] + eps).sqrt()).collect();
+        let shift: Vec<f64> = (0..channels).map(|c| beta[c] - mean[c] * scale[c]).collect();
+        // Fold into Transpose(Conv(..)) written by `conv`, when the convolution has no other reader.
+        let input_name = self.input(node, 0)?.to_string();
+        if self.uses.get(&input_name).copied() == Some(1) {
+            if let Op::Transpose { perm } = &self.nodes[x].op {
+                let conv_id = self.nodes[x].inputs[0];
+                if perm == &vec![0, 3, 1, 2] && conv_id + 1 == x {
+                    if let Op::Conv { weight, bias, conv } = &mut self.nodes[conv_id].op {
+                        let out_c = *weight.shape().last().unwrap_or(&0);
+                        let per_out = |i: usize| if conv.depthwise { i % out_c } else { i / (weight.len() / out_c.max(1)) };
+                        if out_c == channels {
+                            let w: Vec<f32> = weight.data().iter().enumerate().map(|(i, &v)| (v as f64 * scale[per_out(i)]) as f32).collect();
+                            *weight = Tensor::new(weight.shape().to_vec(), w)?;
+                            let b: Vec<f32> = (0..channels).map(|c| (bias.as_ref().map_or(0.0, |b| b[c] as f64) * scale[c] + shift[c]) as f32).collect();
+                            *bias = Some(b);
+                            let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
+                            self.values.insert(out.clone(), Value::Node(x));
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        let rank = self.nodes[x].shape.len();
+        let per_channel = |v: &[f64]| Tensor::new([channels].into_iter().chain(std::iter::repeat_n(1, rank - 2)).collect(), v.iter().map(|&f| f as f32).collect());
+        let scaled = self.push_op(node, "scale", Op::MulConst { constant: per_channel(&scale)? }, x)?;
+        self.define(node, Op::AddConst { constant: per_channel(&shift)? }, vec![scaled])
+    }
+
+    /// Clip with a lower bound of 0 (Relu6 and the like) as a clamp; other lower bounds shift
+    /// the input to 0 first.
+    fn clip(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let bound = |i: usize, attr_name: &str, default: f64| -> Result<f64, ProverError> {
+            match node.input.get(i).filter(|s| !s.is_empty()) {
+                Some(name) => match self.value(name)? {
+                    Value::Const(c) if c.data.len() == 1 => Ok(c.data[0]),
+                    _ => Err(ProverError::Unsupported("Clip bounds that are not scalar constants".into())),
+                },
+                None => Ok(attr(node, attr_name).map_or(default, |a| a.f as f64)),
+            }
+        };
+        let (lo, hi) = (bound(1, "min", f64::NEG_INFINITY)?, bound(2, "max", f64::INFINITY)?);
+        if !lo.is_finite() || !hi.is_finite() || hi < lo {
+            return Err(ProverError::Unsupported(format!("Clip to [{lo}, {hi}] (both bounds must be finite)")));
+        }
+        if lo == 0.0 {
+            return self.define(node, Op::Clamp { max: hi as f32 }, vec![x]);
+        }
+        let shifted = self.push_op(node, "shift", Op::AddConst { constant: Tensor::new(vec![], vec![-lo as f32])? }, x)?;
+        let clamped = self.push_op(node, "clamp", Op::Clamp { max: (hi - lo) as f32 }, shifted)?;
+        self.define(node, Op::AddConst { constant: Tensor::new(vec![], vec![lo as f32])? }, vec![clamped])
     }
 
     fn max_pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {

@@ -39,7 +39,7 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             arity(2)?;
             broadcast_shape(inputs[0], inputs[1])
         }
-        Op::AddConst { constant } => {
+        Op::AddConst { constant } | Op::MulConst { constant } => {
             arity(1)?;
             let out = broadcast_shape(inputs[0], constant.shape())?;
             if out.as_slice() != inputs[0] {
@@ -51,7 +51,7 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             }
             Ok(out)
         }
-        Op::Relu => {
+        Op::Relu | Op::Clamp { .. } => {
             arity(1)?;
             Ok(inputs[0].to_vec())
         }
@@ -91,6 +91,8 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
         Op::Add => elementwise::zip_broadcast(args[0], args[1], |a, b| a + b),
         Op::AddConst { constant } => elementwise::zip_broadcast(args[0], constant, |a, b| a + b),
         Op::Relu => Ok(args[0].map(|&x| x.max(0.0))),
+        Op::MulConst { constant } => elementwise::zip_broadcast(args[0], constant, |a, b| a * b),
+        Op::Clamp { max } => Ok(args[0].map(|&x| x.clamp(0.0, *max))),
         Op::Reshape => args[0].clone().reshape(shape.to_vec()),
         Op::Transpose { perm } => gather(args[0].data(), &transpose_indices(args[0].shape(), perm)?, shape.to_vec()),
         Op::Conv { weight, bias, conv } => {
