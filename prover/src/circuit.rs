@@ -43,6 +43,9 @@ pub struct ShapeParams {
     pub width: usize,
     /// Lookup columns for range checks.
     pub lookup_columns: usize,
+    /// Column pairs for function lookups (0 when the model tabulates no function).
+    #[serde(default)]
+    pub function_columns: usize,
 }
 
 /// Where everything goes: the plan chosen for a model.
@@ -107,7 +110,7 @@ impl ModelConfig {
             add: AddConfig::configure(meta, &columns),
             clamp: ClampConfig::configure(meta, &columns),
             max: MaxConfig::configure(meta, &columns),
-            range: RangeCheckConfig::configure(meta, params.lookup_columns),
+            range: RangeCheckConfig::configure(meta, params.lookup_columns, params.function_columns),
             columns,
             instance,
         }
@@ -151,12 +154,24 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         QOp::Add => (AddConfig::rows_add(count, width), 0),
         QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
         QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
-        QOp::Reshape | QOp::Transpose { .. } => (0, 0),
+        QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } => (0, 0),
         QOp::MaxPool2d { pool } => {
             let steps: usize = pool.taps(in_shape()).unwrap_or_default().iter().map(|t| t.len().saturating_sub(1)).sum();
             (MaxConfig::rows(steps, width), 2 * steps)
         }
     }
+}
+
+/// Function lookups of a node (one per element of a tabulated-function node).
+fn node_function_lookups(node: &QNode) -> usize {
+    match node.op {
+        QOp::Lookup { .. } => node.shape.iter().product(),
+        _ => 0,
+    }
+}
+
+fn function_lookups(model: &QuantizedModel) -> usize {
+    model.nodes.iter().map(node_function_lookups).sum()
 }
 
 /// Chooses `k`, the width and the number of lookup columns for `model`: the cheapest shape (by
@@ -166,7 +181,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
 /// (remainders, clamp bounds) and one segment of `2B` rows for activations, and `B` must be at
 /// least `2^(range_bits - 1)`.
 pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
-    let fixed_rows = RangeCheckConfig::table_rows(&model.fixed_ranges());
+    let fixed_rows = RangeCheckConfig::table_rows(&model.fixed_ranges(), &model.function_tables());
     let min_bound = 1i64 << (model.config.range_bits - 1);
     let public_inputs = model.outputs.iter().map(|&o| model.nodes[o].shape.iter().product::<usize>()).sum();
     let mut best: Option<(u128, CircuitLayout)> = None;
@@ -178,6 +193,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
         }
         let table_rows = fixed_rows + 2 * activation_bound as usize;
         for width in WIDTHS {
+            let function_columns = function_lookups(model).div_ceil(usable);
             let (main_rows, range_checks) = model
                 .nodes
                 .iter()
@@ -188,10 +204,10 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             }
             let lookup_columns = range_checks.div_ceil(usable).max(1);
             // Each lookup column costs itself plus about three more (permuted pair, product).
-            let cost = ((width + 4 * lookup_columns) as u128) << k;
+            let cost = ((width + 4 * lookup_columns + 5 * function_columns) as u128) << k;
             let layout = CircuitLayout {
                 k,
-                shape: ShapeParams { width, lookup_columns },
+                shape: ShapeParams { width, lookup_columns, function_columns },
                 main_rows,
                 range_checks,
                 table_rows,
@@ -270,7 +286,7 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone(), &self.model.ranges());
+        let mut range = RangeCheckChip::new(config.range.clone(), &self.model.ranges(), &self.model.function_tables());
         range.load_table(&mut layouter)?;
         let usable = (1usize << self.layout.k) - RESERVED_ROWS;
         let outputs = layouter.assign_region(
@@ -280,10 +296,11 @@ impl Circuit<Fr> for ModelCircuit {
                 let mut values: Vec<Vec<Num>> = Vec::with_capacity(self.model.nodes.len());
                 let mut next_input = 0;
                 for node in &self.model.nodes {
-                    let (row_before, checks_before) = (ctx.row, ctx.range.slots_used());
+                    let (row_before, checks_before, fns_before) = (ctx.row, ctx.range.slots_used(), ctx.range.function_slots_used());
                     let out = self.layout_node(&config, &mut ctx, node, &values, &mut next_input)?;
-                    let expected = node_cost(&self.model, node, config.columns.width());
-                    let used = (ctx.row - row_before, ctx.range.slots_used() - checks_before);
+                    let (rows, checks) = node_cost(&self.model, node, config.columns.width());
+                    let expected = (rows, checks, node_function_lookups(node));
+                    let used = (ctx.row - row_before, ctx.range.slots_used() - checks_before, ctx.range.function_slots_used() - fns_before);
                     if used != expected {
                         // A planner/layout mismatch is a bug; say where before failing.
                         eprintln!("internal error: node {} used {used:?} rows/checks, planned {expected:?}", node.name);
@@ -291,7 +308,7 @@ impl Circuit<Fr> for ModelCircuit {
                     }
                     values.push(out);
                 }
-                if ctx.row > usable || ctx.range.rows_used() > usable {
+                if ctx.row > usable || ctx.range.rows_used() > usable || ctx.range.function_rows_used() > usable {
                     return Err(Error::NotEnoughRowsAvailable { current_k: self.layout.k });
                 }
                 Ok(self.model.outputs.iter().flat_map(|&o| values[o].clone()).collect::<Vec<Num>>())
@@ -414,6 +431,14 @@ impl ModelCircuit {
                     outs.push(running);
                 }
                 chip.finish(ctx, &slot);
+                outs
+            }
+            QOp::Lookup { table } => {
+                let mut outs = Vec::with_capacity(count);
+                for x in arg(0) {
+                    let y = x.value.and_then(|v| table.eval(v as i64)).map(|y| y as i128);
+                    outs.push(ctx.range.lookup_function(ctx.region, x, table, y)?);
+                }
                 outs
             }
             // A permutation of cells: no constraint, the next gadget copies from the right cells.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProverError;
 use crate::model::{check_inputs, Graph, Op};
 use crate::ops::conv::{Conv, Pool};
+use crate::ops::nonlinear::FunctionTable;
 use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::range::RangeKind;
@@ -88,6 +89,8 @@ pub enum QOp {
     Transpose { perm: Vec<usize> },
     /// Max pooling over NHWC: the window's maximum (exact, no rescale).
     MaxPool2d { pool: Pool },
+    /// A tabulated function; the input must lie in the table's domain.
+    Lookup { table: FunctionTable },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -142,7 +145,7 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
         QOp::MatMul => arity(2).and_then(|_| linear::matmul_shape(inputs[0], inputs[1])),
         QOp::Add => arity(2).and_then(|_| broadcast_shape(inputs[0], inputs[1])),
         QOp::AddConst { constant } | QOp::MulConst { constant } => arity(1).and_then(|_| same_as_input(constant.shape())),
-        QOp::Relu | QOp::Clamp { .. } => arity(1).map(|_| inputs[0].to_vec()),
+        QOp::Relu | QOp::Clamp { .. } | QOp::Lookup { .. } => arity(1).map(|_| inputs[0].to_vec()),
         QOp::Transpose { perm } => arity(1).and_then(|_| transpose_shape(inputs[0], perm)),
         QOp::Reshape => {
             arity(1)?;
@@ -221,6 +224,10 @@ impl QuantizedModel {
                     },
                     Op::AvgPool { pool } => QOp::AvgPool2d { pool: *pool },
                     Op::MaxPool { pool } => QOp::MaxPool2d { pool: *pool },
+                    Op::Function { function, domain } => {
+                        let bound = quantize_value(*domain as f64, s, &what)?;
+                        QOp::Lookup { table: FunctionTable { function: *function, lo: -bound, hi: bound, scale_bits: s } }
+                    }
                 };
                 Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
             })
@@ -277,6 +284,19 @@ impl QuantizedModel {
         r.push(self.activation_range());
         r.push(self.relu_range());
         r
+    }
+
+    /// The function tables the circuit needs, in first-use order.
+    pub fn function_tables(&self) -> Vec<FunctionTable> {
+        let mut tables: Vec<FunctionTable> = vec![];
+        for node in &self.nodes {
+            if let QOp::Lookup { table } = &node.op {
+                if !tables.contains(table) {
+                    tables.push(*table);
+                }
+            }
+        }
+        tables
     }
 
     /// The ranges that do not depend on the activation bound: remainders and clamp bounds.
@@ -375,6 +395,18 @@ impl QuantizedModel {
                         out.push(steps.last().map_or(values[0], |s| s.out));
                     }
                     Tensor::new(node.shape.clone(), out)?
+                }
+                QOp::Lookup { table } => {
+                    let outputs = arg(0).data().iter().map(|&x| table.eval(x)).collect::<Option<Vec<_>>>().ok_or_else(|| {
+                        ProverError::Range(format!(
+                            "layer {}: an input leaves the {} table's domain [{}, {}]",
+                            node.name,
+                            table.function.name(),
+                            table.lo,
+                            table.hi
+                        ))
+                    })?;
+                    Tensor::new(node.shape.clone(), outputs)?
                 }
                 QOp::Transpose { perm } => gather(arg(0).data(), &transpose_indices(arg(0).shape(), perm)?, node.shape.clone())?,
                 QOp::Conv2d { weight, bias, conv } => {

@@ -364,3 +364,19 @@ fn batch_norm_clip_and_arithmetic_with_constants() {
         8,
     );
 }
+
+#[test]
+fn sigmoid_and_tanh_through_lookup_tables() {
+    check_model(
+        "sigmoid_tanh",
+        |b| {
+            let h = b.gemm("x", 6, 8);
+            let s = b.node("Sigmoid", &[&h], vec![]);
+            let h2 = b.gemm(&s, 8, 5);
+            let t = b.node("Tanh", &[&h2], vec![]);
+            (b.gemm(&t, 5, 3), vec![1, 3])
+        },
+        &[1, 6],
+        9,
+    );
+}

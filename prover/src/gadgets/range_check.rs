@@ -18,6 +18,7 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed, TableC
 use halo2_proofs::poly::Rotation;
 
 use super::{fe, witness, Num};
+use crate::ops::nonlinear::FunctionTable;
 use crate::range::RangeKind;
 
 /// Columns of the range checker.
@@ -26,15 +27,37 @@ pub struct RangeCheckConfig {
     values: Vec<Column<Advice>>,
     tags: Vec<Column<Fixed>>,
     offsets: Vec<Column<Fixed>>,
+    fn_x: Vec<Column<Advice>>,
+    fn_y: Vec<Column<Advice>>,
+    fn_tags: Vec<Column<Fixed>>,
     table_tag: TableColumn,
     table_value: TableColumn,
+    table_out: TableColumn,
 }
 
 impl RangeCheckConfig {
-    /// Creates `lookup_columns` lookup columns and the table.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, lookup_columns: usize) -> Self {
+    /// Creates `lookup_columns` range-check columns, `function_columns` function-lookup column
+    /// pairs, and the table.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, lookup_columns: usize, function_columns: usize) -> Self {
         let table_tag = meta.lookup_table_column();
         let table_value = meta.lookup_table_column();
+        let table_out = meta.lookup_table_column();
+        let (mut fn_x, mut fn_y, mut fn_tags) = (vec![], vec![], vec![]);
+        for _ in 0..function_columns {
+            let (x, y, tag) = (meta.advice_column(), meta.advice_column(), meta.fixed_column());
+            meta.enable_equality(x);
+            meta.enable_equality(y);
+            meta.lookup("function", |m| {
+                vec![
+                    (m.query_fixed(tag, Rotation::cur()), table_tag),
+                    (m.query_advice(x, Rotation::cur()), table_value),
+                    (m.query_advice(y, Rotation::cur()), table_out),
+                ]
+            });
+            fn_x.push(x);
+            fn_y.push(y);
+            fn_tags.push(tag);
+        }
         let (mut values, mut tags, mut offsets) = (vec![], vec![], vec![]);
         for _ in 0..lookup_columns {
             let value = meta.advice_column();
@@ -50,7 +73,7 @@ impl RangeCheckConfig {
             tags.push(tag);
             offsets.push(offset);
         }
-        RangeCheckConfig { values, tags, offsets, table_tag, table_value }
+        RangeCheckConfig { values, tags, offsets, fn_x, fn_y, fn_tags, table_tag, table_value, table_out }
     }
 
     /// The table segments for checking `kinds`: the first range of each distinct size.
@@ -64,9 +87,9 @@ impl RangeCheckConfig {
         segments
     }
 
-    /// Rows the table needs to check `kinds` (padding row included).
-    pub fn table_rows(kinds: &[RangeKind]) -> usize {
-        1 + Self::segments(kinds).iter().map(RangeKind::size).sum::<usize>()
+    /// Rows the table needs to check `kinds` and look up `functions` (padding row included).
+    pub fn table_rows(kinds: &[RangeKind], functions: &[FunctionTable]) -> usize {
+        1 + Self::segments(kinds).iter().map(RangeKind::size).sum::<usize>() + functions.iter().map(FunctionTable::size).sum::<usize>()
     }
 }
 
@@ -75,14 +98,46 @@ impl RangeCheckConfig {
 pub struct RangeCheckChip {
     config: RangeCheckConfig,
     segments: Vec<RangeKind>,
+    functions: Vec<FunctionTable>,
     next_slot: usize,
+    next_fn_slot: usize,
 }
 
 impl RangeCheckChip {
     /// A chip able to check the ranges `kinds`, whose first slot is row 0 of the first lookup
     /// column.
-    pub fn new(config: RangeCheckConfig, kinds: &[RangeKind]) -> Self {
-        RangeCheckChip { config, segments: RangeCheckConfig::segments(kinds), next_slot: 0 }
+    pub fn new(config: RangeCheckConfig, kinds: &[RangeKind], functions: &[FunctionTable]) -> Self {
+        RangeCheckChip { config, segments: RangeCheckConfig::segments(kinds), functions: functions.to_vec(), next_slot: 0, next_fn_slot: 0 }
+    }
+
+    /// Function lookups assigned so far.
+    pub fn function_slots_used(&self) -> usize {
+        self.next_fn_slot
+    }
+
+    /// Rows of the function columns used so far.
+    pub fn function_rows_used(&self) -> usize {
+        match self.config.fn_x.len() {
+            0 => 0,
+            lanes => self.next_fn_slot.div_ceil(lanes),
+        }
+    }
+
+    /// `y = f_q(x)` for the tabulated `function` through the next function slot, with the
+    /// caller's `y` (from [`FunctionTable::eval`]); returns the `y` cell.
+    pub fn lookup_function(&mut self, region: &mut Region<'_, Fr>, x: &Num, function: &FunctionTable, y: Option<i128>) -> Result<Num, Error> {
+        let index = self.functions.iter().position(|f| f == function).ok_or(Error::Synthesis)?;
+        let lanes = self.config.fn_x.len();
+        if lanes == 0 {
+            return Err(Error::Synthesis);
+        }
+        let (col, row) = (self.next_fn_slot % lanes, self.next_fn_slot / lanes);
+        self.next_fn_slot += 1;
+        let x_cell = region.assign_advice(self.config.fn_x[col], row, witness(x.value)).cell();
+        region.constrain_equal(x.cell, x_cell);
+        let y_cell = region.assign_advice(self.config.fn_y[col], row, witness(y)).cell();
+        region.assign_fixed(self.config.fn_tags[col], row, Fr::from((self.segments.len() + 1 + index) as u64));
+        Ok(Num { cell: y_cell, value: y })
     }
 
     /// The tag and offset that check `kind`; an error if no segment has its size (a layout bug,
@@ -129,19 +184,30 @@ impl RangeCheckChip {
     /// Fills the table with the padding row and the rows of every declared range.
     pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
         let kinds = &self.segments;
-        let (tag_col, value_col) = (self.config.table_tag, self.config.table_value);
+        let (tag_col, value_col, out_col) = (self.config.table_tag, self.config.table_value, self.config.table_out);
         layouter.assign_table(
-            || "range table",
+            || "lookup table",
             |mut table| {
-                table.assign_cell(|| "pad tag", tag_col, 0, || Value::known(Fr::zero()))?;
-                table.assign_cell(|| "pad value", value_col, 0, || Value::known(Fr::zero()))?;
-                let mut row = 1;
+                let mut row = 0;
+                let mut put = |table: &mut halo2_proofs::circuit::Table<'_, Fr>, tag: Fr, value: Fr, out: Fr| -> Result<(), Error> {
+                    table.assign_cell(|| "tag", tag_col, row, || Value::known(tag))?;
+                    table.assign_cell(|| "value", value_col, row, || Value::known(value))?;
+                    table.assign_cell(|| "out", out_col, row, || Value::known(out))?;
+                    row += 1;
+                    Ok(())
+                };
+                put(&mut table, Fr::zero(), Fr::zero(), Fr::zero())?;
                 for (index, kind) in kinds.iter().enumerate() {
                     let tag = Fr::from(index as u64 + 1);
                     for v in kind.lowest()..=kind.highest() {
-                        table.assign_cell(|| "tag", tag_col, row, || Value::known(tag))?;
-                        table.assign_cell(|| "value", value_col, row, || Value::known(fe(v)))?;
-                        row += 1;
+                        put(&mut table, tag, fe(v), Fr::zero())?;
+                    }
+                }
+                for (index, function) in self.functions.iter().enumerate() {
+                    let tag = Fr::from((kinds.len() + 1 + index) as u64);
+                    for x in function.lo..=function.hi {
+                        let y = function.eval(x).ok_or(Error::Synthesis)?;
+                        put(&mut table, tag, fe(x as i128), fe(y as i128))?;
                     }
                 }
                 Ok(())
@@ -153,7 +219,8 @@ impl RangeCheckChip {
 #[cfg(test)]
 mod tests {
     use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
-    use crate::range::RangeKind;
+    use crate::ops::nonlinear::FunctionTable;
+use crate::range::RangeKind;
 
     /// `[-50, 50]` has the size of the test table's `Below(101)` segment: it is checked against it
     /// with an offset of 50.
@@ -173,6 +240,26 @@ mod tests {
         for v in [-51, 51, 1000, -1000] {
             assert_rejected(&check(v), &[]);
         }
+    }
+
+    fn sigmoid(x: i128, y: i128) -> GadgetTest {
+        GadgetTest::new(4, move |config, ctx| {
+            let cells = load(config, ctx, &[x]);
+            let out = ctx.range.lookup_function(ctx.region, &cells[0], &crate::gadgets::test_util::TEST_FUNCTION, Some(y))?;
+            Ok(vec![out])
+        })
+    }
+
+    #[test]
+    fn function_lookups_accept_only_the_tabulated_value() {
+        let table = crate::gadgets::test_util::TEST_FUNCTION;
+        for x in [-64, -5, 0, 7, 64] {
+            let y = table.eval(x as i64).unwrap() as i128;
+            assert_satisfied(&sigmoid(x, y), &[y]);
+            assert_rejected(&sigmoid(x, y + 1), &[y + 1]);
+        }
+        // Outside the domain there is no row to match, whatever the claimed output.
+        assert_rejected(&sigmoid(65, 16), &[16]);
     }
 
     #[test]

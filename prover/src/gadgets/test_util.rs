@@ -10,12 +10,15 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use super::range_check::RangeCheckChip;
 use super::{fe, Num, RegionCtx};
 use crate::circuit::{ModelConfig, ShapeParams};
+use crate::ops::nonlinear::{Function, FunctionTable};
 use crate::range::RangeKind;
 
 /// Ranges the test table holds: remainders of /16 and /9, 8-bit signed activations, 7-bit ReLU
 /// halves, and [0, 100] for clamps.
 pub const TEST_RANGES: [RangeKind; 5] =
     [RangeKind::Below(16), RangeKind::Below(9), RangeKind::Unsigned(7), RangeKind::Signed(8), RangeKind::Below(101)];
+/// The function the test table holds: sigmoid at scale 2^4 on [-64, 64].
+pub const TEST_FUNCTION: FunctionTable = FunctionTable { function: Function::Sigmoid, lo: -64, hi: 64, scale_bits: 4 };
 const K: u32 = 10;
 
 type Body = dyn Fn(&ModelConfig, &mut RegionCtx<'_, '_>) -> Result<Vec<Num>, Error>;
@@ -45,7 +48,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn params(&self) -> ShapeParams {
-        ShapeParams { width: self.width, lookup_columns: 2 }
+        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1 }
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> ModelConfig {
@@ -57,7 +60,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone(), &TEST_RANGES);
+        let mut range = RangeCheckChip::new(config.range.clone(), &TEST_RANGES, &[TEST_FUNCTION]);
         range.load_table(&mut layouter)?;
         let outputs = layouter.assign_region(
             || "gadget",

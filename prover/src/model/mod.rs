@@ -65,6 +65,13 @@ pub enum Op {
         /// Geometry.
         pool: crate::ops::conv::Pool,
     },
+    /// A tabulated non-linear function on `[-domain, domain]` (the importer clamps its input).
+    Function {
+        /// Which function.
+        function: crate::ops::nonlinear::Function,
+        /// Half-width of the input domain, in floats.
+        domain: f32,
+    },
     /// Max pooling over NHWC (padded positions ignored).
     MaxPool {
         /// Geometry.
@@ -89,6 +96,7 @@ impl Op {
             Op::Conv { .. } => "Conv",
             Op::AvgPool { .. } => "AvgPool",
             Op::MaxPool { .. } => "MaxPool",
+            Op::Function { function, .. } => function.name(),
         }
     }
 }

@@ -10,6 +10,7 @@ use tract_onnx::prelude::Framework;
 
 use super::{Graph, Node, Op};
 use crate::ops::conv::{Conv, Pool, Window};
+use crate::ops::nonlinear::Function;
 use crate::error::ProverError;
 use crate::tensor::Tensor;
 
@@ -221,6 +222,8 @@ impl Importer {
                 self.define_shaped(node, Op::Reshape, vec![x], target)
             }
             "Sub" | "Mul" | "Div" => self.arithmetic(node),
+            "Sigmoid" => self.tabulated(node, Function::Sigmoid),
+            "Tanh" => self.tabulated(node, Function::Tanh),
             "BatchNormalization" => self.batch_norm(node),
             "Clip" => self.clip(node),
             "Transpose" => {
@@ -236,7 +239,7 @@ impl Importer {
             "AveragePool" | "GlobalAveragePool" => self.average_pool(node),
             "MaxPool" | "GlobalMaxPool" => self.max_pool(node),
             other => Err(ProverError::Unsupported(format!(
-                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, BatchNormalization, Sub/Mul/Div by constants, Clip, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
+                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, BatchNormalization, Sigmoid, Tanh, Sub/Mul/Div by constants, Clip, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
             ))),
         }
     }
@@ -474,6 +477,18 @@ impl Importer {
         let per_channel = |v: &[f64]| Tensor::new([channels].into_iter().chain(std::iter::repeat_n(1, rank - 2)).collect(), v.iter().map(|&f| f as f32).collect());
         let scaled = self.push_op(node, "scale", Op::MulConst { constant: per_channel(&scale)? }, x)?;
         self.define(node, Op::AddConst { constant: per_channel(&shift)? }, vec![scaled])
+    }
+
+    /// A saturating function through a lookup table: the input is clamped to the table's domain
+    /// `[-r, r]` first (shift, clamp to `[0, 2r]`, shift back), which changes no rounded output.
+    fn tabulated(&mut self, node: &pb::NodeProto, function: Function) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let r = function.saturation() as f32;
+        let scalar = |v: f32| Tensor::new(vec![], vec![v]);
+        let shifted = self.push_op(node, "shift", Op::AddConst { constant: scalar(r)? }, x)?;
+        let clamped = self.push_op(node, "clamp", Op::Clamp { max: 2.0 * r }, shifted)?;
+        let back = self.push_op(node, "unshift", Op::AddConst { constant: scalar(-r)? }, clamped)?;
+        self.define(node, Op::Function { function, domain: r }, vec![back])
     }
 
     /// Clip with a lower bound of 0 (Relu6 and the like) as a clamp; other lower bounds shift

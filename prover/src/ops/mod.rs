@@ -6,6 +6,7 @@
 pub mod conv;
 pub mod elementwise;
 pub mod linear;
+pub mod nonlinear;
 pub mod rescale;
 
 use crate::error::ProverError;
@@ -51,7 +52,7 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             }
             Ok(out)
         }
-        Op::Relu | Op::Clamp { .. } => {
+        Op::Relu | Op::Clamp { .. } | Op::Function { .. } => {
             arity(1)?;
             Ok(inputs[0].to_vec())
         }
@@ -93,6 +94,7 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
         Op::Relu => Ok(args[0].map(|&x| x.max(0.0))),
         Op::MulConst { constant } => elementwise::zip_broadcast(args[0], constant, |a, b| a * b),
         Op::Clamp { max } => Ok(args[0].map(|&x| x.clamp(0.0, *max))),
+        Op::Function { function, .. } => Ok(args[0].map(|&x| function.eval(x as f64) as f32)),
         Op::Reshape => args[0].clone().reshape(shape.to_vec()),
         Op::Transpose { perm } => gather(args[0].data(), &transpose_indices(args[0].shape(), perm)?, shape.to_vec()),
         Op::Conv { weight, bias, conv } => {
