@@ -29,6 +29,8 @@ fn cases(root: &Path) -> Vec<(&'static str, Vec<PathBuf>)> {
     }
     let mlp = root.join("examples/mlp");
     cases.push(("examples/mlp (digits MLP, ONNX, calibrated)", vec![mlp.join("model.onnx"), mlp.join("input.json"), mlp.join("calibration.json")]));
+    let cnn = root.join("examples/cnn");
+    cases.push(("examples/cnn (digits CNN, ONNX, calibrated)", vec![cnn.join("model.onnx"), cnn.join("input.json"), cnn.join("calibration.json")]));
     cases
 }
 
