@@ -225,6 +225,35 @@ fn bad_inputs_are_clear_errors() {
     }
 }
 
+/// zkml's MNIST example end to end through the command line: exact outputs in the proof, and the
+/// aggregated proof accepted by the EVM verifier in revm.
+#[test]
+fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
+    let mnist = repo().join("../shared/anchors/zkml/examples/mnist");
+    if !mnist.join("model.msgpack").exists() {
+        eprintln!("skipped: ../shared/anchors/zkml/examples/mnist is not present");
+        return;
+    }
+    let dir = scratch("mnist-evm");
+    let (model, proof, agg) = (dir.join("model"), dir.join("proof.json"), dir.join("agg"));
+    let run = |args: &[&str]| {
+        let out = zkml(args);
+        assert!(out.status.success(), "zkml {args:?} failed: {}", text(&out));
+        out
+    };
+    run(&["compile", mnist.join("model.msgpack").to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    run(&["setup", model.to_str().unwrap()]);
+    run(&["prove", model.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let expected: Vec<f64> = [-5312, -8056, -8186, -1669, -4260, 6614, -5131, -6862, -3047, -805].iter().map(|&v| v as f64 / 512.0).collect();
+    assert_eq!(file["outputs"], serde_json::json!([expected]));
+    run(&["verify", model.to_str().unwrap(), proof.to_str().unwrap()]);
+    run(&["aggregate", model.to_str().unwrap(), proof.to_str().unwrap(), "-o", agg.to_str().unwrap()]);
+    run(&["evm-verifier", agg.to_str().unwrap()]);
+    let out = run(&["evm-verify", agg.to_str().unwrap()]);
+    assert!(text(&out).contains("accepted in revm"), "{}", text(&out));
+}
+
 #[test]
 fn zkml_msgpack_model_forward_matches_zkml() {
     let mnist = repo().join("../shared/anchors/zkml/examples/mnist");
