@@ -154,7 +154,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         QOp::Add => (AddConfig::rows_add(count, width), 0),
         QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
         QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
-        QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } => (0, 0),
+        QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } | QOp::Select { .. } => (0, 0),
         QOp::MaxPool2d { pool } => {
             let steps: usize = pool.taps(in_shape()).unwrap_or_default().iter().map(|t| t.len().saturating_sub(1)).sum();
             (MaxConfig::rows(steps, width), 2 * steps)
@@ -441,6 +441,8 @@ impl ModelCircuit {
                 }
                 outs
             }
+            // Like a transpose: the selected cells themselves, no constraint.
+            QOp::Select { picks } => picks.iter().map(|&(o, i)| arg(o)[i]).collect(),
             // A permutation of cells: no constraint, the next gadget copies from the right cells.
             QOp::Transpose { perm } => transpose_indices(arg_shape(0), perm).map_err(|_| Error::Synthesis)?.iter().map(|&i| arg(0)[i]).collect(),
             QOp::Conv2d { weight, bias, conv } => {

@@ -91,6 +91,8 @@ pub enum QOp {
     MaxPool2d { pool: Pool },
     /// A tabulated function; the input must lie in the table's domain.
     Lookup { table: FunctionTable },
+    /// Values copied from the operands (no arithmetic); see [`crate::model::Op::Select`].
+    Select { picks: Vec<(usize, usize)> },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -139,7 +141,9 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
         QOp::Input => arity(0).map(|_| declared.to_vec()),
         QOp::Linear { weight_t, bias } => {
             arity(1)?;
-            let (n, k) = (weight_t.shape()[0], weight_t.shape().get(1).copied().unwrap_or(0));
+            let &[n, k] = weight_t.shape() else {
+                return Err(ProverError::Shape(format!("linear weights of shape {:?} (expected [N, K])", weight_t.shape())));
+            };
             linear::linear_shape(inputs[0], &[k, n], Some(bias.len()))
         }
         QOp::MatMul => arity(2).and_then(|_| linear::matmul_shape(inputs[0], inputs[1])),
@@ -147,6 +151,7 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
         QOp::AddConst { constant } | QOp::MulConst { constant } => arity(1).and_then(|_| same_as_input(constant.shape())),
         QOp::Relu | QOp::Clamp { .. } | QOp::Lookup { .. } => arity(1).map(|_| inputs[0].to_vec()),
         QOp::Transpose { perm } => arity(1).and_then(|_| transpose_shape(inputs[0], perm)),
+        QOp::Select { picks } => crate::ops::check_picks(picks, inputs, declared).map(|_| declared.to_vec()),
         QOp::Reshape => {
             arity(1)?;
             if inputs[0].iter().product::<usize>() != declared.iter().product::<usize>() {
@@ -214,6 +219,7 @@ impl QuantizedModel {
                     Op::Clamp { max } => QOp::Clamp { max: quantize_value(*max as f64, s, &what)? },
                     Op::Reshape => QOp::Reshape,
                     Op::Transpose { perm } => QOp::Transpose { perm: perm.clone() },
+                    Op::Select { picks } => QOp::Select { picks: picks.clone() },
                     Op::Conv { weight, bias, conv } => QOp::Conv2d {
                         weight: quantize_tensor(weight, s, &what)?,
                         bias: match bias {
@@ -408,6 +414,7 @@ impl QuantizedModel {
                     })?;
                     Tensor::new(node.shape.clone(), outputs)?
                 }
+                QOp::Select { picks } => Tensor::new(node.shape.clone(), picks.iter().map(|&(o, i)| arg(o).data()[i]).collect())?,
                 QOp::Transpose { perm } => gather(arg(0).data(), &transpose_indices(arg(0).shape(), perm)?, node.shape.clone())?,
                 QOp::Conv2d { weight, bias, conv } => {
                     let x = arg(0);

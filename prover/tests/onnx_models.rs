@@ -125,6 +125,32 @@ impl OnnxBuilder {
         self.node("BatchNormalization", &[x, &gamma, &beta, &mean, &name], vec![])
     }
 
+    fn int64s(&mut self, values: &[i64]) -> String {
+        let name = self.fresh("i");
+        self.inits.push(pb::TensorProto {
+            name: name.clone(),
+            dims: vec![values.len() as i64],
+            data_type: pb::tensor_proto::DataType::Int64 as i32,
+            int64_data: values.to_vec(),
+            ..Default::default()
+        });
+        name
+    }
+
+    /// A node with several outputs.
+    fn multi(&mut self, op: &str, inputs: &[&str], outputs: usize, attrs: Vec<pb::AttributeProto>) -> Vec<String> {
+        let outs: Vec<String> = (0..outputs).map(|_| self.fresh("t")).collect();
+        self.nodes.push(pb::NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outs.clone(),
+            name: outs[0].clone(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        outs
+    }
+
     fn scalar(&mut self, v: f32) -> String {
         let name = self.fresh("c");
         self.inits.push(float_tensor(&name, &[], vec![v]));
@@ -378,5 +404,31 @@ fn sigmoid_and_tanh_through_lookup_tables() {
         },
         &[1, 6],
         9,
+    );
+}
+
+#[test]
+fn slice_split_concat_gather_and_squeeze_move_cells() {
+    check_model(
+        "selections",
+        |b| {
+            // x [1, 4, 6] -> Slice [:, :, 1:6:2] -> [1, 4, 3]; Split axis 1 -> [1,1,3] + [1,3,3];
+            // Concat back in the other order; Gather axis 2 indices [2, 0, 0]; Unsqueeze, Squeeze;
+            // Flatten; Gemm.
+            let (st, en, ax, sp) = (b.int64s(&[1]), b.int64s(&[6]), b.int64s(&[2]), b.int64s(&[2]));
+            let sl = b.node("Slice", &["x", &st, &en, &ax, &sp], vec![]);
+            let sizes = b.int64s(&[1, 3]);
+            let parts = b.multi("Split", &[&sl, &sizes], 2, vec![int_attr("axis", 1)]);
+            let cat = b.node("Concat", &[&parts[1], &parts[0]], vec![int_attr("axis", 1)]);
+            let idx = b.int64s(&[2, 0, 0]);
+            let g = b.node("Gather", &[&cat, &idx], vec![int_attr("axis", 2)]);
+            let axes = b.int64s(&[0]);
+            let u = b.node("Unsqueeze", &[&g, &axes], vec![]);
+            let sq = b.node("Squeeze", &[&u, &axes], vec![]);
+            let f = b.node("Flatten", &[&sq], vec![]);
+            (b.gemm(&f, 12, 2), vec![1, 2])
+        },
+        &[1, 4, 6],
+        10,
     );
 }

@@ -46,6 +46,12 @@ pub enum Op {
     },
     /// Same values in row-major order under the node's shape (Reshape, Flatten).
     Reshape,
+    /// Each output value copied from one input value (Concat, Slice, Split, Gather with constant
+    /// indices): output `i` is element `picks[i].1` (row-major) of operand `picks[i].0`.
+    Select {
+        /// `(operand, flat index)` for every output value, row-major.
+        picks: Vec<(usize, usize)>,
+    },
     /// Axes permuted: output axis `i` is input axis `perm[i]`.
     Transpose {
         /// The permutation.
@@ -93,6 +99,7 @@ impl Op {
             Op::Clamp { .. } => "Clamp",
             Op::Reshape => "Reshape",
             Op::Transpose { .. } => "Transpose",
+            Op::Select { .. } => "Select",
             Op::Conv { .. } => "Conv",
             Op::AvgPool { .. } => "AvgPool",
             Op::MaxPool { .. } => "MaxPool",

@@ -60,6 +60,10 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             arity(1)?;
             transpose_shape(inputs[0], perm)
         }
+        Op::Select { picks } => {
+            check_picks(picks, inputs, declared)?;
+            Ok(declared.to_vec())
+        }
         Op::Conv { weight, bias, conv } => {
             arity(1)?;
             let out = conv.output_shape(inputs[0], weight.shape())?;
@@ -83,6 +87,17 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
     }
 }
 
+/// Checks that `picks` fills `declared` and only names existing operand elements.
+pub fn check_picks(picks: &[(usize, usize)], inputs: &[&[usize]], declared: &[usize]) -> Result<(), ProverError> {
+    if picks.len() != declared.iter().product::<usize>() {
+        return Err(ProverError::Shape(format!("{} picked values for shape {declared:?}", picks.len())));
+    }
+    if let Some(&(o, i)) = picks.iter().find(|&&(o, i)| inputs.get(o).is_none_or(|s| i >= s.iter().product::<usize>())) {
+        return Err(ProverError::Shape(format!("picks element {i} of operand {o}, which does not exist")));
+    }
+    Ok(())
+}
+
 /// The float value of a non-input node.
 pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tensor<f32>, ProverError> {
     match op {
@@ -97,6 +112,7 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
         Op::Function { function, .. } => Ok(args[0].map(|&x| function.eval(x as f64) as f32)),
         Op::Reshape => args[0].clone().reshape(shape.to_vec()),
         Op::Transpose { perm } => gather(args[0].data(), &transpose_indices(args[0].shape(), perm)?, shape.to_vec()),
+        Op::Select { picks } => Tensor::new(shape.to_vec(), picks.iter().map(|&(o, i)| args[o].data()[i]).collect()),
         Op::Conv { weight, bias, conv } => {
             let channels = shape[3];
             let data = conv
