@@ -241,8 +241,7 @@ impl Importer {
                 self.define(node, Op::Transpose { perm }, vec![x])
             }
             "Conv" => self.conv(node),
-            "AveragePool" | "GlobalAveragePool" => self.average_pool(node),
-            "MaxPool" | "GlobalMaxPool" => self.max_pool(node),
+            "AveragePool" | "GlobalAveragePool" | "MaxPool" | "GlobalMaxPool" => self.pool(node),
             other => Err(ProverError::Unsupported(format!(
                 "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, BatchNormalization, Sigmoid, Tanh, Concat, Slice, Split, Gather, Squeeze, Unsqueeze, Sub/Mul/Div by constants, Clip, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
             ))),
@@ -376,31 +375,6 @@ impl Importer {
         };
         let window = self.window(node, &input, [kh, kw])?;
         self.nhwc(node, x, Op::Conv { weight, bias, conv: Conv { window, depthwise } })
-    }
-
-    fn average_pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
-        let x = self.activation(self.input(node, 0)?)?;
-        let input = self.nodes[x].shape.clone();
-        if input.len() != 4 {
-            return Err(ProverError::Unsupported(format!("pooling of {input:?} (2-D only)")));
-        }
-        let window = if node.op_type == "GlobalAveragePool" {
-            Window { kernel: [input[2], input[3]], stride: [1, 1], padding: [0; 4] }
-        } else {
-            let kernel = match attr_ints(node, "kernel_shape") {
-                Some(k) if k.len() == 2 && k.iter().all(|&v| v >= 1) => [k[0] as usize, k[1] as usize],
-                other => return Err(ProverError::Unsupported(format!("kernel_shape = {other:?}"))),
-            };
-            if attr_int(node, "ceil_mode", 0) != 0 {
-                return Err(ProverError::Unsupported("ceil_mode = 1".into()));
-            }
-            let window = self.window(node, &input, kernel)?;
-            if window.padding != [0; 4] && attr_int(node, "count_include_pad", 0) == 0 {
-                return Err(ProverError::Unsupported("padded average pooling that excludes the padding from the count".into()));
-            }
-            window
-        };
-        self.nhwc(node, x, Op::AvgPool { pool: Pool { window } })
     }
 
     /// Sub, Mul and Div with one constant operand, as sums and products with constants.
@@ -685,13 +659,14 @@ impl Importer {
         self.define(node, Op::AddConst { constant: Tensor::new(vec![], vec![lo as f32])? }, vec![clamped])
     }
 
-    fn max_pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+    /// AveragePool, GlobalAveragePool, MaxPool and GlobalMaxPool over an NCHW input.
+    fn pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
         let input = self.nodes[x].shape.clone();
         if input.len() != 4 || node.output.len() > 1 {
-            return Err(ProverError::Unsupported(format!("max pooling of {input:?} (2-D, without the Indices output)")));
+            return Err(ProverError::Unsupported(format!("pooling of {input:?} (2-D, one output)")));
         }
-        let window = if node.op_type == "GlobalMaxPool" {
+        let window = if node.op_type.starts_with("Global") {
             Window { kernel: [input[2], input[3]], stride: [1, 1], padding: [0; 4] }
         } else {
             let kernel = match attr_ints(node, "kernel_shape") {
@@ -703,7 +678,15 @@ impl Importer {
             }
             self.window(node, &input, kernel)?
         };
-        self.nhwc(node, x, Op::MaxPool { pool: Pool { window } })
+        let pool = Pool { window };
+        if node.op_type.ends_with("MaxPool") {
+            // Padded positions are ignored by a maximum.
+            return self.nhwc(node, x, Op::MaxPool { pool });
+        }
+        if window.padding != [0; 4] && attr_int(node, "count_include_pad", 0) == 0 {
+            return Err(ProverError::Unsupported("padded average pooling that excludes the padding from the count".into()));
+        }
+        self.nhwc(node, x, Op::AvgPool { pool })
     }
 
     fn matmul(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
