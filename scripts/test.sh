@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
-# Tests share one SRS store; by default the user's (~/.zkml/srs). CI gets a fresh one.
+# Tests share one SRS store (made on first use, about 10 s for the largest size); by default the
+# user's ~/.zkml/srs.
 export ZKML_SRS_DIR="${ZKML_SRS_DIR:-$HOME/.zkml/srs}"
 .tools/bin/forge test --root .
 cargo test --release --workspace --locked
