@@ -47,6 +47,17 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem:.0} GiB")
 }
 
+fn commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| format!(", commit {}", String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_default()
+}
+
 fn today() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
@@ -84,9 +95,10 @@ pub fn run(output: &Path) -> Result<()> {
     };
     write!(
         text,
-        "\n## {} on {}\n\n| model | k | advice + lookup columns | keygen s | prove s | verify s | total s | peak MiB | proof bytes |\n|---|---|---|---|---|---|---|---|---|\n{rows}",
+        "\n## {} on {}{}\n\n| model | k | advice + lookup columns | keygen s | prove s | verify s | total s | peak MiB | proof bytes |\n|---|---|---|---|---|---|---|---|---|\n{rows}",
         today(),
-        machine()
+        machine(),
+        commit()
     )?;
     std::fs::write(output, text)?;
     eprintln!("appended to {}", output.display());
