@@ -226,6 +226,21 @@ def check_onnxruntime(path, x_test, ref_logits):
     return msg, got
 
 
+def write_sample_files(out_dir, x_test, y_test, sample_logits, to_list):
+    """input.json (the first test image), expected.json (its label and float logits) and
+    calibration.json (the first N_CALIBRATION test images); `to_list` formats float arrays."""
+    write_json(os.path.join(out_dir, "input.json"), {"input_data": [to_list(x_test[0])]})
+    write_json(
+        os.path.join(out_dir, "expected.json"),
+        {"label": int(y_test[0]), "logits": to_list(sample_logits)},
+        indent=2,
+    )
+    write_json(
+        os.path.join(out_dir, "calibration.json"),
+        {"input_data": [to_list(x_test[i]) for i in range(N_CALIBRATION)]},
+    )
+
+
 def write_heldout(out_dir, x_test, y_test, float_logits, ort_logits):
     """heldout.json: all test images, their labels and the float model's predicted classes."""
     pred = float_logits.argmax(axis=1)
@@ -262,16 +277,7 @@ def make_mlp(x_train, x_test, y_train, y_test):
 
     sample = x_test[0:1]
     sample_logits = forward(params, sample)[-1][0]
-    write_json(os.path.join(OUT_DIR, "input.json"), {"input_data": [floats(sample)]})
-    write_json(
-        os.path.join(OUT_DIR, "expected.json"),
-        {"label": int(y_test[0]), "logits": floats(sample_logits)},
-        indent=2,
-    )
-    write_json(
-        os.path.join(OUT_DIR, "calibration.json"),
-        {"input_data": [floats(x_test[i]) for i in range(N_CALIBRATION)]},
-    )
+    write_sample_files(OUT_DIR, x_test, y_test, sample_logits, floats)
 
     act_str = ", ".join(f"fc{i + 1} {a:.2f}" for i, a in enumerate(max_act))
     readme = f"""# examples/mlp: digits MLP
@@ -502,16 +508,7 @@ def make_cnn(x_train, x_test, y_train, y_test):
     ort_msg, ort_logits = check_onnxruntime(model_path, x_test, logits)
 
     sample_logits = logits[0]
-    write_json(os.path.join(CNN_OUT_DIR, "input.json"), {"input_data": [rfloats(x_test[0])]})
-    write_json(
-        os.path.join(CNN_OUT_DIR, "expected.json"),
-        {"label": int(y_test[0]), "logits": rfloats(sample_logits)},
-        indent=2,
-    )
-    write_json(
-        os.path.join(CNN_OUT_DIR, "calibration.json"),
-        {"input_data": [rfloats(x_test[i]) for i in range(N_CALIBRATION)]},
-    )
+    write_sample_files(CNN_OUT_DIR, x_test, y_test, sample_logits, rfloats)
     heldout = write_heldout(CNN_OUT_DIR, x_test, y_test, logits, ort_logits)
 
     act_str = ", ".join(f"{k} {a:.2f}" for k, a in max_act.items())

@@ -225,15 +225,23 @@ fn bad_inputs_are_clear_errors() {
     }
 }
 
+/// zkml's public outputs for its MNIST example, at scale 512.
+const ZKML_OUTPUTS: [i64; 10] = [-5312, -8056, -8186, -1669, -4260, 6614, -5131, -6862, -3047, -805];
+
+/// zkml's MNIST example, read in place from ../shared when present.
+fn zkml_mnist() -> Option<PathBuf> {
+    let dir = repo().join("../shared/anchors/zkml/examples/mnist");
+    dir.join("model.msgpack").exists().then_some(dir)
+}
+
 /// zkml's MNIST example end to end through the command line: exact outputs in the proof, and the
 /// aggregated proof accepted by the EVM verifier in revm.
 #[test]
 fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
-    let mnist = repo().join("../shared/anchors/zkml/examples/mnist");
-    if !mnist.join("model.msgpack").exists() {
+    let Some(mnist) = zkml_mnist() else {
         eprintln!("skipped: ../shared/anchors/zkml/examples/mnist is not present");
         return;
-    }
+    };
     let dir = scratch("mnist-evm");
     let (model, proof, agg) = (dir.join("model"), dir.join("proof.json"), dir.join("agg"));
     let run = |args: &[&str]| {
@@ -245,7 +253,7 @@ fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
     run(&["setup", model.to_str().unwrap()]);
     run(&["prove", model.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap(), "-o", proof.to_str().unwrap()]);
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
-    let expected: Vec<f64> = [-5312, -8056, -8186, -1669, -4260, 6614, -5131, -6862, -3047, -805].iter().map(|&v| v as f64 / 512.0).collect();
+    let expected: Vec<f64> = ZKML_OUTPUTS.iter().map(|&v| v as f64 / 512.0).collect();
     assert_eq!(file["outputs"], serde_json::json!([expected]));
     run(&["verify", model.to_str().unwrap(), proof.to_str().unwrap()]);
     // The MNIST circuit is wide enough that a k = 20 aggregation needs more columns than a verifier
@@ -258,11 +266,10 @@ fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
 
 #[test]
 fn zkml_msgpack_model_forward_matches_zkml() {
-    let mnist = repo().join("../shared/anchors/zkml/examples/mnist");
-    if !mnist.join("model.msgpack").exists() {
+    let Some(mnist) = zkml_mnist() else {
         eprintln!("skipped: ../shared/anchors/zkml/examples/mnist is not present");
         return;
-    }
+    };
     let dir = scratch("mnist");
     let d = dir.join("compiled");
     let ok = zkml(&["compile", mnist.join("model.msgpack").to_str().unwrap(), "-o", d.to_str().unwrap()]);
@@ -270,6 +277,6 @@ fn zkml_msgpack_model_forward_matches_zkml() {
     let out = zkml(&["forward", d.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let expected = serde_json::json!([[-5312, -8056, -8186, -1669, -4260, 6614, -5131, -6862, -3047, -805]]);
+    let expected = serde_json::json!([ZKML_OUTPUTS]);
     assert_eq!(report["outputs_quantized"], expected);
 }

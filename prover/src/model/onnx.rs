@@ -497,7 +497,7 @@ impl Importer {
 
     fn concat(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let operands = node.input.iter().map(|n| self.activation(n)).collect::<Result<Vec<_>, _>>()?;
-        let first = self.nodes[operands[0]].shape.clone();
+        let first = self.nodes[*operands.first().ok_or_else(|| ProverError::Model("Concat without inputs".into()))?].shape.clone();
         let axis = Self::axis(attr_int(node, "axis", 0), first.len())?;
         let sizes: Vec<usize> = operands.iter().map(|&o| self.nodes[o].shape.get(axis).copied().unwrap_or(0)).collect();
         for &o in &operands {
