@@ -14,6 +14,7 @@ use zkml_prover::keys;
 use zkml_prover::proof::{self, ProofFile};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::srs::Srs;
+use zkml_prover::visibility::VisibilitySettings;
 
 use crate::progress::step;
 use crate::Command;
@@ -21,8 +22,8 @@ use crate::Command;
 /// Runs a subcommand. `Ok(ExitCode::FAILURE)` means a proof was rejected.
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Compile { model, output, scale, range_bits, calibration_data, force } => {
-            compile(&model, &output, scale, range_bits, calibration_data.as_deref(), force)
+        Command::Compile { model, output, scale, range_bits, calibration_data, visibility, force } => {
+            compile(&model, &output, scale, range_bits, calibration_data.as_deref(), visibility.settings(), force)
         }
         Command::Forward { dir, input } => {
             let model = CompiledModel::load(&dir)?;
@@ -39,7 +40,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&proof.outputs)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { dir, proof } => verify(&dir, &proof),
+        Command::Verify { dir, proof, input } => verify(&dir, &proof, input.as_deref()),
         Command::Aggregate { dir, proofs, output, k, force } => {
             if !force && workflow::aggregation_exists(&output) {
                 bail!("{} already holds an aggregation; pass --force to replace it", output.display());
@@ -71,7 +72,15 @@ fn warn_if_insecure(srs: &Srs) {
     }
 }
 
-fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: Option<u32>, calibration: Option<&Path>, force: bool) -> Result<ExitCode> {
+fn compile(
+    model_path: &Path,
+    output: &Path,
+    scale: u32,
+    range_bits: Option<u32>,
+    calibration: Option<&Path>,
+    visibility: VisibilitySettings,
+    force: bool,
+) -> Result<ExitCode> {
     refuse_overwrite(&CompiledModel::path_in(output), force)?;
     let model = match calibration {
         Some(data) => {
@@ -86,6 +95,7 @@ fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: Option<u32>
             step("importing and quantizing", || compile_model(model_path, config)).with_context(|| format!("compiling {}", model_path.display()))?
         }
     };
+    let model = if visibility == VisibilitySettings::default() { model } else { model.with_visibility(visibility)? };
     model.save(output)?;
     // Keys of an earlier compile belong to another model: remove them so nothing stale is used.
     for stale in [keys::pk_path(output), keys::vk_path(output)] {
@@ -103,7 +113,7 @@ fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: Option<u32>
         model.quantized.dequantize(model.quantized.activation_range().highest() as i64),
     );
     eprintln!(
-        "circuit: k = {} ({} rows), {} advice + {} lookup columns, {} rows used, {} range checks, {} public outputs",
+        "circuit: k = {} ({} rows), {} advice + {} lookup columns, {} rows used, {} range checks, {} public inputs",
         l.k,
         1u64 << l.k,
         l.shape.width,
@@ -112,7 +122,22 @@ fn compile(model_path: &Path, output: &Path, scale: u32, range_bits: Option<u32>
         l.range_checks,
         l.public_inputs
     );
+    let v = model.quantized.visibility;
+    eprintln!("visibility: input {}, params {}, output {}; public inputs: {}", v.input, v.params, v.output, describe_public(&model));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The public inputs in order, e.g. `output 0 (10 values)`.
+fn describe_public(model: &CompiledModel) -> String {
+    let sections = model.quantized.public_sections();
+    if sections.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = sections
+        .iter()
+        .map(|s| if s.commitment { format!("{} (Poseidon commitment)", s.tensor) } else { format!("{} ({} values)", s.tensor, s.len) })
+        .collect();
+    parts.join(", ")
 }
 
 fn print_calibration(report: &Calibration) {
@@ -155,15 +180,25 @@ fn prove(dir: &Path, input: &Path) -> Result<ProofFile> {
     Ok(step("proving", || proof::prove(&model, &srs.params, &pk, &inputs))?)
 }
 
-fn verify(dir: &Path, proof_path: &Path) -> Result<ExitCode> {
+fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCode> {
     let model = CompiledModel::load(dir)?;
     let srs = keys::model_srs(&model)?;
     warn_if_insecure(&srs);
     let vk = keys::load_vk(dir, &model, &srs.params)?;
     let proof = ProofFile::load(proof_path)?;
-    match proof::verify(&model, &srs.params, &vk, &proof) {
+    let checked = proof::verify(&model, &srs.params, &vk, &proof).and_then(|()| match input {
+        Some(path) => proof::check_inputs(&model, &proof, &load_inputs(&model, path)?),
+        None => Ok(()),
+    });
+    match checked {
         Ok(()) => {
             println!("valid: outputs {}", serde_json::to_string(&proof.outputs)?);
+            for c in &proof.commitments {
+                println!("  commitment to {}: {}", c.tensor, c.value);
+            }
+            if let Some(path) = input {
+                println!("  the proof is about the input in {}", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -254,7 +289,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let started = Instant::now();
     eprintln!("zkml demo: working in {}", work.display());
 
-    compile(&example.join("model.onnx"), &model_dir, 8, None, Some(&example.join("calibration.json")), false)?;
+    compile(&example.join("model.onnx"), &model_dir, 8, None, Some(&example.join("calibration.json")), VisibilitySettings::default(), false)?;
     let model = CompiledModel::load(&model_dir)?;
     let report = forward(&model, &InputFile::load(&input)?.input_data)?;
     let float_outputs = report.float_outputs.clone().context("the example model has a float graph")?;
@@ -263,7 +298,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let proof = prove(&model_dir, &input)?;
     let prove_secs = t.elapsed().as_secs_f64();
     proof.save(&proof_path)?;
-    if verify(&model_dir, &proof_path)? != ExitCode::SUCCESS {
+    if verify(&model_dir, &proof_path, None)? != ExitCode::SUCCESS {
         bail!("the proof did not verify");
     }
     let proved = &proof.outputs;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zkml_prover::visibility::{Visibility, VisibilitySettings};
 
 /// Zero-knowledge proofs of ML inference (halo2, KZG over BN254), aggregated and verified on-chain.
 #[derive(Parser)]
@@ -57,6 +58,8 @@ enum Command {
         /// and circuit size) and prints each layer's float-versus-quantized error.
         #[arg(long, value_name = "DATA.json")]
         calibration_data: Option<PathBuf>,
+        #[command(flatten)]
+        visibility: VisibilityArgs,
         /// Overwrite an existing compiled model in DIR.
         #[arg(long)]
         force: bool,
@@ -98,6 +101,10 @@ enum Command {
         dir: PathBuf,
         /// PROOF.json written by `zkml prove`.
         proof: PathBuf,
+        /// Also check that the proof is about this input (INPUT.json or inp.msgpack): its public
+        /// values or its commitment must be this input's. Needs a public or hashed input.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
     },
     /// Aggregate one or more proofs of a model into one proof verifiable on the EVM.
     Aggregate {
@@ -154,6 +161,34 @@ enum Command {
         #[arg(long)]
         rpc: Option<String>,
     },
+}
+
+/// What the proof reveals. Public inputs come in this order: input values or commitments, the
+/// params commitment, output values or commitments.
+#[derive(clap::Args, Clone, Copy)]
+struct VisibilityArgs {
+    /// The model input: public (values are public inputs), private (hidden) or hashed (hidden; a
+    /// Poseidon commitment to it is a public input).
+    #[arg(long, default_value = "private", value_parser = parse_visibility)]
+    input_visibility: Visibility,
+    /// The weights, biases and constants: public (fixed in the verifying key: the proof is bound
+    /// to these values), private (hidden and unbound: the proof holds for *some* weights) or hashed
+    /// (hidden; a Poseidon commitment to them is a public input, checked by `zkml verify`).
+    #[arg(long, default_value = "public", value_parser = parse_visibility)]
+    param_visibility: Visibility,
+    /// The model output: public, private or hashed, as for the input.
+    #[arg(long, default_value = "public", value_parser = parse_visibility)]
+    output_visibility: Visibility,
+}
+
+impl VisibilityArgs {
+    fn settings(self) -> VisibilitySettings {
+        VisibilitySettings { input: self.input_visibility, params: self.param_visibility, output: self.output_visibility }
+    }
+}
+
+fn parse_visibility(s: &str) -> Result<Visibility, String> {
+    s.parse().map_err(|e: zkml_prover::ProverError| e.to_string())
 }
 
 fn main() -> ExitCode {

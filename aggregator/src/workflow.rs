@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use halo2_proofs::poly::commitment::Params;
 use sha2::{Digest, Sha256};
 use zkml_prover::artifact::{srs_fingerprint, CompiledModel, FORMAT_VERSION};
-use zkml_prover::proof::{fr_to_hex, verify as verify_model_proof, ProofFile};
+use zkml_prover::proof::{fr_to_hex, verify as verify_model_proof, NamedCommitment, ProofFile};
 use zkml_prover::srs::SrsStore;
 use zkml_prover::{keys, ProverError};
 
@@ -88,12 +88,14 @@ pub fn aggregate_proofs(model_dir: &Path, proofs: &[PathBuf], out_dir: &Path, k:
     }
     let vk = keys::load_vk(model_dir, &model, &inner_srs.params)?;
     let mut snarks = Vec::with_capacity(proofs.len());
-    let mut outputs = Vec::new();
+    let (mut inputs, mut outputs, mut commitments) = (Vec::new(), Vec::new(), Vec::new());
     for (index, path) in proofs.iter().enumerate() {
         let file = ProofFile::load(path)?;
         verify_model_proof(&model, &inner_srs.params, &vk, &file)
             .map_err(|e| AggregatorError::InnerProofInvalid { index, reason: format!("{}: {e}", path.display()) })?;
+        inputs.extend(file.inputs.iter().cloned());
         outputs.extend(file.outputs.iter().cloned());
+        commitments.extend(file.commitments.iter().map(|c| NamedCommitment { tensor: format!("proof {index} {}", c.tensor), value: c.value.clone() }));
         snarks.push(snark_from_parts(&inner_srs.params, &vk, vec![file.instance_values()?], file.proof_bytes()?)?);
     }
     let aggregated = aggregate(&agg_srs.params, snarks)?;
@@ -104,7 +106,9 @@ pub fn aggregate_proofs(model_dir: &Path, proofs: &[PathBuf], out_dir: &Path, k:
         model_hash: hex::encode(Sha256::digest(&aggregated.vk)),
         proof: format!("0x{}", hex::encode(&aggregated.proof)),
         instances: aggregated.instances.iter().map(fr_to_hex).collect(),
+        inputs,
         outputs,
+        commitments,
     };
     proof_file.save(&out_dir.join(PROOF_FILE))?;
     let json = serde_json::to_vec(&aggregated).map_err(|e| AggregatorError::Internal { context: "serializing", message: e.to_string() })?;

@@ -22,7 +22,7 @@ use crate::model::Graph;
 use crate::quantize::QuantizedModel;
 
 /// Version of every artifact format this crate writes; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A model ready to set up and prove: what `zkml compile` writes to `DIR/model.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -90,6 +90,15 @@ impl CompiledModel {
             return Err(ProverError::Artifact("model.json: the circuit layout does not fit the model".into()));
         }
         Ok(())
+    }
+
+    /// The same model with other visibility settings, its circuit planned again for them.
+    pub fn with_visibility(mut self, visibility: crate::visibility::VisibilitySettings) -> Result<Self, ProverError> {
+        self.quantized.visibility = visibility;
+        let layout = crate::circuit::plan(&self.quantized)?;
+        self.quantized.config.activation_bound = Some(layout.activation_bound);
+        self.layout = layout;
+        Ok(self)
     }
 
     /// SHA-256 over the quantized model and layout: everything the circuit depends on.

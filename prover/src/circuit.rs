@@ -1,14 +1,16 @@
 //! The model circuit: every node of a [`QuantizedModel`] laid out with the gadgets, in one region,
-//! its outputs exposed as the public inputs.
+//! with the public inputs its [`crate::visibility`] settings ask for.
 //!
-//! Public inputs (one instance column): the model's outputs, flattened row-major, output after
-//! output, as field elements (a negative `v` is `p − |v|`), at the model's scale. The input and
-//! every intermediate value are private witnesses; the weights and biases are fixed columns, so
-//! they are fixed by the verifying key (committed in it, not published).
+//! Public inputs (one instance column), in the order of [`QuantizedModel::public_sections`]: the
+//! input values or commitments, the params commitment, the output values or commitments. Each
+//! value is copy-constrained to the cell the model computed it in, and each commitment is computed
+//! in the circuit over those exact cells. Intermediate values are always private witnesses.
+//! Parameters are fixed columns (committed in the verifying key) when public, and witness cells
+//! ([`crate::gadgets::params`]) otherwise.
 
 use std::sync::Arc;
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::circuit::{Cell, Layouter, SimpleFloorPlanner};
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
 use serde::{Deserialize, Serialize};
@@ -20,13 +22,17 @@ use crate::gadgets::dot_activations::{DotActivationsChip, DotActivationsConfig};
 use crate::gadgets::dot_weights::{DotWeightsChip, DotWeightsConfig};
 use crate::gadgets::matvec::{MatVecChip, MatVecConfig};
 use crate::gadgets::max::{MaxChip, MaxConfig, MaxSlot};
+use crate::gadgets::params::{ParamCells, ParamsChip, ParamsConfig};
+use crate::gadgets::poseidon::{self, CommitmentCell, PoseidonChip, PoseidonConfig};
 use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
 use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
 use crate::gadgets::{fe, Columns, Num, RegionCtx};
 use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
+use crate::commitment::sponge_rows;
 use crate::quantize::{QOp, QNode, QuantizedModel};
+use crate::visibility::PublicTensor;
 use crate::tensor::{broadcast_indices, transpose_indices, Tensor};
 
 /// Rows at the end of the circuit halo2 reserves for blinding (an upper bound).
@@ -46,6 +52,13 @@ pub struct ShapeParams {
     /// Column pairs for function lookups (0 when the model tabulates no function).
     #[serde(default)]
     pub function_columns: usize,
+    /// Whether the circuit computes Poseidon commitments (`hashed` visibility). Only then are
+    /// its gates added: an unused gate still costs prover time.
+    #[serde(default)]
+    pub poseidon: bool,
+    /// Whether the parameters are witness cells rather than fixed columns.
+    #[serde(default)]
+    pub witness_params: bool,
 }
 
 /// Where everything goes: the plan chosen for a model.
@@ -90,6 +103,10 @@ pub struct ModelConfig {
     pub max: MaxConfig,
     /// Range checks and their table.
     pub range: RangeCheckConfig,
+    /// Poseidon commitments (only in circuits at least [`poseidon::MIN_WIDTH`] wide).
+    pub poseidon: Option<PoseidonConfig>,
+    /// The parameter area (only when parameters are witnesses).
+    pub params: Option<ParamsConfig>,
     /// The public inputs.
     pub instance: Column<Instance>,
 }
@@ -98,6 +115,7 @@ impl ModelConfig {
     /// Creates all columns and gates for `params`.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> Self {
         assert!(params.width >= 4 && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
+        assert!(!params.poseidon || params.width >= poseidon::MIN_WIDTH, "hashing needs {} columns", poseidon::MIN_WIDTH);
         let columns = Columns::configure(meta, params.width);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
@@ -111,6 +129,8 @@ impl ModelConfig {
             clamp: ClampConfig::configure(meta, &columns),
             max: MaxConfig::configure(meta, &columns),
             range: RangeCheckConfig::configure(meta, params.lookup_columns, params.function_columns),
+            poseidon: if params.poseidon { PoseidonConfig::configure(meta, &columns) } else { None },
+            params: params.witness_params.then(|| ParamsConfig::configure(meta, &columns)),
             columns,
             instance,
         }
@@ -124,6 +144,22 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
     let last_dim = |i: usize| *model.nodes[node.inputs[i]].shape.last().unwrap_or(&1);
     let in_shape = || model.nodes[node.inputs[0]].shape.as_slice();
     let dots = |lengths: &mut dyn Iterator<Item = usize>| lengths.map(|len| DotWeightsConfig::rows(len, width)).sum::<usize>();
+    // Products with witnessed parameters: one activation dot per output, the bias as `bias · 1`.
+    let witness_dots = |lengths: &mut dyn Iterator<Item = usize>| lengths.map(|len| DotActivationsConfig::rows(len + 1, width)).sum::<usize>();
+    if model.visibility.witnessed_params() {
+        match &node.op {
+            QOp::Conv2d { weight, conv, .. } => {
+                let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
+                return (witness_dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count);
+            }
+            QOp::Linear { .. } => {
+                return (count * DotActivationsConfig::rows(last_dim(0) + 1, width) + RescaleConfig::rows(count, width), 2 * count);
+            }
+            QOp::MulConst { .. } => return (count * DotActivationsConfig::rows(1, width) + RescaleConfig::rows(count, width), 2 * count),
+            QOp::AddConst { .. } => return (AddConfig::rows_add(count, width), 0),
+            _ => {}
+        }
+    }
     match &node.op {
         // Shapes were validated when the model was built, so the taps exist.
         QOp::Conv2d { weight, conv, .. } if conv.depthwise => {
@@ -170,6 +206,28 @@ fn node_function_lookups(node: &QNode) -> usize {
     }
 }
 
+/// Main-area rows outside the nodes: the parameter area and the Poseidon commitments.
+fn visibility_rows(model: &QuantizedModel, width: usize) -> usize {
+    let params = if model.visibility.witnessed_params() { ParamsConfig::rows(model.params().len(), width) } else { 0 };
+    let hashing: usize = model
+        .public_sections()
+        .iter()
+        .filter(|s| s.commitment)
+        .map(|s| PoseidonConfig::rows(committed_len(model, &s.tensor)))
+        .sum();
+    params + hashing
+}
+
+/// Number of elements a commitment to `tensor` covers.
+fn committed_len(model: &QuantizedModel, tensor: &PublicTensor) -> usize {
+    let size = |id: usize| model.nodes[id].shape.iter().product::<usize>();
+    match *tensor {
+        PublicTensor::Input(i) => size(model.inputs[i]),
+        PublicTensor::Params => model.params().len(),
+        PublicTensor::Output(i) => size(model.outputs[i]),
+    }
+}
+
 fn function_lookups(model: &QuantizedModel) -> usize {
     model.nodes.iter().map(node_function_lookups).sum()
 }
@@ -183,7 +241,9 @@ fn function_lookups(model: &QuantizedModel) -> usize {
 pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
     let fixed_rows = RangeCheckConfig::table_rows(&model.fixed_ranges(), &model.function_tables());
     let min_bound = 1i64 << (model.config.range_bits - 1);
-    let public_inputs = model.outputs.iter().map(|&o| model.nodes[o].shape.iter().product::<usize>()).sum();
+    model.check_visibility()?;
+    let public_inputs = model.public_input_count();
+    let hashes = model.visibility.hashes();
     let mut best: Option<(u128, CircuitLayout)> = None;
     for k in K_RANGE {
         let usable = (1usize << k) - RESERVED_ROWS;
@@ -192,13 +252,13 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             continue;
         }
         let table_rows = fixed_rows + 2 * activation_bound as usize;
-        for width in WIDTHS {
+        for width in WIDTHS.into_iter().filter(|&w| !hashes || w >= poseidon::MIN_WIDTH) {
             let function_columns = function_lookups(model).div_ceil(usable);
             let (main_rows, range_checks) = model
                 .nodes
                 .iter()
                 .map(|n| node_cost(model, n, width))
-                .fold((0usize, 0usize), |(r, c), (dr, dc)| (r.saturating_add(dr), c.saturating_add(dc)));
+                .fold((visibility_rows(model, width), 0usize), |(r, c), (dr, dc)| (r.saturating_add(dr), c.saturating_add(dc)));
             if main_rows > usable {
                 continue;
             }
@@ -207,7 +267,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             let cost = ((width + 4 * lookup_columns + 5 * function_columns) as u128) << k;
             let layout = CircuitLayout {
                 k,
-                shape: ShapeParams { width, lookup_columns, function_columns },
+                shape: ShapeParams { width, lookup_columns, function_columns, poseidon: hashes, witness_params: model.visibility.witnessed_params() },
                 main_rows,
                 range_checks,
                 table_rows,
@@ -250,11 +310,7 @@ impl ModelCircuit {
     /// circuit and its public inputs.
     pub fn prover(model: Arc<QuantizedModel>, layout: CircuitLayout, inputs: Vec<Tensor<i64>>) -> Result<(Self, Vec<Fr>), ProverError> {
         let trace = model.forward(&inputs)?;
-        let instances = model
-            .outputs_of(&trace)
-            .into_iter()
-            .flat_map(|t| t.data().iter().map(|&v| fe(v as i128)).collect::<Vec<_>>())
-            .collect();
+        let instances = model.public_inputs(&inputs, &trace);
         Ok((ModelCircuit { model, layout, inputs: Some(inputs) }, instances))
     }
 
@@ -286,19 +342,28 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone(), &self.model.ranges(), &self.model.function_tables());
+        let model = &*self.model;
+        let mut range = RangeCheckChip::new(config.range.clone(), &model.ranges(), &model.function_tables());
         range.load_table(&mut layouter)?;
         let usable = (1usize << self.layout.k) - RESERVED_ROWS;
-        let outputs = layouter.assign_region(
+        let public = layouter.assign_region(
             || "model",
             |mut region| {
                 let mut ctx = RegionCtx { region: &mut region, row: 0, range: &mut range };
-                let mut values: Vec<Vec<Num>> = Vec::with_capacity(self.model.nodes.len());
+                let params = match &config.params {
+                    Some(params) => {
+                        let values: Vec<Vec<Option<i64>>> = model.nodes.iter().map(|n| n.op.params().into_iter().map(Some).collect()).collect();
+                        Some(ParamsChip::new(params).assign(&mut ctx, &values)?)
+                    }
+                    None => None,
+                };
+                let mut values: Vec<Vec<Num>> = Vec::with_capacity(model.nodes.len());
                 let mut next_input = 0;
-                for node in &self.model.nodes {
+                for (id, node) in model.nodes.iter().enumerate() {
                     let (row_before, checks_before, fns_before) = (ctx.row, ctx.range.slots_used(), ctx.range.function_slots_used());
-                    let out = self.layout_node(&config, &mut ctx, node, &values, &mut next_input)?;
-                    let (rows, checks) = node_cost(&self.model, node, config.columns.width());
+                    let node_params = params.as_ref().map(|p| (p.per_node[id].as_slice(), p.one));
+                    let out = self.layout_node(&config, &mut ctx, node, &values, &mut next_input, node_params)?;
+                    let (rows, checks) = node_cost(model, node, config.columns.width());
                     let expected = (rows, checks, node_function_lookups(node));
                     let used = (ctx.row - row_before, ctx.range.slots_used() - checks_before, ctx.range.function_slots_used() - fns_before);
                     if used != expected {
@@ -308,16 +373,47 @@ impl Circuit<Fr> for ModelCircuit {
                     }
                     values.push(out);
                 }
+                let public = self.public_cells(&config, &mut ctx, &values, params.as_ref())?;
+                if ctx.row != self.layout.main_rows {
+                    eprintln!("internal error: the circuit used {} main rows, planned {}", ctx.row, self.layout.main_rows);
+                    return Err(Error::Synthesis);
+                }
                 if ctx.row > usable || ctx.range.rows_used() > usable || ctx.range.function_rows_used() > usable {
                     return Err(Error::NotEnoughRowsAvailable { current_k: self.layout.k });
                 }
-                Ok(self.model.outputs.iter().flat_map(|&o| values[o].clone()).collect::<Vec<Num>>())
+                Ok(public)
             },
         )?;
-        for (row, out) in outputs.iter().enumerate() {
-            layouter.constrain_instance(out.cell, config.instance, row);
+        for (row, cell) in public.iter().enumerate() {
+            layouter.constrain_instance(*cell, config.instance, row);
         }
         Ok(())
+    }
+}
+
+impl ModelCircuit {
+    /// The cells behind each public input, in order: value cells themselves, or the commitment
+    /// computed here over them.
+    fn public_cells(&self, config: &ModelConfig, ctx: &mut RegionCtx<'_, '_>, values: &[Vec<Num>], params: Option<&ParamCells>) -> Result<Vec<Cell>, Error> {
+        let model = &*self.model;
+        let mut public = vec![];
+        for section in model.public_sections() {
+            let cells: Vec<Num> = match section.tensor {
+                PublicTensor::Input(i) => values[model.inputs[i]].clone(),
+                PublicTensor::Params => params.ok_or(Error::Synthesis)?.all(),
+                PublicTensor::Output(i) => values[model.outputs[i]].clone(),
+            };
+            if section.commitment {
+                let chip = PoseidonChip::new(config.poseidon.as_ref().ok_or(Error::Synthesis)?);
+                let message: Option<Vec<Fr>> = cells.iter().map(|c| c.value.map(fe)).collect();
+                let rows = self.inputs.as_ref().and(message).map(|m| sponge_rows(&m));
+                let CommitmentCell { cell, .. } = chip.commit(ctx, &cells, rows.as_deref())?;
+                public.push(cell);
+            } else {
+                public.extend(cells.iter().map(|c| c.cell));
+            }
+        }
+        Ok(public)
     }
 }
 
@@ -343,6 +439,7 @@ impl ModelCircuit {
         node: &QNode,
         values: &[Vec<Num>],
         next_input: &mut usize,
+        params: Option<(&[Num], Num)>,
     ) -> Result<Vec<Num>, Error> {
         let model = &*self.model;
         let shift = model.config.scale_bits;
@@ -368,6 +465,20 @@ impl ModelCircuit {
                 let (n, k) = (weight_t.shape()[0], weight_t.shape()[1]);
                 let x = arg(0);
                 let witness = known(x, arg_shape(0)).map(|x| linear::linear_i(&x, weight_t, bias, shift));
+                if let Some((p, one)) = params {
+                    let (weights, biases) = p.split_at(n * k);
+                    let chip = DotActivationsChip::new(&config.dot_activations);
+                    let mut accs = Vec::with_capacity(count);
+                    for (m, row) in x.chunks(k.max(1)).enumerate().take(count / n.max(1)) {
+                        let a: Vec<Num> = row.iter().copied().chain([one]).collect();
+                        for j in 0..n {
+                            let b: Vec<Num> = weights[j * k..(j + 1) * k].iter().copied().chain([biases[j]]).collect();
+                            let w = witness.as_ref().map(|w| w[m * n + j]);
+                            accs.push((chip.assign(ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
+                        }
+                    }
+                    return RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range());
+                }
                 let chip = MatVecChip::new(&config.matvec);
                 let weight_rows: Vec<&[i64]> = weight_t.data().chunks(k.max(1)).take(n).collect();
                 let mut accs = Vec::with_capacity(count);
@@ -407,7 +518,13 @@ impl ModelCircuit {
                 let items: Vec<(Num, i64)> = ia.iter().zip(&ic).map(|(&i, &j)| (arg(0)[i], constant.data()[j])).collect();
                 let sums = known(arg(0), arg_shape(0)).map(|a| elementwise::zip_broadcast(&a, constant, |x, y| x + y));
                 let sums = claimed_values(sums, count)?;
-                AddChip::new(&config.add).add_const(ctx, &items, &sums)?
+                match params {
+                    Some((p, _)) => {
+                        let pairs: Vec<(Num, Num)> = ia.iter().zip(&ic).map(|(&i, &j)| (arg(0)[i], p[j])).collect();
+                        AddChip::new(&config.add).add(ctx, &pairs, &sums)?
+                    }
+                    None => AddChip::new(&config.add).add_const(ctx, &items, &sums)?,
+                }
             }
             QOp::Relu => {
                 let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::relu(v as i64)))).collect();
@@ -454,7 +571,16 @@ impl ModelCircuit {
                     Some(linear::dot_rescale(xs, t.iter().map(|&(_, j)| weight.data()[j]), bias[o % channels], shift))
                 };
                 let mut accs = Vec::with_capacity(count);
-                if conv.depthwise {
+                if let Some((p, one)) = params {
+                    let (weights, biases) = p.split_at(weight.data().len());
+                    let chip = DotActivationsChip::new(&config.dot_activations);
+                    for (o, t) in taps.iter().enumerate() {
+                        let a: Vec<Num> = t.iter().map(|&(i, _)| x[i]).chain([one]).collect();
+                        let b: Vec<Num> = t.iter().map(|&(_, j)| weights[j]).chain([biases[o % channels]]).collect();
+                        let w = witness(t, o);
+                        accs.push((chip.assign(ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
+                    }
+                } else if conv.depthwise {
                     let chip = DotWeightsChip::new(&config.dot_weights);
                     for (o, t) in taps.iter().enumerate() {
                         let cells: Vec<Num> = t.iter().map(|&(i, _)| x[i]).collect();
@@ -502,7 +628,18 @@ impl ModelCircuit {
                         (cell, c, cell.value.map(|v| linear::dot_rescale([v as i64], [c], 0, shift).out))
                     })
                     .collect();
-                RescaleChip::new(&config.rescale).assign_scaled(ctx, &items, 1 << shift, model.activation_range())?
+                match params {
+                    Some((p, _)) => {
+                        let chip = DotActivationsChip::new(&config.dot_activations);
+                        let mut accs = Vec::with_capacity(count);
+                        for ((cell, c, out), &j) in items.iter().zip(&ic) {
+                            let product = cell.value.map(|v| v * *c as i128);
+                            accs.push((chip.assign(ctx, &[*cell], &[p[j]], product)?, *out));
+                        }
+                        RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                    }
+                    None => RescaleChip::new(&config.rescale).assign_scaled(ctx, &items, 1 << shift, model.activation_range())?,
+                }
             }
             QOp::Clamp { max } => {
                 let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::clamp(v as i64, *max)))).collect();

@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod bench;
 pub mod calibrate;
 pub mod circuit;
+pub mod commitment;
 pub mod compile;
 pub mod error;
 pub mod gadgets;
@@ -21,6 +22,7 @@ pub mod quantize;
 pub mod range;
 pub mod srs;
 pub mod tensor;
+pub mod visibility;
 
 pub use error::ProverError;
 pub use halo2_proofs;

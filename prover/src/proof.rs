@@ -3,9 +3,11 @@
 //! Proofs use SHPLONK over KZG with snark-verifier's Poseidon transcript, so the aggregator can
 //! verify them inside its circuit. A proof file (`PROOF.json`) holds:
 //! - `proof`: the proof bytes, 0x-prefixed hex;
-//! - `instances`: the public inputs, each a 0x-prefixed 32-byte big-endian field element (the
-//!   model outputs, see [`crate::circuit`]);
-//! - `outputs`: the same outputs dequantized to floats, one list per model output;
+//! - `instances`: the public inputs, each a 0x-prefixed 32-byte big-endian field element, in the
+//!   order of [`crate::visibility`] (input section, params commitment, output section);
+//! - `inputs` and `outputs`: the public input and output values dequantized to floats, one list
+//!   per model input/output (empty for one that is not public);
+//! - `commitments`: the Poseidon commitments among the public inputs, named by what they commit to;
 //! - `model_hash` and `format_version`, so a proof is never checked against another model.
 
 use std::path::Path;
@@ -25,7 +27,10 @@ use snark_verifier_sdk::NativeLoader;
 use crate::artifact::{CompiledModel, FORMAT_VERSION};
 use crate::circuit::ModelCircuit;
 use crate::error::ProverError;
+use crate::commitment::commit_ints;
+use crate::gadgets::fe;
 use crate::tensor::Tensor;
+use crate::visibility::{PublicTensor, Visibility};
 
 /// A proof of one forward pass, as stored in `PROOF.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -38,8 +43,34 @@ pub struct ProofFile {
     pub proof: String,
     /// The public inputs, 0x-prefixed big-endian field elements.
     pub instances: Vec<String>,
-    /// The model outputs as floats (dequantized public inputs), one list per output.
+    /// The public model inputs as floats, one list per input (empty unless the input is public).
+    #[serde(default)]
+    pub inputs: Vec<Vec<f64>>,
+    /// The model outputs as floats, one list per output (empty unless the output is public).
     pub outputs: Vec<Vec<f64>>,
+    /// The commitments among the public inputs.
+    #[serde(default)]
+    pub commitments: Vec<NamedCommitment>,
+}
+
+/// A Poseidon commitment among a proof's public inputs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NamedCommitment {
+    /// What it commits to: `input N`, `params` or `output N`.
+    pub tensor: String,
+    /// The commitment, as in `instances`.
+    pub value: String,
+}
+
+/// What a proof's public inputs say, read with the model's visibility settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PublicValues {
+    /// Each model input dequantized (empty unless public).
+    pub inputs: Vec<Vec<f64>>,
+    /// Each model output dequantized (empty unless public).
+    pub outputs: Vec<Vec<f64>>,
+    /// The commitments, in order.
+    pub commitments: Vec<NamedCommitment>,
 }
 
 /// Hex of a field element, big-endian (as Solidity reads a `uint256`).
@@ -125,58 +156,91 @@ pub fn prove(model: &CompiledModel, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G
         &mut transcript,
     )?;
     let proof = transcript.finalize();
+    let public = decode_public(model, &instances)?;
     Ok(ProofFile {
         format_version: FORMAT_VERSION,
         model_hash: hex::encode(model.hash()),
         proof: format!("0x{}", hex::encode(&proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
-        outputs: outputs_from_instances(model, &instances)?,
+        inputs: public.inputs,
+        outputs: public.outputs,
+        commitments: public.commitments,
     })
 }
 
-/// The model outputs (floats) encoded in a proof's public inputs.
-pub fn outputs_from_instances(model: &CompiledModel, instances: &[Fr]) -> Result<Vec<Vec<f64>>, ProverError> {
+/// Reads `instances` as `model`'s public inputs (see [`crate::visibility`]).
+pub fn decode_public(model: &CompiledModel, instances: &[Fr]) -> Result<PublicValues, ProverError> {
     let q = &model.quantized;
+    if instances.len() != q.public_input_count() {
+        return Err(ProverError::Artifact(format!("the proof has {} public inputs, the model {}", instances.len(), q.public_input_count())));
+    }
+    let mut decoded = PublicValues { inputs: vec![vec![]; q.inputs.len()], outputs: vec![vec![]; q.outputs.len()], commitments: vec![] };
     let mut rest = instances;
-    let mut outputs = vec![];
-    for &o in &q.outputs {
-        let n: usize = q.nodes[o].shape.iter().product();
-        if rest.len() < n {
-            return Err(ProverError::Artifact("fewer public inputs than model outputs".into()));
-        }
-        let (head, tail) = rest.split_at(n);
-        outputs.push(
-            head.iter()
-                .map(|f| fr_to_i128(f).map(|v| v as f64 / (1u64 << q.config.scale_bits) as f64))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ProverError::Artifact("a public input is not a small integer".into()))?,
-        );
+    for section in q.public_sections() {
+        let (head, tail) = rest.split_at(section.len);
         rest = tail;
+        if section.commitment {
+            decoded.commitments.push(NamedCommitment { tensor: section.tensor.to_string(), value: fr_to_hex(&head[0]) });
+            continue;
+        }
+        let values = head
+            .iter()
+            .map(|f| fr_to_i128(f).map(|v| v as f64 / (1u64 << q.config.scale_bits) as f64))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ProverError::Artifact(format!("a public value of {} is not a small integer", section.tensor)))?;
+        match section.tensor {
+            PublicTensor::Input(i) => decoded.inputs[i] = values,
+            PublicTensor::Output(i) => decoded.outputs[i] = values,
+            PublicTensor::Params => return Err(ProverError::Artifact("parameters are never public inputs".into())),
+        }
     }
-    if !rest.is_empty() {
-        return Err(ProverError::Artifact("more public inputs than model outputs".into()));
-    }
-    Ok(outputs)
+    Ok(decoded)
 }
 
 /// Checks `proof` against `model`'s verifying key. `Ok(())` only for a valid proof of the public
-/// inputs in the file; the file's `outputs` must also match its instances.
+/// inputs in the file, whose `inputs`, `outputs` and `commitments` must match its instances. With
+/// hashed parameters the commitment must be that of this model's parameters.
 pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &ProofFile) -> Result<(), ProverError> {
     if proof.model_hash != hex::encode(model.hash()) {
         return Err(ProverError::Artifact("the proof is for another model (model_hash differs)".into()));
     }
     let instances = proof.instance_values()?;
-    if instances.len() != model.layout.public_inputs {
-        return Err(ProverError::Artifact(format!(
-            "the proof has {} public inputs, the model {}",
-            instances.len(),
-            model.layout.public_inputs
-        )));
+    let public = decode_public(model, &instances)?;
+    if public.outputs != proof.outputs || public.inputs != proof.inputs || public.commitments != proof.commitments {
+        return Err(ProverError::Artifact("the `inputs`, `outputs` or `commitments` of the proof file do not match its public inputs".into()));
     }
-    if outputs_from_instances(model, &instances)? != proof.outputs {
-        return Err(ProverError::Artifact("the `outputs` of the proof file do not match its public inputs".into()));
+    if let Some(c) = public.commitments.iter().find(|c| c.tensor == PublicTensor::Params.to_string()) {
+        if c.value != fr_to_hex(&commit_ints(&model.quantized.params())) {
+            return Err(ProverError::Artifact("the proof commits to other parameters than this model's".into()));
+        }
     }
     verify_raw(params, vk, &instances, &proof.proof_bytes()?)
+}
+
+/// Checks that `proof` is about the float `inputs`: its public input values, or its input
+/// commitments, must be those of `inputs` quantized. Errors when the proof reveals nothing about
+/// the input (private input visibility).
+pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>]) -> Result<(), ProverError> {
+    let q = &model.quantized;
+    if q.visibility.input == Visibility::Private {
+        return Err(ProverError::Input("the model's input is private: a proof says nothing about which input it ran on".into()));
+    }
+    if inputs.len() != q.inputs.len() {
+        return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
+    }
+    let instances = proof.instance_values()?;
+    let mut offset = 0;
+    for section in q.public_sections() {
+        if let PublicTensor::Input(i) = section.tensor {
+            let values = q.quantize_input(i, &inputs[i])?.data().to_vec();
+            let expected: Vec<Fr> = if section.commitment { vec![commit_ints(&values)] } else { values.iter().map(|&v| fe(v as i128)).collect() };
+            if instances.get(offset..offset + section.len) != Some(expected.as_slice()) {
+                return Err(ProverError::Artifact(format!("the proof is about another {} than the one given", section.tensor)));
+            }
+        }
+        offset += section.len;
+    }
+    Ok(())
 }
 
 /// Verifies raw proof bytes against public inputs (Poseidon transcript, SHPLONK).

@@ -16,6 +16,7 @@ use crate::ops::nonlinear::FunctionTable;
 use crate::ops::rescale::divide;
 use crate::ops::{elementwise, linear};
 use crate::range::RangeKind;
+use crate::visibility::VisibilitySettings;
 use crate::tensor::{broadcast_shape, gather, transpose_indices, transpose_shape, Tensor};
 
 /// Quantization settings chosen at compile time.
@@ -119,6 +120,9 @@ pub struct QuantizedModel {
     pub inputs: Vec<usize>,
     /// The output nodes, in order.
     pub outputs: Vec<usize>,
+    /// What the proof publishes of the input, parameters and output.
+    #[serde(default)]
+    pub visibility: VisibilitySettings,
 }
 
 /// The shape `op` produces from inputs of `inputs` shapes (`declared` for Input and Reshape).
@@ -238,7 +242,7 @@ impl QuantizedModel {
                 Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
             })
             .collect::<Result<Vec<_>, ProverError>>()?;
-        Ok(QuantizedModel { config, nodes, inputs: graph.inputs.clone(), outputs: graph.outputs.clone() })
+        Ok(QuantizedModel { config, nodes, inputs: graph.inputs.clone(), outputs: graph.outputs.clone(), visibility: VisibilitySettings::default() })
     }
 
     /// Checks topological order, arity, weight sizes and that every node's shape is what its

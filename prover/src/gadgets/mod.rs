@@ -14,6 +14,8 @@ pub mod dot_activations;
 pub mod dot_weights;
 pub mod matvec;
 pub mod max;
+pub mod params;
+pub mod poseidon;
 pub mod range_check;
 pub mod relu;
 pub mod rescale;

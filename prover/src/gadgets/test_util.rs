@@ -48,7 +48,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn params(&self) -> ShapeParams {
-        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1 }
+        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1, poseidon: self.width >= super::poseidon::MIN_WIDTH, witness_params: true }
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> ModelConfig {
@@ -84,19 +84,32 @@ pub fn load(config: &ModelConfig, ctx: &mut RegionCtx<'_, '_>, values: &[i128]) 
     values.iter().enumerate().map(|(i, &v)| ctx.assign(cols[i % cols.len()], start + i / cols.len(), Some(v))).collect()
 }
 
-fn run(circuit: &GadgetTest, public: &[i128]) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
-    let instance: Vec<Fr> = public.iter().map(|&v| fe(v)).collect();
-    MockProver::run(K, circuit, vec![instance]).expect("synthesis").verify()
+fn run(circuit: &GadgetTest, instance: &[Fr]) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+    MockProver::run(K, circuit, vec![instance.to_vec()]).expect("synthesis").verify()
+}
+
+fn ints(public: &[i128]) -> Vec<Fr> {
+    public.iter().map(|&v| fe(v)).collect()
 }
 
 /// The circuit with these public outputs is satisfied.
 pub fn assert_satisfied(circuit: &GadgetTest, public: &[i128]) {
+    assert_satisfied_fe(circuit, &ints(public));
+}
+
+/// The circuit with these public outputs is NOT satisfied.
+pub fn assert_rejected(circuit: &GadgetTest, public: &[i128]) {
+    assert_rejected_fe(circuit, &ints(public));
+}
+
+/// The circuit with these public field elements is satisfied.
+pub fn assert_satisfied_fe(circuit: &GadgetTest, public: &[Fr]) {
     if let Err(failures) = run(circuit, public) {
         panic!("expected a satisfied circuit, got {failures:#?}");
     }
 }
 
-/// The circuit with these public outputs is NOT satisfied.
-pub fn assert_rejected(circuit: &GadgetTest, public: &[i128]) {
+/// The circuit with these public field elements is NOT satisfied.
+pub fn assert_rejected_fe(circuit: &GadgetTest, public: &[Fr]) {
     assert!(run(circuit, public).is_err(), "a tampered witness was accepted");
 }

@@ -1,0 +1,205 @@
+//! Which tensors a verifier sees: the input, the parameters and the output are each `public`,
+//! `private` or `hashed`, and this decides the proof's public inputs.
+//!
+//! - **input**: `public` puts the quantized input values in the public inputs; `hashed` puts one
+//!   Poseidon commitment per input tensor ([`crate::commitment`]); `private` publishes nothing.
+//! - **params** (the weights, biases and constant tensors of Linear, Conv, AddConst and MulConst
+//!   nodes): `public` fixes them in the circuit, so the verifying key commits to them and a proof is
+//!   bound to these exact values (anyone holding the model can recompute the key); `hashed` makes
+//!   them private witnesses and publishes one Poseidon commitment to all of them, so the verifying
+//!   key only depends on the architecture and the verifier checks the commitment; `private` makes
+//!   them witnesses and publishes nothing, so the proof only says that *some* parameters of this
+//!   architecture give the output. Clip bounds, pooling windows and function tables are part of
+//!   the circuit in every mode.
+//! - **output**: like the input.
+//!
+//! Public inputs come in this order: the input section (input 0, input 1, …), the params
+//! commitment, the output section (output 0, …). Values are integers at the model's scale,
+//! row-major, a negative `v` as `p − |v|`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use halo2_proofs::halo2curves::bn256::Fr;
+use serde::{Deserialize, Serialize};
+
+use crate::commitment::commit_ints;
+use crate::error::ProverError;
+use crate::gadgets::fe;
+use crate::quantize::{QOp, QuantizedModel};
+use crate::tensor::Tensor;
+
+/// What the verifier learns about one tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// The values are public inputs (for params: fixed in the verifying key).
+    Public,
+    /// Nothing is published.
+    Private,
+    /// A Poseidon commitment is a public input; the values stay hidden.
+    Hashed,
+}
+
+impl FromStr for Visibility {
+    type Err = ProverError;
+
+    fn from_str(s: &str) -> Result<Self, ProverError> {
+        match s {
+            "public" => Ok(Visibility::Public),
+            "private" => Ok(Visibility::Private),
+            "hashed" => Ok(Visibility::Hashed),
+            other => Err(ProverError::Input(format!("visibility `{other}`: choose public, private or hashed"))),
+        }
+    }
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+            Visibility::Hashed => "hashed",
+        })
+    }
+}
+
+/// The visibility of a model's input, parameters and output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilitySettings {
+    /// Of every model input.
+    pub input: Visibility,
+    /// Of the parameters.
+    pub params: Visibility,
+    /// Of every model output.
+    pub output: Visibility,
+}
+
+impl Default for VisibilitySettings {
+    /// A private input, parameters fixed in the verifying key, a public output.
+    fn default() -> Self {
+        VisibilitySettings { input: Visibility::Private, params: Visibility::Public, output: Visibility::Public }
+    }
+}
+
+impl VisibilitySettings {
+    /// Whether the circuit computes any Poseidon commitment.
+    pub fn hashes(&self) -> bool {
+        [self.input, self.params, self.output].contains(&Visibility::Hashed)
+    }
+
+    /// Whether the parameters are witnesses (not fixed in the circuit).
+    pub fn witnessed_params(&self) -> bool {
+        self.params != Visibility::Public
+    }
+}
+
+/// What a run of public inputs stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicTensor {
+    /// Model input `index`.
+    Input(usize),
+    /// All parameters.
+    Params,
+    /// Model output `index`.
+    Output(usize),
+}
+
+impl fmt::Display for PublicTensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublicTensor::Input(i) => write!(f, "input {i}"),
+            PublicTensor::Params => f.write_str("params"),
+            PublicTensor::Output(i) => write!(f, "output {i}"),
+        }
+    }
+}
+
+/// One run of consecutive public inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicSection {
+    /// The tensor it describes.
+    pub tensor: PublicTensor,
+    /// `true`: one Poseidon commitment; `false`: the tensor's values, row-major.
+    pub commitment: bool,
+    /// Number of public inputs in the run.
+    pub len: usize,
+}
+
+impl QOp {
+    /// The parameters the operator holds, in the order they are committed: Linear: the
+    /// transposed weight `[N, K]` row-major, then the bias; Conv: the weight as stored, then the
+    /// bias; AddConst/MulConst: the constant. Other operators hold none.
+    pub fn params(&self) -> Vec<i64> {
+        match self {
+            QOp::Linear { weight_t, bias } => weight_t.data().iter().chain(bias).copied().collect(),
+            QOp::Conv2d { weight, bias, .. } => weight.data().iter().chain(bias).copied().collect(),
+            QOp::AddConst { constant } | QOp::MulConst { constant } => constant.data().to_vec(),
+            _ => vec![],
+        }
+    }
+}
+
+impl QuantizedModel {
+    /// Every parameter of the model, node after node (what a `hashed` params commitment covers).
+    pub fn params(&self) -> Vec<i64> {
+        self.nodes.iter().flat_map(|n| n.op.params()).collect()
+    }
+
+    /// The runs of public inputs, in order.
+    pub fn public_sections(&self) -> Vec<PublicSection> {
+        let v = self.visibility;
+        let size = |id: usize| self.nodes[id].shape.iter().product::<usize>();
+        let mut sections = vec![];
+        let mut tensor_section = |tensor: PublicTensor, vis: Visibility, len: usize| match vis {
+            Visibility::Public => sections.push(PublicSection { tensor, commitment: false, len }),
+            Visibility::Hashed => sections.push(PublicSection { tensor, commitment: true, len: 1 }),
+            Visibility::Private => {}
+        };
+        for (i, &id) in self.inputs.iter().enumerate() {
+            tensor_section(PublicTensor::Input(i), v.input, size(id));
+        }
+        if v.params == Visibility::Hashed {
+            tensor_section(PublicTensor::Params, Visibility::Hashed, 1);
+        }
+        for (i, &id) in self.outputs.iter().enumerate() {
+            tensor_section(PublicTensor::Output(i), v.output, size(id));
+        }
+        sections
+    }
+
+    /// Number of public inputs.
+    pub fn public_input_count(&self) -> usize {
+        self.public_sections().iter().map(|s| s.len).sum()
+    }
+
+    /// The public inputs of a run on `inputs` whose forward pass gave `trace`.
+    pub fn public_inputs(&self, inputs: &[Tensor<i64>], trace: &[Tensor<i64>]) -> Vec<Fr> {
+        let mut out = vec![];
+        for section in self.public_sections() {
+            let values: Vec<i64> = match section.tensor {
+                PublicTensor::Input(i) => inputs[i].data().to_vec(),
+                PublicTensor::Params => self.params(),
+                PublicTensor::Output(i) => trace[self.outputs[i]].data().to_vec(),
+            };
+            if section.commitment {
+                out.push(commit_ints(&values));
+            } else {
+                out.extend(values.iter().map(|&v| fe(v as i128)));
+            }
+        }
+        out
+    }
+
+    /// Refuses settings the model cannot have: hashing parameters of a model without any.
+    pub fn check_visibility(&self) -> Result<(), ProverError> {
+        if self.visibility.witnessed_params() && self.params().is_empty() {
+            return Err(ProverError::Input(format!(
+                "--param-visibility {}: the model has no parameters; use public",
+                self.visibility.params
+            )));
+        }
+        Ok(())
+    }
+}
