@@ -225,6 +225,49 @@ fn bad_inputs_are_clear_errors() {
     }
 }
 
+#[test]
+fn visibility_flags_decide_what_the_proof_reveals() {
+    let dir = scratch("visibility");
+    let example = repo().join("examples/mlp");
+    let (model, input) = (example.join("model.onnx"), example.join("input.json"));
+    let compiled = dir.join("compiled");
+    let c = compiled.to_str().unwrap();
+
+    let bogus = zkml(&["compile", model.to_str().unwrap(), "-o", c, "--input-visibility", "secret"]);
+    assert_eq!(bogus.status.code(), Some(2));
+    assert!(text(&bogus).contains("public, private or hashed"), "{}", text(&bogus));
+
+    // Input public, output hashed: the proof shows the input and hides the output.
+    let calibration = example.join("calibration.json");
+    let flags = ["--input-visibility", "public", "--output-visibility", "hashed"];
+    let mut args = vec!["compile", model.to_str().unwrap(), "-o", c, "--calibration-data", calibration.to_str().unwrap()];
+    args.extend(flags);
+    let out = zkml(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("input 0 (64 values), output 0 (Poseidon commitment)"), "{}", text(&out));
+    assert!(zkml(&["setup", c]).status.success());
+    let proof = dir.join("proof.json");
+    let p = proof.to_str().unwrap();
+    let proved = zkml(&["prove", c, "--input", input.to_str().unwrap(), "-o", p]);
+    assert!(proved.status.success(), "{}", text(&proved));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    assert_eq!(file["instances"].as_array().unwrap().len(), 65);
+    assert_eq!(file["inputs"][0].as_array().unwrap().len(), 64);
+    assert!(file["outputs"][0].as_array().unwrap().is_empty(), "a hashed output is not in the proof file");
+    assert_eq!(file["commitments"][0]["tensor"], "output 0");
+
+    let checked = zkml(&["verify", c, p, "--input", input.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(text(&checked).contains("commitment to output 0"), "{}", text(&checked));
+    // The same proof is not about another input.
+    let heldout: serde_json::Value = serde_json::from_slice(&std::fs::read(example.join("heldout.json")).unwrap()).unwrap();
+    let other = serde_json::json!({ "input_data": [heldout["inputs"][1].clone()] });
+    std::fs::write(dir.join("other.json"), other.to_string()).unwrap();
+    let wrong = zkml(&["verify", c, p, "--input", dir.join("other.json").to_str().unwrap()]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(text(&wrong).contains("another input 0"), "{}", text(&wrong));
+}
+
 /// zkml's public outputs for its MNIST example, at scale 512.
 const ZKML_OUTPUTS: [i64; 10] = [-5312, -8056, -8186, -1669, -4260, 6614, -5131, -6862, -3047, -805];
 

@@ -99,12 +99,12 @@ mod tests {
 
     /// A circuit that assigns the parameter area with `one` in place of the constant and uses it
     /// to add a bias of 5 to 0: the output is `5 · one`.
-    fn biased(one: i128) -> GadgetTest {
+    fn biased(one_value: i128) -> GadgetTest {
         GadgetTest::new(4, move |config, ctx| {
             let cells = ParamsChip::new(config.params.as_ref().expect("params area configured")).assign(ctx, &[vec![Some(5)]])?;
             // Tamper with the constant after the fact: overwrite the cell's value.
-            let one = if one == 1 { cells.one } else { ctx.assign(config.columns.advice[0], cells.one.cell.row_offset, Some(one)) };
-            let acc = DotActivationsChip::new(&config.dot_activations).assign(ctx, &[cells.per_node[0][0]], &[one], Some(5 * one))?;
+            let one = if one_value == 1 { cells.one } else { ctx.assign(config.columns.advice[0], cells.one.cell.row_offset, Some(one_value)) };
+            let acc = DotActivationsChip::new(&config.dot_activations).assign(ctx, &[cells.per_node[0][0]], &[one], Some(5 * one_value))?;
             Ok(vec![acc])
         })
     }

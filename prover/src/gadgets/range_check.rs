@@ -219,8 +219,7 @@ impl RangeCheckChip {
 #[cfg(test)]
 mod tests {
     use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
-    use crate::ops::nonlinear::FunctionTable;
-use crate::range::RangeKind;
+    use crate::range::RangeKind;
 
     /// `[-50, 50]` has the size of the test table's `Below(101)` segment: it is checked against it
     /// with an offset of 50.

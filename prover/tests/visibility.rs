@@ -1,0 +1,170 @@
+//! Visibility settings end to end: every setting of input, params and output proves and
+//! verifies with the public inputs it promises, and proofs about other inputs or other weights than
+//! the committed ones are rejected.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ints_attr, scratch, OnnxBuilder};
+use zkml_prover::artifact::CompiledModel;
+use zkml_prover::commitment::commit_ints;
+use zkml_prover::compile::{compile_onnx, forward};
+use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
+use zkml_prover::keys::{generate_keys, model_srs};
+use zkml_prover::proof::{check_inputs, fr_to_hex, prove, verify, ProofFile};
+use zkml_prover::quantize::QuantizeConfig;
+use zkml_prover::visibility::{PublicTensor, Visibility, VisibilitySettings};
+
+use Visibility::{Hashed, Private, Public};
+
+const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 12, activation_bound: None };
+
+/// Conv → Mul by a constant → Sub a constant → Relu → Flatten → Gemm: every kind of parameter
+/// (weights, biases, constant tensors). Weights drawn from `seed`.
+fn write_model(path: &Path, seed: u64) {
+    let mut b = OnnxBuilder::new(seed);
+    let c = b.conv("x", 1, 2, 3, 1, vec![ints_attr("pads", &[1, 1, 1, 1])]);
+    let half = b.scalar(0.5);
+    let m = b.node("Mul", &[&c, &half], vec![]);
+    let tenth = b.scalar(0.1);
+    let s = b.node("Sub", &[&m, &tenth], vec![]);
+    let r = b.node("Relu", &[&s], vec![]);
+    let f = b.reshape(&r, &[1, 32]);
+    let out = b.gemm(&f, 32, 3);
+    b.finish(path, &[1, 1, 4, 4], &out, &[1, 3]);
+}
+
+fn input(shift: f32) -> Vec<f32> {
+    (0..16).map(|i| (i as f32 * 0.37 + shift).sin() * 0.9).collect()
+}
+
+/// A proved model: its compiled form, keys, SRS and one proof on `input(0.0)`.
+struct Proved {
+    model: CompiledModel,
+    srs: zkml_prover::srs::Srs,
+    vk: zkml_prover::halo2_proofs::plonk::VerifyingKey<zkml_prover::halo2_proofs::halo2curves::bn256::G1Affine>,
+    proof: ProofFile,
+}
+
+fn prove_with(name: &str, seed: u64, visibility: VisibilitySettings) -> Proved {
+    let dir = scratch(name);
+    let path = dir.join("model.onnx");
+    write_model(&path, seed);
+    let model = compile_onnx(&path, CONFIG).unwrap().with_visibility(visibility).unwrap();
+    let srs = model_srs(&model).unwrap();
+    let pk = generate_keys(&model, &srs.params).unwrap();
+    let proof = prove(&model, &srs.params, &pk, &[input(0.0)]).unwrap();
+    let vk = pk.get_vk().clone();
+    Proved { model, srs, vk, proof }
+}
+
+fn settings(input: Visibility, params: Visibility, output: Visibility) -> VisibilitySettings {
+    VisibilitySettings { input, params, output }
+}
+
+fn with_instance(proof: &ProofFile, index: usize, value: Fr) -> ProofFile {
+    let mut tampered = proof.clone();
+    tampered.instances[index] = fr_to_hex(&value);
+    tampered
+}
+
+#[test]
+fn each_setting_proves_with_the_public_inputs_it_promises() {
+    // Every value appears in every position at least once.
+    for (i, v) in [
+        settings(Public, Hashed, Private),
+        settings(Hashed, Private, Public),
+        settings(Private, Public, Hashed),
+        settings(Hashed, Hashed, Hashed),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = prove_with(&format!("visibility-{i}"), 11, v);
+        verify(&p.model, &p.srs.params, &p.vk, &p.proof).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        let q = &p.model.quantized;
+        let report = forward(&p.model, &[input(0.0)]).unwrap();
+        let x = q.quantize_input(0, &input(0.0)).unwrap().data().to_vec();
+        let y = report.outputs_quantized[0].clone();
+
+        // The public inputs are exactly the promised values and commitments, in order.
+        let mut expected: Vec<Fr> = vec![];
+        let mut section = |vis: Visibility, values: &[i64]| match vis {
+            Public => expected.extend(values.iter().map(|&v| zkml_prover::gadgets::fe(v as i128))),
+            Hashed => expected.push(commit_ints(values)),
+            Private => {}
+        };
+        section(v.input, &x);
+        if v.params == Hashed {
+            section(Hashed, &q.params());
+        }
+        section(v.output, &y);
+        assert_eq!(p.proof.instance_values().unwrap(), expected, "{v:?}");
+        assert_eq!(p.model.layout.public_inputs, expected.len(), "{v:?}");
+
+        // What is public is readable from the proof file, what is not is absent.
+        assert_eq!(p.proof.outputs[0].is_empty(), v.output != Public, "{v:?}");
+        assert_eq!(p.proof.inputs[0].is_empty(), v.input != Public, "{v:?}");
+        if v.output == Public {
+            assert_eq!(p.proof.outputs, report.outputs, "{v:?}");
+        }
+        let hashed = [v.input, v.params, v.output].iter().filter(|&&x| x == Hashed).count();
+        assert_eq!(p.proof.commitments.len(), hashed, "{v:?}");
+
+        // Any changed public input is rejected.
+        for at in 0..expected.len().min(3) {
+            let mut bad = with_instance(&p.proof, at, expected[at] + Fr::one());
+            // Keep the file self-consistent, so only the proof itself can refuse it.
+            let public = zkml_prover::proof::decode_public(&p.model, &bad.instance_values().unwrap()).unwrap();
+            (bad.inputs, bad.outputs, bad.commitments) = (public.inputs, public.outputs, public.commitments);
+            assert!(verify(&p.model, &p.srs.params, &p.vk, &bad).is_err(), "{v:?}: changed public input {at} accepted");
+        }
+    }
+}
+
+#[test]
+fn proofs_about_another_input_or_other_weights_are_rejected() {
+    let v = settings(Hashed, Hashed, Public);
+    let honest = prove_with("committed-a", 21, v);
+    let (model, params, vk) = (&honest.model, &honest.srs.params, &honest.vk);
+    verify(model, params, vk, &honest.proof).unwrap();
+
+    // The verifier checks the input commitment against the input it was promised.
+    check_inputs(model, &honest.proof, &[input(0.0)]).unwrap();
+    let err = check_inputs(model, &honest.proof, &[input(0.5)]).unwrap_err();
+    assert!(err.to_string().contains("another input 0"), "{err}");
+
+    // The same architecture with other weights: its verifying key is the same (parameters are
+    // witnesses), so only the params commitment tells the proofs apart.
+    let other = prove_with("committed-b", 22, v);
+    assert_eq!(other.vk.transcript_repr(), vk.transcript_repr(), "hashed parameters are not in the verifying key");
+    let mut forged = other.proof.clone();
+    forged.model_hash = honest.proof.model_hash.clone();
+    let err = verify(model, params, vk, &forged).unwrap_err();
+    assert!(err.to_string().contains("other parameters"), "{err}");
+
+    // Claiming the committed parameters' commitment for a proof made with other weights fails in
+    // the proof itself.
+    let sections = model.quantized.public_sections();
+    let at = sections.iter().take_while(|s| s.tensor != PublicTensor::Params).map(|s| s.len).sum::<usize>();
+    let mut forged = with_instance(&forged, at, commit_ints(&model.quantized.params()));
+    forged.commitments[1].value = forged.instances[at].clone();
+    let err = verify(model, params, vk, &forged).unwrap_err();
+    assert!(err.to_string().contains("invalid"), "{err}");
+
+    // A private input cannot be checked against anything.
+    let private = prove_with("private-input", 21, settings(Private, Public, Public));
+    assert!(check_inputs(&private.model, &private.proof, &[input(0.0)]).is_err());
+}
+
+#[test]
+fn hashing_a_model_without_parameters_is_refused() {
+    let dir = scratch("no-params");
+    let path = dir.join("model.onnx");
+    let mut b = OnnxBuilder::new(1);
+    let r = b.node("Relu", &["x"], vec![]);
+    b.finish(&path, &[1, 4], &r, &[1, 4]);
+    let err = compile_onnx(&path, CONFIG).unwrap().with_visibility(settings(Private, Hashed, Public)).unwrap_err();
+    assert!(err.to_string().contains("no parameters"), "{err}");
+}
