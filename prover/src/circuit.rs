@@ -22,14 +22,19 @@ use crate::gadgets::dot_activations::{DotActivationsChip, DotActivationsConfig};
 use crate::gadgets::dot_weights::{DotWeightsChip, DotWeightsConfig};
 use crate::gadgets::matvec::{MatVecChip, MatVecConfig};
 use crate::gadgets::max::{MaxChip, MaxConfig, MaxSlot};
-use crate::gadgets::params::{ParamCells, ParamsChip, ParamsConfig};
+use crate::gadgets::constant::{ConstantChip, ConstantConfig};
+use crate::gadgets::divide::{DivideChip, DivideConfig, Numerator};
+use crate::gadgets::params::{self, ParamCells};
+use crate::gadgets::product::{ProductChip, ProductConfig};
+use crate::gadgets::sqrt::{SqrtChip, SqrtConfig};
 use crate::gadgets::poseidon::{self, CommitmentCell, PoseidonChip, PoseidonConfig};
 use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
 use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
 use crate::gadgets::{fe, Columns, Num, RegionCtx};
 use crate::ops::rescale::divide;
-use crate::ops::{elementwise, linear};
+use crate::ops::reduce::{self, reduce_groups, ReduceKind};
+use crate::ops::{arith, elementwise, linear};
 use crate::commitment::sponge_rows;
 use crate::quantize::{QOp, QNode, QuantizedModel};
 use crate::visibility::PublicTensor;
@@ -52,13 +57,72 @@ pub struct ShapeParams {
     /// Column pairs for function lookups (0 when the model tabulates no function).
     #[serde(default)]
     pub function_columns: usize,
-    /// Whether the circuit computes Poseidon commitments (`hashed` visibility). Only then are
-    /// its gates added: an unused gate still costs prover time.
-    #[serde(default)]
+    /// The gadgets the circuit configures.
+    pub gadgets: GadgetSet,
+}
+
+/// Which gadgets a circuit configures. Only the ones a model uses are added: every gate is
+/// evaluated on every row by the prover, used or not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GadgetSet {
+    /// [`DotWeightsConfig`].
+    pub dot_weights: bool,
+    /// [`DotActivationsConfig`].
+    pub dot_activations: bool,
+    /// [`MatVecConfig`].
+    pub matvec: bool,
+    /// [`RescaleConfig`].
+    pub rescale: bool,
+    /// [`ReluConfig`].
+    pub relu: bool,
+    /// [`AddConfig`].
+    pub add: bool,
+    /// [`ClampConfig`].
+    pub clamp: bool,
+    /// [`MaxConfig`].
+    pub max: bool,
+    /// [`ProductConfig`].
+    pub product: bool,
+    /// [`DivideConfig`].
+    pub divide: bool,
+    /// [`SqrtConfig`].
+    pub sqrt: bool,
+    /// [`ConstantConfig`].
+    pub constant: bool,
+    /// [`PoseidonConfig`].
     pub poseidon: bool,
-    /// Whether the parameters are witness cells rather than fixed columns.
-    #[serde(default)]
-    pub witness_params: bool,
+}
+
+impl GadgetSet {
+    /// Every gadget (for gadget tests).
+    pub fn all() -> Self {
+        GadgetSet {
+            dot_weights: true,
+            dot_activations: true,
+            matvec: true,
+            rescale: true,
+            relu: true,
+            add: true,
+            clamp: true,
+            max: true,
+            product: true,
+            divide: true,
+            sqrt: true,
+            constant: true,
+            poseidon: true,
+        }
+    }
+
+    /// Fewest main columns the set needs.
+    pub fn min_width(&self) -> usize {
+        if self.poseidon {
+            poseidon::MIN_WIDTH
+        } else if self.divide {
+            5
+        } else {
+            4
+        }
+    }
 }
 
 /// Where everything goes: the plan chosen for a model.
@@ -80,57 +144,72 @@ pub struct CircuitLayout {
     pub public_inputs: usize,
 }
 
-/// Every column and gate of the model circuit.
+/// Every column and gate of the model circuit; a gadget the [`GadgetSet`] leaves out is `None`.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
     /// The shared main columns.
     pub columns: Columns,
     /// Dot products with constant weights.
-    pub dot_weights: DotWeightsConfig,
+    pub dot_weights: Option<DotWeightsConfig>,
     /// Dot products of two activations.
-    pub dot_activations: DotActivationsConfig,
+    pub dot_activations: Option<DotActivationsConfig>,
     /// Matrix-vector products (linear layers, convolutions).
-    pub matvec: MatVecConfig,
+    pub matvec: Option<MatVecConfig>,
     /// Rounded rescaling.
-    pub rescale: RescaleConfig,
+    pub rescale: Option<RescaleConfig>,
     /// ReLU.
-    pub relu: ReluConfig,
-    /// Sums.
-    pub add: AddConfig,
+    pub relu: Option<ReluConfig>,
+    /// Sums and differences.
+    pub add: Option<AddConfig>,
     /// Clamps (ReLU6).
-    pub clamp: ClampConfig,
-    /// Maxima (max pooling).
-    pub max: MaxConfig,
+    pub clamp: Option<ClampConfig>,
+    /// Maxima (max pooling, ReduceMax).
+    pub max: Option<MaxConfig>,
+    /// Products of two activations.
+    pub product: Option<ProductConfig>,
+    /// Quotients.
+    pub divide: Option<DivideConfig>,
+    /// Square roots.
+    pub sqrt: Option<SqrtConfig>,
+    /// Constant cells.
+    pub constant: Option<ConstantConfig>,
+    /// Poseidon commitments.
+    pub poseidon: Option<PoseidonConfig>,
     /// Range checks and their table.
     pub range: RangeCheckConfig,
-    /// Poseidon commitments (only in circuits at least [`poseidon::MIN_WIDTH`] wide).
-    pub poseidon: Option<PoseidonConfig>,
-    /// The parameter area (only when parameters are witnesses).
-    pub params: Option<ParamsConfig>,
     /// The public inputs.
     pub instance: Column<Instance>,
+}
+
+/// The configured gadget, or a synthesis error if the plan left it out (a planner bug).
+fn need<T>(config: &Option<T>) -> Result<&T, Error> {
+    config.as_ref().ok_or(Error::Synthesis)
 }
 
 impl ModelConfig {
     /// Creates all columns and gates for `params`.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> Self {
-        assert!(params.width >= 4 && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
-        assert!(!params.poseidon || params.width >= poseidon::MIN_WIDTH, "hashing needs {} columns", poseidon::MIN_WIDTH);
+        let g = params.gadgets;
+        assert!(params.width >= g.min_width() && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
         let columns = Columns::configure(meta, params.width);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
+        let c = &columns;
         ModelConfig {
-            dot_weights: DotWeightsConfig::configure(meta, &columns),
-            dot_activations: DotActivationsConfig::configure(meta, &columns),
-            matvec: MatVecConfig::configure(meta, &columns),
-            rescale: RescaleConfig::configure(meta, &columns),
-            relu: ReluConfig::configure(meta, &columns),
-            add: AddConfig::configure(meta, &columns),
-            clamp: ClampConfig::configure(meta, &columns),
-            max: MaxConfig::configure(meta, &columns),
+            dot_weights: g.dot_weights.then(|| DotWeightsConfig::configure(meta, c)),
+            dot_activations: g.dot_activations.then(|| DotActivationsConfig::configure(meta, c)),
+            matvec: g.matvec.then(|| MatVecConfig::configure(meta, c)),
+            rescale: g.rescale.then(|| RescaleConfig::configure(meta, c)),
+            relu: g.relu.then(|| ReluConfig::configure(meta, c)),
+            add: g.add.then(|| AddConfig::configure(meta, c)),
+            clamp: g.clamp.then(|| ClampConfig::configure(meta, c)),
+            max: g.max.then(|| MaxConfig::configure(meta, c)),
+            product: g.product.then(|| ProductConfig::configure(meta, c)),
+            divide: g.divide.then(|| DivideConfig::configure(meta, c)),
+            sqrt: g.sqrt.then(|| SqrtConfig::configure(meta, c)),
+            constant: g.constant.then(|| ConstantConfig::configure(meta, c)),
+            poseidon: if g.poseidon { PoseidonConfig::configure(meta, c) } else { None },
             range: RangeCheckConfig::configure(meta, params.lookup_columns, params.function_columns),
-            poseidon: if params.poseidon { PoseidonConfig::configure(meta, &columns) } else { None },
-            params: params.witness_params.then(|| ParamsConfig::configure(meta, &columns)),
             columns,
             instance,
         }
@@ -195,7 +274,62 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
             let steps: usize = pool.taps(in_shape()).unwrap_or_default().iter().map(|t| t.len().saturating_sub(1)).sum();
             (MaxConfig::rows(steps, width), 2 * steps)
         }
+        QOp::Mul => (ProductConfig::rows(count, width), 2 * count),
+        QOp::Sub => (AddConfig::rows_add(count, width), 0),
+        QOp::Div | QOp::Reciprocal => (DivideConfig::rows(count, width), 3 * count),
+        QOp::Sqrt => (SqrtConfig::rows(count, width), 3 * count),
+        QOp::Reduce { axes, kind } => {
+            let groups = reduce_groups(in_shape(), axes).unwrap_or_default();
+            match kind {
+                ReduceKind::Sum => (dots(&mut groups.iter().map(Vec::len)), count),
+                ReduceKind::Mean => (dots(&mut groups.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count),
+                ReduceKind::Max => {
+                    let steps: usize = groups.iter().map(|g| g.len() - 1).sum();
+                    (MaxConfig::rows(steps, width), 2 * steps)
+                }
+            }
+        }
+        QOp::Pad { .. } => (ConstantConfig::rows(1), 0),
     }
+}
+
+/// The gadgets `model`'s circuit needs.
+fn gadgets_used(model: &QuantizedModel) -> GadgetSet {
+    let mut g = GadgetSet::default();
+    let witnessed = model.visibility.witnessed_params();
+    for node in &model.nodes {
+        match &node.op {
+            QOp::Linear { .. } | QOp::Conv2d { .. } | QOp::MulConst { .. } if witnessed => {
+                g.dot_activations = true;
+                g.rescale = true;
+            }
+            QOp::Linear { .. } => (g.matvec, g.rescale) = (true, true),
+            QOp::Conv2d { conv, .. } => {
+                g.rescale = true;
+                if conv.depthwise {
+                    g.dot_weights = true;
+                } else {
+                    g.matvec = true;
+                }
+            }
+            QOp::MulConst { .. } => g.rescale = true,
+            QOp::MatMul => (g.dot_activations, g.rescale) = (true, true),
+            QOp::Add | QOp::Sub | QOp::AddConst { .. } => g.add = true,
+            QOp::Relu => g.relu = true,
+            QOp::Clamp { .. } => g.clamp = true,
+            QOp::MaxPool2d { .. } | QOp::Reduce { kind: ReduceKind::Max, .. } => g.max = true,
+            QOp::AvgPool2d { .. } | QOp::Reduce { kind: ReduceKind::Mean, .. } => (g.dot_weights, g.rescale) = (true, true),
+            QOp::Reduce { kind: ReduceKind::Sum, .. } => g.dot_weights = true,
+            QOp::Mul => g.product = true,
+            QOp::Div | QOp::Reciprocal => g.divide = true,
+            QOp::Sqrt => g.sqrt = true,
+            QOp::Pad { .. } => g.constant = true,
+            QOp::Input | QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } | QOp::Select { .. } => {}
+        }
+    }
+    g.constant |= witnessed;
+    g.poseidon = model.visibility.hashes();
+    g
 }
 
 /// Function lookups of a node (one per element of a tabulated-function node).
@@ -208,7 +342,7 @@ fn node_function_lookups(node: &QNode) -> usize {
 
 /// Main-area rows outside the nodes: the parameter area and the Poseidon commitments.
 fn visibility_rows(model: &QuantizedModel, width: usize) -> usize {
-    let params = if model.visibility.witnessed_params() { ParamsConfig::rows(model.params().len(), width) } else { 0 };
+    let params = if model.visibility.witnessed_params() { params::rows(model.params().len(), width) } else { 0 };
     let hashing: usize = model
         .public_sections()
         .iter()
@@ -243,7 +377,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
     let min_bound = 1i64 << (model.config.range_bits - 1);
     model.check_visibility()?;
     let public_inputs = model.public_input_count();
-    let hashes = model.visibility.hashes();
+    let gadgets = gadgets_used(model);
     let mut best: Option<(u128, CircuitLayout)> = None;
     for k in K_RANGE {
         let usable = (1usize << k) - RESERVED_ROWS;
@@ -252,7 +386,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             continue;
         }
         let table_rows = fixed_rows + 2 * activation_bound as usize;
-        for width in WIDTHS.into_iter().filter(|&w| !hashes || w >= poseidon::MIN_WIDTH) {
+        for width in WIDTHS.into_iter().filter(|&w| w >= gadgets.min_width()) {
             let function_columns = function_lookups(model).div_ceil(usable);
             let (main_rows, range_checks) = model
                 .nodes
@@ -267,7 +401,7 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             let cost = ((width + 4 * lookup_columns + 5 * function_columns) as u128) << k;
             let layout = CircuitLayout {
                 k,
-                shape: ShapeParams { width, lookup_columns, function_columns, poseidon: hashes, witness_params: model.visibility.witnessed_params() },
+                shape: ShapeParams { width, lookup_columns, function_columns, gadgets },
                 main_rows,
                 range_checks,
                 table_rows,
@@ -350,12 +484,11 @@ impl Circuit<Fr> for ModelCircuit {
             || "model",
             |mut region| {
                 let mut ctx = RegionCtx { region: &mut region, row: 0, range: &mut range };
-                let params = match &config.params {
-                    Some(params) => {
-                        let values: Vec<Vec<Option<i64>>> = model.nodes.iter().map(|n| n.op.params().into_iter().map(Some).collect()).collect();
-                        Some(ParamsChip::new(params).assign(&mut ctx, &values)?)
-                    }
-                    None => None,
+                let params = if model.visibility.witnessed_params() {
+                    let values: Vec<Vec<i64>> = model.nodes.iter().map(|n| n.op.params()).collect();
+                    Some(params::assign(&mut ctx, &config.columns, need(&config.constant)?, &values)?)
+                } else {
+                    None
                 };
                 let mut values: Vec<Vec<Num>> = Vec::with_capacity(model.nodes.len());
                 let mut next_input = 0;
@@ -404,7 +537,7 @@ impl ModelCircuit {
                 PublicTensor::Output(i) => values[model.outputs[i]].clone(),
             };
             if section.commitment {
-                let chip = PoseidonChip::new(config.poseidon.as_ref().ok_or(Error::Synthesis)?);
+                let chip = PoseidonChip::new(need(&config.poseidon)?);
                 let message: Option<Vec<Fr>> = cells.iter().map(|c| c.value.map(fe)).collect();
                 let rows = self.inputs.as_ref().and(message).map(|m| sponge_rows(&m));
                 let CommitmentCell { cell, .. } = chip.commit(ctx, &cells, rows.as_deref())?;
@@ -431,7 +564,32 @@ fn claimed_values(values: Option<Result<Tensor<i64>, ProverError>>, count: usize
     }
 }
 
+/// The operand pairs of a broadcasting binary operator, output element by output element.
+fn broadcast_pairs(a: &[Num], a_shape: &[usize], b: &[Num], b_shape: &[usize], out: &[usize]) -> Vec<(Num, Num)> {
+    broadcast_indices(a_shape, out).iter().zip(broadcast_indices(b_shape, out)).map(|(&i, j)| (a[i], b[j])).collect()
+}
+
 impl ModelCircuit {
+    /// The maximum of each group of `x`'s cells, as a chain of pairwise maxima.
+    fn max_chains(&self, config: &ModelConfig, ctx: &mut RegionCtx<'_, '_>, x: &[Num], groups: &[Vec<usize>]) -> Result<Vec<Num>, Error> {
+        let chip = MaxChip::new(need(&config.max)?);
+        let mut slot = MaxSlot::default();
+        let mut outs = Vec::with_capacity(groups.len());
+        for group in groups {
+            let cells: Vec<Num> = group.iter().map(|&i| x[i]).collect();
+            let values: Option<Vec<i64>> = cells.iter().map(|c| c.value.map(|v| v as i64)).collect();
+            let steps = values.map(|v| elementwise::max_chain(&v));
+            let mut running = *cells.first().ok_or(Error::Synthesis)?;
+            for (n, cell) in cells.iter().enumerate().skip(1) {
+                let split = steps.as_ref().map(|s| s[n - 1]);
+                running = chip.assign(ctx, &mut slot, &running, cell, split, self.model.relu_range())?;
+            }
+            outs.push(running);
+        }
+        chip.finish(ctx, &slot);
+        Ok(outs)
+    }
+
     fn layout_node(
         &self,
         config: &ModelConfig,
@@ -467,7 +625,7 @@ impl ModelCircuit {
                 let witness = known(x, arg_shape(0)).map(|x| linear::linear_i(&x, weight_t, bias, shift));
                 if let Some((p, one)) = params {
                     let (weights, biases) = p.split_at(n * k);
-                    let chip = DotActivationsChip::new(&config.dot_activations);
+                    let chip = DotActivationsChip::new(need(&config.dot_activations)?);
                     let mut accs = Vec::with_capacity(count);
                     for (m, row) in x.chunks(k.max(1)).enumerate().take(count / n.max(1)) {
                         let a: Vec<Num> = row.iter().copied().chain([one]).collect();
@@ -477,9 +635,9 @@ impl ModelCircuit {
                             accs.push((chip.assign(ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
                         }
                     }
-                    return RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range());
+                    return RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range());
                 }
-                let chip = MatVecChip::new(&config.matvec);
+                let chip = MatVecChip::new(need(&config.matvec)?);
                 let weight_rows: Vec<&[i64]> = weight_t.data().chunks(k.max(1)).take(n).collect();
                 let mut accs = Vec::with_capacity(count);
                 for (m, row) in x.chunks(k.max(1)).enumerate().take(count / n.max(1)) {
@@ -488,30 +646,30 @@ impl ModelCircuit {
                     let cells = chip.assign(ctx, row, &weight_rows, bias, &claimed)?;
                     accs.extend(cells.into_iter().zip(w.iter().map(|w| w.map(|w| w.out))));
                 }
-                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }
             QOp::MatMul => {
                 let (a, b) = (arg(0), arg(1));
-                let (m, k, n) = (arg_shape(0)[0], arg_shape(0)[1], arg_shape(1)[1]);
-                let witness = known(a, arg_shape(0)).zip(known(b, arg_shape(1))).map(|(a, b)| linear::matmul_i(&a, &b, shift));
-                let chip = DotActivationsChip::new(&config.dot_activations);
+                let dims = linear::MatMulDims::new(arg_shape(0), arg_shape(1)).map_err(|_| Error::Synthesis)?;
+                let witness = match known(a, arg_shape(0)).zip(known(b, arg_shape(1))) {
+                    Some((a, b)) => Some(linear::matmul_i(&a, &b, shift).map_err(|_| Error::Synthesis)?),
+                    None => None,
+                };
+                let chip = DotActivationsChip::new(need(&config.dot_activations)?);
                 let mut accs = Vec::with_capacity(count);
-                for i in 0..m {
-                    for j in 0..n {
-                        let w = witness.as_ref().map(|w| w[i * n + j]);
-                        let col: Vec<Num> = (0..k).map(|t| b[t * n + j]).collect();
-                        let acc = chip.assign(ctx, &a[i * k..(i + 1) * k], &col, w.map(|w| w.acc))?;
-                        accs.push((acc, w.map(|w| w.out)));
-                    }
+                for (o, (row, col)) in dims.operands().enumerate() {
+                    let w = witness.as_ref().map(|w| w[o]);
+                    let (row, col): (Vec<Num>, Vec<Num>) = (row.iter().map(|&i| a[i]).collect(), col.iter().map(|&j| b[j]).collect());
+                    accs.push((chip.assign(ctx, &row, &col, w.map(|w| w.acc))?, w.map(|w| w.out)));
                 }
-                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }
             QOp::Add => {
                 let (ia, ib) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(arg_shape(1), &node.shape));
                 let pairs: Vec<(Num, Num)> = ia.iter().zip(&ib).map(|(&i, &j)| (arg(0)[i], arg(1)[j])).collect();
                 let sums = known(arg(0), arg_shape(0)).zip(known(arg(1), arg_shape(1))).map(|(a, b)| elementwise::zip_broadcast(&a, &b, |x, y| x + y));
                 let sums = claimed_values(sums, count)?;
-                AddChip::new(&config.add).add(ctx, &pairs, &sums)?
+                AddChip::new(need(&config.add)?).add(ctx, &pairs, &sums)?
             }
             QOp::AddConst { constant } => {
                 let (ia, ic) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(constant.shape(), &node.shape));
@@ -521,35 +679,17 @@ impl ModelCircuit {
                 match params {
                     Some((p, _)) => {
                         let pairs: Vec<(Num, Num)> = ia.iter().zip(&ic).map(|(&i, &j)| (arg(0)[i], p[j])).collect();
-                        AddChip::new(&config.add).add(ctx, &pairs, &sums)?
+                        AddChip::new(need(&config.add)?).add(ctx, &pairs, &sums)?
                     }
-                    None => AddChip::new(&config.add).add_const(ctx, &items, &sums)?,
+                    None => AddChip::new(need(&config.add)?).add_const(ctx, &items, &sums)?,
                 }
             }
             QOp::Relu => {
                 let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::relu(v as i64)))).collect();
-                ReluChip::new(&config.relu).assign(ctx, &items, model.relu_range())?
+                ReluChip::new(need(&config.relu)?).assign(ctx, &items, model.relu_range())?
             }
             QOp::Reshape => arg(0).clone(),
-            QOp::MaxPool2d { pool } => {
-                let x = arg(0);
-                let chip = MaxChip::new(&config.max);
-                let mut slot = MaxSlot::default();
-                let mut outs = Vec::with_capacity(count);
-                for taps in pool.taps(arg_shape(0)).map_err(|_| Error::Synthesis)? {
-                    let cells: Vec<Num> = taps.iter().map(|&i| x[i]).collect();
-                    let values: Option<Vec<i64>> = cells.iter().map(|c| c.value.map(|v| v as i64)).collect();
-                    let steps = values.map(|v| elementwise::max_chain(&v));
-                    let mut running = *cells.first().ok_or(Error::Synthesis)?;
-                    for (n, cell) in cells.iter().enumerate().skip(1) {
-                        let split = steps.as_ref().map(|s| s[n - 1]);
-                        running = chip.assign(ctx, &mut slot, &running, cell, split, model.relu_range())?;
-                    }
-                    outs.push(running);
-                }
-                chip.finish(ctx, &slot);
-                outs
-            }
+            QOp::MaxPool2d { pool } => self.max_chains(config, ctx, arg(0), &pool.taps(arg_shape(0)).map_err(|_| Error::Synthesis)?)?,
             QOp::Lookup { table } => {
                 let mut outs = Vec::with_capacity(count);
                 for x in arg(0) {
@@ -573,7 +713,7 @@ impl ModelCircuit {
                 let mut accs = Vec::with_capacity(count);
                 if let Some((p, one)) = params {
                     let (weights, biases) = p.split_at(weight.data().len());
-                    let chip = DotActivationsChip::new(&config.dot_activations);
+                    let chip = DotActivationsChip::new(need(&config.dot_activations)?);
                     for (o, t) in taps.iter().enumerate() {
                         let a: Vec<Num> = t.iter().map(|&(i, _)| x[i]).chain([one]).collect();
                         let b: Vec<Num> = t.iter().map(|&(_, j)| weights[j]).chain([biases[o % channels]]).collect();
@@ -581,7 +721,7 @@ impl ModelCircuit {
                         accs.push((chip.assign(ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
                     }
                 } else if conv.depthwise {
-                    let chip = DotWeightsChip::new(&config.dot_weights);
+                    let chip = DotWeightsChip::new(need(&config.dot_weights)?);
                     for (o, t) in taps.iter().enumerate() {
                         let cells: Vec<Num> = t.iter().map(|&(i, _)| x[i]).collect();
                         let ws: Vec<i64> = t.iter().map(|&(_, j)| weight.data()[j]).collect();
@@ -591,7 +731,7 @@ impl ModelCircuit {
                     }
                 } else {
                     // Every output channel at one position reads the same input patch.
-                    let chip = MatVecChip::new(&config.matvec);
+                    let chip = MatVecChip::new(need(&config.matvec)?);
                     for (p, group) in taps.chunks(channels).enumerate() {
                         let cells: Vec<Num> = group[0].iter().map(|&(i, _)| x[i]).collect();
                         let rows: Vec<Vec<i64>> = group.iter().map(|t| t.iter().map(|&(_, j)| weight.data()[j]).collect()).collect();
@@ -602,12 +742,12 @@ impl ModelCircuit {
                         accs.extend(out.into_iter().zip(ws.iter().map(|w| w.map(|w| w.out))));
                     }
                 }
-                RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
             }
             QOp::AvgPool2d { pool } => {
                 let x = arg(0);
                 let taps = pool.taps(arg_shape(0)).map_err(|_| Error::Synthesis)?;
-                let chip = DotWeightsChip::new(&config.dot_weights);
+                let chip = DotWeightsChip::new(need(&config.dot_weights)?);
                 let mut sums = Vec::with_capacity(count);
                 for t in &taps {
                     let cells: Vec<Num> = t.iter().map(|&i| x[i]).collect();
@@ -615,7 +755,7 @@ impl ModelCircuit {
                     let acc = chip.assign(ctx, &cells, &vec![1; cells.len()], 0, total)?;
                     sums.push((acc, total.map(|z| divide(z, pool.divisor()))));
                 }
-                RescaleChip::new(&config.rescale).assign(ctx, &sums, pool.divisor(), model.activation_range())?
+                RescaleChip::new(need(&config.rescale)?).assign(ctx, &sums, pool.divisor(), model.activation_range())?
             }
             QOp::MulConst { constant } => {
                 // The product and its rescale share one row of the rescale gadget.
@@ -630,20 +770,79 @@ impl ModelCircuit {
                     .collect();
                 match params {
                     Some((p, _)) => {
-                        let chip = DotActivationsChip::new(&config.dot_activations);
+                        let chip = DotActivationsChip::new(need(&config.dot_activations)?);
                         let mut accs = Vec::with_capacity(count);
                         for ((cell, c, out), &j) in items.iter().zip(&ic) {
                             let product = cell.value.map(|v| v * *c as i128);
                             accs.push((chip.assign(ctx, &[*cell], &[p[j]], product)?, *out));
                         }
-                        RescaleChip::new(&config.rescale).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                        RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
                     }
-                    None => RescaleChip::new(&config.rescale).assign_scaled(ctx, &items, 1 << shift, model.activation_range())?,
+                    None => RescaleChip::new(need(&config.rescale)?).assign_scaled(ctx, &items, 1 << shift, model.activation_range())?,
                 }
+            }
+            QOp::Mul => {
+                let pairs = broadcast_pairs(arg(0), arg_shape(0), arg(1), arg_shape(1), &node.shape);
+                let items: Vec<_> = pairs.iter().map(|(a, b)| (*a, *b, a.value.zip(b.value).map(|(x, y)| arith::product(x as i64, y as i64, shift)))).collect();
+                ProductChip::new(need(&config.product)?).assign(ctx, &items, 1 << shift, model.activation_range())?
+            }
+            QOp::Sub => {
+                let pairs = broadcast_pairs(arg(0), arg_shape(0), arg(1), arg_shape(1), &node.shape);
+                let diffs: Vec<_> = pairs.iter().map(|(a, b)| a.value.zip(b.value).map(|(x, y)| x - y)).collect();
+                AddChip::new(need(&config.add)?).sub(ctx, &pairs, &diffs)?
+            }
+            QOp::Div => {
+                let pairs = broadcast_pairs(arg(0), arg_shape(0), arg(1), arg_shape(1), &node.shape);
+                let items: Vec<_> = pairs
+                    .iter()
+                    .map(|(a, b)| (Numerator::Scaled(*a, 1 << shift), *b, a.value.zip(b.value).and_then(|(x, y)| arith::div(x as i64, y as i64, shift))))
+                    .collect();
+                DivideChip::new(need(&config.divide)?).assign(ctx, &items, model.activation_range(), model.relu_range())?
+            }
+            QOp::Reciprocal => {
+                let items: Vec<_> = arg(0)
+                    .iter()
+                    .map(|b| (Numerator::Constant(1i128 << (2 * shift)), *b, b.value.and_then(|y| arith::reciprocal(y as i64, shift))))
+                    .collect();
+                DivideChip::new(need(&config.divide)?).assign(ctx, &items, model.activation_range(), model.relu_range())?
+            }
+            QOp::Sqrt => {
+                let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.and_then(|v| arith::sqrt(v as i64, shift)))).collect();
+                SqrtChip::new(need(&config.sqrt)?).assign(ctx, &items, 1 << shift, model.relu_range())?
+            }
+            QOp::Reduce { axes, kind } => {
+                let x = arg(0);
+                let groups = reduce_groups(arg_shape(0), axes).map_err(|_| Error::Synthesis)?;
+                match kind {
+                    ReduceKind::Max => self.max_chains(config, ctx, x, &groups)?,
+                    ReduceKind::Sum | ReduceKind::Mean => {
+                        let chip = DotWeightsChip::new(need(&config.dot_weights)?);
+                        let mut sums = Vec::with_capacity(count);
+                        for g in &groups {
+                            let cells: Vec<Num> = g.iter().map(|&i| x[i]).collect();
+                            let total = cells.iter().map(|c| c.value).sum::<Option<i128>>();
+                            sums.push((chip.assign(ctx, &cells, &vec![1; cells.len()], 0, total)?, total, g.len()));
+                        }
+                        if *kind == ReduceKind::Sum {
+                            for (sum, _, _) in &sums {
+                                ctx.check_range(sum, model.activation_range())?;
+                            }
+                            sums.into_iter().map(|(sum, _, _)| sum).collect()
+                        } else {
+                            let n = groups.first().map_or(1, Vec::len) as i64;
+                            let items: Vec<_> = sums.iter().map(|(sum, total, _)| (*sum, total.map(|z| divide(z, n)))).collect();
+                            RescaleChip::new(need(&config.rescale)?).assign(ctx, &items, n, model.activation_range())?
+                        }
+                    }
+                }
+            }
+            QOp::Pad { pads, value } => {
+                let fill = ConstantChip::new(need(&config.constant)?).assign(ctx, *value as i128)?;
+                reduce::pad_sources(arg_shape(0), pads).map_err(|_| Error::Synthesis)?.iter().map(|src| src.map_or(fill, |i| arg(0)[i])).collect()
             }
             QOp::Clamp { max } => {
                 let items: Vec<_> = arg(0).iter().map(|x| (*x, x.value.map(|v| elementwise::clamp(v as i64, *max)))).collect();
-                ClampChip::new(&config.clamp).assign(ctx, &items, *max, model.relu_range())?
+                ClampChip::new(need(&config.clamp)?).assign(ctx, &items, *max, model.relu_range())?
             }
         })
     }

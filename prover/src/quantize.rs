@@ -14,10 +14,11 @@ use crate::model::{check_inputs, Graph, Op};
 use crate::ops::conv::{Conv, Pool};
 use crate::ops::nonlinear::FunctionTable;
 use crate::ops::rescale::divide;
-use crate::ops::{elementwise, linear};
+use crate::ops::reduce::{self, ReduceKind};
+use crate::ops::{arith, elementwise, linear};
 use crate::range::RangeKind;
 use crate::visibility::VisibilitySettings;
-use crate::tensor::{broadcast_shape, gather, transpose_indices, transpose_shape, Tensor};
+use crate::tensor::{broadcast_indices, broadcast_shape, gather, transpose_indices, transpose_shape, Tensor};
 
 /// Quantization settings chosen at compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +95,20 @@ pub enum QOp {
     Lookup { table: FunctionTable },
     /// Values copied from the operands (no arithmetic); see [`crate::model::Op::Select`].
     Select { picks: Vec<(usize, usize)> },
+    /// Product of two activations (broadcasting), rescaled by `2^s` ([`arith::product`]).
+    Mul,
+    /// Difference of two activations (broadcasting), exact.
+    Sub,
+    /// Quotient of two activations (broadcasting) at scale `s` ([`arith::div`]).
+    Div,
+    /// `1 / x` at scale `s` ([`arith::reciprocal`]).
+    Reciprocal,
+    /// `√x` at scale `s`, floored ([`arith::sqrt`]).
+    Sqrt,
+    /// Sum (exact), mean (rounded half up) or maximum over `axes`, kept with size 1.
+    Reduce { axes: Vec<usize>, kind: ReduceKind },
+    /// Constant padding with `value` at scale `s`.
+    Pad { pads: Vec<(usize, usize)>, value: i64 },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -151,7 +166,10 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
             linear::linear_shape(inputs[0], &[k, n], Some(bias.len()))
         }
         QOp::MatMul => arity(2).and_then(|_| linear::matmul_shape(inputs[0], inputs[1])),
-        QOp::Add => arity(2).and_then(|_| broadcast_shape(inputs[0], inputs[1])),
+        QOp::Add | QOp::Mul | QOp::Sub | QOp::Div => arity(2).and_then(|_| broadcast_shape(inputs[0], inputs[1])),
+        QOp::Reciprocal | QOp::Sqrt => arity(1).map(|_| inputs[0].to_vec()),
+        QOp::Reduce { axes, .. } => arity(1).and_then(|_| reduce::reduced_shape(inputs[0], axes)),
+        QOp::Pad { pads, .. } => arity(1).and_then(|_| reduce::padded_shape(inputs[0], pads)),
         QOp::AddConst { constant } | QOp::MulConst { constant } => arity(1).and_then(|_| same_as_input(constant.shape())),
         QOp::Relu | QOp::Clamp { .. } | QOp::Lookup { .. } => arity(1).map(|_| inputs[0].to_vec()),
         QOp::Transpose { perm } => arity(1).and_then(|_| transpose_shape(inputs[0], perm)),
@@ -234,10 +252,21 @@ impl QuantizedModel {
                     },
                     Op::AvgPool { pool } => QOp::AvgPool2d { pool: *pool },
                     Op::MaxPool { pool } => QOp::MaxPool2d { pool: *pool },
-                    Op::Function { function, domain } => {
-                        let bound = quantize_value(*domain as f64, s, &what)?;
-                        QOp::Lookup { table: FunctionTable { function: *function, lo: -bound, hi: bound, scale_bits: s } }
+                    Op::Function { function } => {
+                        let (lo, hi) = function.domain(s, config.range_bits);
+                        let (lo, hi) = (quantize_value(lo, s, &what)?, quantize_value(hi, s, &what)?);
+                        if hi < lo {
+                            return Err(ProverError::Input(format!("{what}: {} has no domain at {} range bits", function.name(), config.range_bits)));
+                        }
+                        QOp::Lookup { table: FunctionTable { function: *function, lo, hi, scale_bits: s } }
                     }
+                    Op::Mul => QOp::Mul,
+                    Op::Sub => QOp::Sub,
+                    Op::Div => QOp::Div,
+                    Op::Reciprocal => QOp::Reciprocal,
+                    Op::Sqrt => QOp::Sqrt,
+                    Op::Reduce { axes, kind } => QOp::Reduce { axes: axes.clone(), kind: *kind },
+                    Op::Pad { pads, value } => QOp::Pad { pads: pads.clone(), value: quantize_value(*value as f64, s, &what)? },
                 };
                 Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
             })
@@ -315,6 +344,10 @@ impl QuantizedModel {
         for node in &self.nodes {
             match &node.op {
                 QOp::AvgPool2d { pool } => r.push(RangeKind::Below(pool.divisor() as u64)),
+                QOp::Reduce { axes, kind: ReduceKind::Mean } => {
+                    let n: usize = axes.iter().map(|&a| self.nodes[node.inputs[0]].shape[a]).product();
+                    r.push(RangeKind::Below(n as u64));
+                }
                 QOp::Clamp { max } => r.push(RangeKind::Below(*max as u64 + 1)),
                 _ => {}
             }
@@ -383,7 +416,7 @@ impl QuantizedModel {
                     self.rescaled_tensor(node, out)?
                 }
                 QOp::MatMul => {
-                    let out = linear::matmul_i(arg(0), arg(1), s);
+                    let out = linear::matmul_i(arg(0), arg(1), s)?;
                     self.rescaled_tensor(node, out)?
                 }
                 QOp::Add => self.checked_add(node, arg(0), arg(1))?,
@@ -450,6 +483,68 @@ impl QuantizedModel {
                     let out = products.data().iter().map(|&z| linear::DotRescaled { acc: z, out: crate::ops::rescale::rescale(z, s) }).collect();
                     self.rescaled_tensor(node, out)?
                 }
+                QOp::Mul => {
+                    let out = elementwise::zip_broadcast(&arg(0).map(|&v| Some(v)), &arg(1).map(|&v| Some(v)), |a, b| Some(arith::product(a?, b?, s).quotient as i64))?;
+                    let out = out.map(|v| v.unwrap_or_default());
+                    self.check(node, self.activation_range(), out.data().iter().map(|&v| v as i128), "product")?;
+                    out
+                }
+                QOp::Sub => {
+                    let diff = elementwise::zip_broadcast(&arg(0).map(|&v| v as i128), &arg(1).map(|&v| v as i128), |x, y| x - y)?;
+                    self.check(node, RangeKind::Signed(62), diff.data().iter().copied(), "difference")?;
+                    diff.map(|&v| v as i64)
+                }
+                QOp::Div => {
+                    let (ia, ib) = (broadcast_indices(arg(0).shape(), &node.shape), broadcast_indices(arg(1).shape(), &node.shape));
+                    let quotients = ia
+                        .iter()
+                        .zip(&ib)
+                        .map(|(&i, &j)| arith::div(arg(0).data()[i], arg(1).data()[j], s))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| ProverError::Range(format!("layer {}: a divisor is not positive (Div needs divisors > 0)", node.name)))?;
+                    self.checked_quotients(node, &quotients)?
+                }
+                QOp::Reciprocal => {
+                    let quotients = arg(0)
+                        .data()
+                        .iter()
+                        .map(|&b| arith::reciprocal(b, s))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| ProverError::Range(format!("layer {}: Reciprocal of a value that is not positive", node.name)))?;
+                    self.checked_quotients(node, &quotients)?
+                }
+                QOp::Sqrt => {
+                    let roots = arg(0)
+                        .data()
+                        .iter()
+                        .map(|&x| arith::sqrt(x, s))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| ProverError::Range(format!("layer {}: Sqrt of a negative value", node.name)))?;
+                    self.check(node, self.relu_range(), roots.iter().flat_map(|r| [r.root, r.rem, r.slack]), "square root")?;
+                    Tensor::new(node.shape.clone(), roots.iter().map(|r| r.root as i64).collect())?
+                }
+                QOp::Reduce { axes, kind } => {
+                    let x = arg(0).data();
+                    let mut out = Vec::with_capacity(node.shape.iter().product());
+                    for group in reduce::reduce_groups(arg(0).shape(), axes)? {
+                        let values: Vec<i64> = group.iter().map(|&i| x[i]).collect();
+                        out.push(match kind {
+                            ReduceKind::Sum => values.iter().map(|&v| v as i128).sum::<i128>(),
+                            ReduceKind::Mean => divide(values.iter().map(|&v| v as i128).sum(), values.len() as i64).quotient,
+                            ReduceKind::Max => {
+                                let steps = elementwise::max_chain(&values);
+                                self.check(node, self.relu_range(), steps.iter().flat_map(|s| [s.da as i128, s.db as i128]), "maximum")?;
+                                steps.last().map_or(values[0], |s| s.out) as i128
+                            }
+                        });
+                    }
+                    self.check(node, self.activation_range(), out.iter().copied(), kind.name())?;
+                    Tensor::new(node.shape.clone(), out.iter().map(|&v| v as i64).collect())?
+                }
+                QOp::Pad { pads, value } => {
+                    let data = reduce::pad_sources(arg(0).shape(), pads)?.iter().map(|src| src.map_or(*value, |i| arg(0).data()[i])).collect();
+                    Tensor::new(node.shape.clone(), data)?
+                }
                 QOp::Clamp { max } => {
                     let splits: Vec<_> = arg(0).data().iter().map(|&x| elementwise::clamp(x, *max)).collect();
                     self.check(node, self.relu_range(), splits.iter().flat_map(|p| [p.below as i128, p.above as i128]), "clamp input")?;
@@ -497,6 +592,12 @@ impl QuantizedModel {
     fn rescaled_tensor(&self, node: &QNode, out: Vec<linear::DotRescaled>) -> Result<Tensor<i64>, ProverError> {
         self.check(node, self.activation_range(), out.iter().map(|d| d.out.quotient), "rescaled product")?;
         Tensor::new(node.shape.clone(), out.iter().map(|d| d.out.quotient as i64).collect())
+    }
+
+    fn checked_quotients(&self, node: &QNode, quotients: &[arith::Quotient]) -> Result<Tensor<i64>, ProverError> {
+        self.check(node, self.activation_range(), quotients.iter().map(|q| q.quotient), "quotient")?;
+        self.check(node, self.relu_range(), quotients.iter().flat_map(|q| [q.remainder, q.slack]), "division remainder (the divisor is too large)")?;
+        Tensor::new(node.shape.clone(), quotients.iter().map(|q| q.quotient as i64).collect())
     }
 
     fn checked_add(&self, node: &QNode, a: &Tensor<i64>, b: &Tensor<i64>) -> Result<Tensor<i64>, ProverError> {

@@ -47,6 +47,7 @@ fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<
     }
     // Quantization at 7 fractional bits: a few steps of 1/128 per layer.
     let error = report.max_abs_error.expect("float outputs exist");
+    eprintln!("{name}: largest |quantized - float| = {error:.4}, circuit k = {}", model.layout.k);
     assert!(error < 0.1, "{name}: quantization error {error}");
 
     model.save(&dir).unwrap();
@@ -251,5 +252,107 @@ fn slice_split_concat_gather_and_squeeze_move_cells() {
         },
         &[1, 4, 6],
         10,
+    );
+}
+
+fn float_attr(name: &str, f: f32) -> tract_onnx::pb::AttributeProto {
+    tract_onnx::pb::AttributeProto { name: name.into(), f, r#type: tract_onnx::pb::attribute_proto::AttributeType::Float as i32, ..Default::default() }
+}
+
+#[test]
+fn transformer_block_layer_norm_softmax_attention_and_gelu() {
+    check_model(
+        "transformer_block",
+        |b| {
+            // x [1, 4, 6] -> LayerNormalization -> Q, K, V projections -> softmax(Q·Kᵀ / √d)·V
+            // (batched MatMul of two activations) -> exporter-style Gelu
+            // (x · 0.5 · (1 + erf(x / √2))) -> residual Add.
+            b.opset = 17;
+            let (gamma, beta) = (b.weights(&[6], 1.0), b.weights(&[6], 0.3));
+            let n = b.node("LayerNormalization", &["x", &gamma, &beta], vec![int_attr("axis", -1), float_attr("epsilon", 1e-5)]);
+            let q = b.matmul_add(&n, 6, 6);
+            let k = b.matmul_add(&n, 6, 6);
+            let v = b.matmul_add(&n, 6, 6);
+            let kt = b.node("Transpose", &[&k], vec![ints_attr("perm", &[0, 2, 1])]);
+            let scores = b.node("MatMul", &[&q, &kt], vec![]);
+            let scale = b.scalar(1.0 / 6f32.sqrt());
+            let scaled = b.node("Mul", &[&scores, &scale], vec![]);
+            let attention = b.node("Softmax", &[&scaled], vec![int_attr("axis", -1)]);
+            let mixed = b.node("MatMul", &[&attention, &v], vec![]);
+            let root2 = b.scalar(std::f32::consts::SQRT_2);
+            let div = b.node("Div", &[&mixed, &root2], vec![]);
+            let erf = b.node("Erf", &[&div], vec![]);
+            let one = b.scalar(1.0);
+            let plus = b.node("Add", &[&erf, &one], vec![]);
+            let times = b.node("Mul", &[&mixed, &plus], vec![]);
+            let half = b.scalar(0.5);
+            let gelu = b.node("Mul", &[&times, &half], vec![]);
+            (b.node("Add", &[&gelu, "x"], vec![]), vec![1, 4, 6])
+        },
+        &[1, 4, 6],
+        21,
+    );
+}
+
+#[test]
+fn layer_norm_pattern_reductions_sqrt_reciprocal_and_division() {
+    check_model(
+        "reductions",
+        |b| {
+            // The ReduceMean/Sub/Pow/Sqrt/Div pattern exporters emit for LayerNorm, then
+            // ReduceMax, ReduceSum without keepdims, Reciprocal and Div of two activations.
+            let mean = b.node("ReduceMean", &["x"], vec![ints_attr("axes", &[-1])]);
+            let d = b.node("Sub", &["x", &mean], vec![]);
+            let two = b.scalar(2.0);
+            let p = b.node("Pow", &[&d, &two], vec![]);
+            let var = b.node("ReduceMean", &[&p], vec![ints_attr("axes", &[-1])]);
+            let eps = b.scalar(1e-5);
+            let ve = b.node("Add", &[&var, &eps], vec![]);
+            let sd = b.node("Sqrt", &[&ve], vec![]);
+            let y = b.node("Div", &[&d, &sd], vec![]);
+            let gamma = b.weights(&[5], 1.0);
+            let y = b.node("Mul", &[&y, &gamma], vec![]);
+            let mx = b.node("ReduceMax", &[&y], vec![ints_attr("axes", &[1]), int_attr("keepdims", 1)]);
+            let r = b.node("Relu", &[&mx], vec![]);
+            let one = b.scalar(1.0);
+            let shifted = b.node("Add", &[&r, &one], vec![]);
+            let inv = b.node("Reciprocal", &[&shifted], vec![]);
+            let axes = b.int64s(&[2]);
+            let total = b.node("ReduceSum", &[&y, &axes], vec![int_attr("keepdims", 0)]);
+            let flat = b.reshape(&inv, &[1, 5]);
+            let divisor = shifted_sum(b, &total);
+            let ratio = b.node("Div", &[&flat, &divisor], vec![]);
+            (b.node("Mul", &[&ratio, &flat], vec![]), vec![1, 5])
+        },
+        &[1, 3, 5],
+        22,
+    );
+}
+
+/// `1 + |t|`-like positive divisor from a sum: Relu(t) + 1, shaped [1, 3] -> reduced to [1, 1].
+fn shifted_sum(b: &mut OnnxBuilder, total: &str) -> String {
+    let r = b.node("Relu", &[total], vec![]);
+    let m = b.node("ReduceMean", &[&r], vec![ints_attr("axes", &[1])]);
+    let one = b.scalar(1.0);
+    b.node("Add", &[&m, &one], vec![])
+}
+
+#[test]
+fn leaky_relu_exp_pad_and_gelu_operator() {
+    check_model(
+        "leaky_exp_pad_gelu",
+        |b| {
+            b.opset = 20;
+            let h = b.gemm("x", 6, 4);
+            let l = b.node("LeakyRelu", &[&h], vec![float_attr("alpha", 0.1)]);
+            let e = b.node("Exp", &[&l], vec![]);
+            let pads = b.int64s(&[0, 1, 0, 2]);
+            let value = b.scalar(0.25);
+            let p = b.node("Pad", &[&e, &pads, &value], vec![]);
+            let g = b.gemm(&p, 7, 5);
+            (b.node("Gelu", &[&g], vec![]), vec![1, 5])
+        },
+        &[1, 6],
+        23,
     );
 }

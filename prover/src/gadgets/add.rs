@@ -1,10 +1,11 @@
-//! Sums: of two activations, and of an activation and a constant.
+//! Sums and differences: of two activations, and of an activation and a constant.
 //!
 //! Each row packs `⌊W/3⌋` triples `(a, b, c)` in `a_{3j}, a_{3j+1}, a_{3j+2}` for activation sums,
 //! or `⌊W/2⌋` pairs `(a, c)` in `a_{2j}, a_{2j+1}` with the constant in `f_{2j}`:
 //!
 //! ```text
 //!     q_add   · (a + b − c)     = 0
+//!     q_sub   · (a − b − c)     = 0
 //!     q_const · (a + f_{2j} − c) = 0
 //! ```
 //!
@@ -15,27 +16,28 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, Columns, Num, RegionCtx};
+use super::{enable, fe, packed, Columns, Num, RegionCtx};
 
 /// Selectors and gates of the sums.
 #[derive(Clone, Debug)]
 pub struct AddConfig {
     cols: Columns,
     q_add: Selector,
+    q_sub: Selector,
     q_const: Selector,
 }
 
 impl AddConfig {
     /// Adds both gates over `cols` (needs at least 3 columns).
     pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: &Columns) -> Self {
-        let (q_add, q_const) = (meta.selector(), meta.selector());
+        let (q_add, q_sub, q_const) = (meta.selector(), meta.selector(), meta.selector());
         let w = cols.width();
-        meta.create_gate("add", |m| {
-            let q = m.query_selector(q_add);
+        meta.create_gate("add and subtract", |m| {
+            let (add, sub) = (m.query_selector(q_add), m.query_selector(q_sub));
             (0..w / 3)
-                .map(|j| {
+                .flat_map(|j| {
                     let [a, b, c] = [0, 1, 2].map(|o| m.query_advice(cols.advice[3 * j + o], Rotation::cur()));
-                    q.clone() * (a + b - c)
+                    [add.clone() * (a.clone() + b.clone() - c.clone()), sub.clone() * (a - b - c)]
                 })
                 .collect::<Vec<Expression<Fr>>>()
         });
@@ -50,7 +52,7 @@ impl AddConfig {
                 })
                 .collect::<Vec<Expression<Fr>>>()
         });
-        AddConfig { cols: cols.clone(), q_add, q_const }
+        AddConfig { cols: cols.clone(), q_add, q_sub, q_const }
     }
 
     /// Rows for `count` activation sums.
@@ -77,21 +79,22 @@ impl<'c> AddChip<'c> {
 
     /// `c = a + b` for every pair; `claimed` holds the caller's sums, checked by the gate.
     pub fn add(&self, ctx: &mut RegionCtx<'_, '_>, pairs: &[(Num, Num)], claimed: &[Option<i128>]) -> Result<Vec<Num>, Error> {
+        self.pairwise(ctx, &self.config.q_add, pairs, claimed)
+    }
+
+    /// `c = a − b` for every pair; `claimed` holds the caller's differences, checked by the gate.
+    pub fn sub(&self, ctx: &mut RegionCtx<'_, '_>, pairs: &[(Num, Num)], claimed: &[Option<i128>]) -> Result<Vec<Num>, Error> {
+        self.pairwise(ctx, &self.config.q_sub, pairs, claimed)
+    }
+
+    fn pairwise(&self, ctx: &mut RegionCtx<'_, '_>, q: &Selector, pairs: &[(Num, Num)], claimed: &[Option<i128>]) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
-        let lanes = cols.width() / 3;
-        let start = ctx.take_rows(AddConfig::rows_add(pairs.len(), cols.width()));
-        let mut out = Vec::with_capacity(pairs.len());
-        for (i, ((a, b), c)) in pairs.iter().zip(claimed).enumerate() {
-            let (row, j) = (start + i / lanes, i % lanes);
-            if j == 0 {
-                enable(&self.config.q_add, ctx.region, row)?;
-            }
-            ctx.copy(a, cols.advice[3 * j], row);
-            ctx.copy(b, cols.advice[3 * j + 1], row);
-            out.push(ctx.assign(cols.advice[3 * j + 2], row, *c));
-        }
-        ctx.pad_packed(&cols.advice, start, pairs.len(), lanes, 3);
-        Ok(out)
+        packed(ctx, cols, q, pairs.len(), 3, |ctx, row, base, i| {
+            let (a, b) = &pairs[i];
+            ctx.copy(a, cols.advice[base], row);
+            ctx.copy(b, cols.advice[base + 1], row);
+            Ok(ctx.assign(cols.advice[base + 2], row, claimed[i]))
+        })
     }
 
     /// `c = a + constant` for every item; `claimed` holds the caller's sums, checked by the gate.
@@ -124,7 +127,7 @@ mod tests {
             let (xa, xb) = (load(config, ctx, &a), load(config, ctx, &b));
             let pairs: Vec<_> = xa.into_iter().zip(xb).collect();
             let claimed: Vec<_> = c.iter().map(|&v| Some(v)).collect();
-            AddChip::new(&config.add).add(ctx, &pairs, &claimed)
+            AddChip::new(config.add.as_ref().unwrap()).add(ctx, &pairs, &claimed)
         })
     }
 
@@ -133,7 +136,7 @@ mod tests {
             let xa = load(config, ctx, &a);
             let items: Vec<_> = xa.into_iter().zip(k.iter().copied()).collect();
             let claimed: Vec<_> = c.iter().map(|&v| Some(v)).collect();
-            AddChip::new(&config.add).add_const(ctx, &items, &claimed)
+            AddChip::new(config.add.as_ref().unwrap()).add_const(ctx, &items, &claimed)
         })
     }
 
@@ -147,6 +150,24 @@ mod tests {
         let mut bad = c.clone();
         bad[2] += 1;
         assert_rejected(&run_add(a, b, bad.clone(), 4), &bad);
+    }
+
+    #[test]
+    fn differences_pass_and_wrong_differences_fail() {
+        let (a, b) = (vec![1i128, -2, 3, 40], vec![5i128, 6, -7, 8]);
+        let run = |c: Vec<i128>| {
+            let (a, b) = (a.clone(), b.clone());
+            GadgetTest::new(4, move |config, ctx| {
+                let (xa, xb) = (load(config, ctx, &a), load(config, ctx, &b));
+                let pairs: Vec<_> = xa.into_iter().zip(xb).collect();
+                AddChip::new(config.add.as_ref().unwrap()).sub(ctx, &pairs, &c.iter().map(|&v| Some(v)).collect::<Vec<_>>())
+            })
+        };
+        let c: Vec<i128> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+        assert_satisfied(&run(c.clone()), &c);
+        // The sum where the difference is due.
+        let sums: Vec<i128> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        assert_rejected(&run(sums.clone()), &sums);
     }
 
     #[test]

@@ -109,7 +109,7 @@ mod tests {
         GadgetTest::new(width, move |config, ctx| {
             let x = load(config, ctx, &xs);
             let items: Vec<_> = x.into_iter().zip(splits.iter().map(|s| Some(*s))).collect();
-            ClampChip::new(&config.clamp).assign(ctx, &items, 100, RangeKind::Unsigned(7))
+            ClampChip::new(config.clamp.as_ref().unwrap()).assign(ctx, &items, 100, RangeKind::Unsigned(7))
         })
     }
 

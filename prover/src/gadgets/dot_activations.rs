@@ -101,7 +101,7 @@ mod tests {
 
     fn run(a: Vec<i128>, b: Vec<i128>, claimed: i128, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
-            let chip = DotActivationsChip::new(&config.dot_activations);
+            let chip = DotActivationsChip::new(config.dot_activations.as_ref().unwrap());
             let (xa, xb) = (load(config, ctx, &a), load(config, ctx, &b));
             Ok(vec![chip.assign(ctx, &xa, &xb, Some(claimed))?])
         })

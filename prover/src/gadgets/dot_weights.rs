@@ -103,7 +103,7 @@ mod tests {
 
     fn run(x: Vec<i128>, w: Vec<i64>, bias: i64, claimed: i128, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
-            let chip = DotWeightsChip::new(&config.dot_weights);
+            let chip = DotWeightsChip::new(config.dot_weights.as_ref().unwrap());
             let xs = load(config, ctx, &x);
             let out = chip.assign(ctx, &xs, &w, bias, Some(claimed))?;
             Ok(vec![out])

@@ -147,7 +147,7 @@ mod tests {
             let xs = load(config, ctx, &x);
             let rows: Vec<&[i64]> = w.iter().map(Vec::as_slice).collect();
             let claimed: Vec<_> = claimed.iter().map(|&c| Some(c)).collect();
-            MatVecChip::new(&config.matvec).assign(ctx, &xs, &rows, &bias, &claimed)
+            MatVecChip::new(config.matvec.as_ref().unwrap()).assign(ctx, &xs, &rows, &bias, &claimed)
         })
     }
 

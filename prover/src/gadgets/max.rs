@@ -123,7 +123,7 @@ mod tests {
 
     fn run(pairs: Vec<(i128, i128)>, splits: Vec<MaxSplit>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
-            let chip = MaxChip::new(&config.max);
+            let chip = MaxChip::new(config.max.as_ref().unwrap());
             let mut slot = MaxSlot::default();
             let mut outs = vec![];
             for ((a, b), s) in pairs.iter().zip(&splits) {

@@ -10,15 +10,19 @@
 
 pub mod add;
 pub mod clamp;
+pub mod constant;
+pub mod divide;
 pub mod dot_activations;
 pub mod dot_weights;
 pub mod matvec;
 pub mod max;
 pub mod params;
 pub mod poseidon;
+pub mod product;
 pub mod range_check;
 pub mod relu;
 pub mod rescale;
+pub mod sqrt;
 
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -136,4 +140,35 @@ impl RegionCtx<'_, '_> {
     pub fn check_range(&mut self, num: &Num, kind: crate::range::RangeKind) -> Result<(), Error> {
         self.range.check(self.region, num, kind)
     }
+}
+
+/// Lays out `count` items of `cells` consecutive advice cells each, `⌊W / cells⌋` items to a row
+/// starting at a fresh row, with `q` enabled on every row used. `item(ctx, row, base, i)` assigns
+/// item `i` into columns `base..base + cells` of `row`. The unused lanes of the last row are
+/// zeroed, so every packed gate must hold on all-zero cells (with the fixed cells there unset).
+pub fn packed<T>(
+    ctx: &mut RegionCtx<'_, '_>,
+    cols: &Columns,
+    q: &halo2_proofs::plonk::Selector,
+    count: usize,
+    cells: usize,
+    mut item: impl FnMut(&mut RegionCtx<'_, '_>, usize, usize, usize) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let lanes = cols.width() / cells;
+    let start = ctx.take_rows(count.div_ceil(lanes));
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let (row, j) = (start + i / lanes, i % lanes);
+        if j == 0 {
+            enable(q, ctx.region, row)?;
+        }
+        out.push(item(ctx, row, cells * j, i)?);
+    }
+    ctx.pad_packed(&cols.advice, start, count, lanes, cells);
+    Ok(out)
+}
+
+/// Rows [`packed`] takes for `count` items of `cells` cells in `width` columns.
+pub fn packed_rows(count: usize, cells: usize, width: usize) -> usize {
+    count.div_ceil(width / cells)
 }

@@ -101,7 +101,7 @@ mod tests {
         GadgetTest::new(width, move |config, ctx| {
             let x = load(config, ctx, &xs);
             let items: Vec<_> = x.into_iter().zip(splits.iter().map(|s| Some(*s))).collect();
-            ReluChip::new(&config.relu).assign(ctx, &items, RangeKind::Unsigned(7))
+            ReluChip::new(config.relu.as_ref().unwrap()).assign(ctx, &items, RangeKind::Unsigned(7))
         })
     }
 

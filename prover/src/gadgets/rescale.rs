@@ -136,7 +136,7 @@ mod tests {
 
     fn run_div(zs: Vec<i128>, witness: Vec<Rescaled>, width: usize, divisor: i64) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
-            let chip = RescaleChip::new(&config.rescale);
+            let chip = RescaleChip::new(config.rescale.as_ref().unwrap());
             let z = load(config, ctx, &zs);
             let items: Vec<_> = z.into_iter().zip(witness.iter().map(|w| Some(*w))).collect();
             chip.assign(ctx, &items, divisor, RangeKind::Signed(8))
@@ -172,7 +172,7 @@ mod tests {
         let circuit = |y: i128, r: i128| {
             GadgetTest::new(4, move |config, ctx| {
                 let z = load(config, ctx, &[37]);
-                RescaleChip::new(&config.rescale).assign_scaled(ctx, &[(z[0], -3, Some(Rescaled { quotient: y, remainder: r }))], 16, RangeKind::Signed(8))
+                RescaleChip::new(config.rescale.as_ref().unwrap()).assign_scaled(ctx, &[(z[0], -3, Some(Rescaled { quotient: y, remainder: r }))], 16, RangeKind::Signed(8))
             })
         };
         let honest = crate::ops::rescale::divide(-111, 16);
@@ -213,7 +213,7 @@ mod tests {
             let cols = &config.columns;
             let zc = load(config, ctx, &[z]);
             let row = ctx.take_rows(1);
-            crate::gadgets::enable(&config.rescale.q, ctx.region, row)?;
+            crate::gadgets::enable(&config.rescale.as_ref().unwrap().q, ctx.region, row)?;
             ctx.copy(&zc[0], cols.advice[0], row);
             let y = ctx.region.assign_advice(cols.advice[1], row, halo2_proofs::circuit::Value::known(y_field)).cell();
             let r = ctx.assign(cols.advice[2], row, Some(5));

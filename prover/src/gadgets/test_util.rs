@@ -9,7 +9,7 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
 use super::range_check::RangeCheckChip;
 use super::{fe, Num, RegionCtx};
-use crate::circuit::{ModelConfig, ShapeParams};
+use crate::circuit::{GadgetSet, ModelConfig, ShapeParams};
 use crate::ops::nonlinear::{Function, FunctionTable};
 use crate::range::RangeKind;
 
@@ -48,7 +48,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn params(&self) -> ShapeParams {
-        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1, poseidon: self.width >= super::poseidon::MIN_WIDTH, witness_params: true }
+        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1, gadgets: GadgetSet { poseidon: self.width >= super::poseidon::MIN_WIDTH, divide: self.width >= 5, ..GadgetSet::all() } }
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> ModelConfig {

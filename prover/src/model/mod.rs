@@ -71,12 +71,34 @@ pub enum Op {
         /// Geometry.
         pool: crate::ops::conv::Pool,
     },
-    /// A tabulated non-linear function on `[-domain, domain]` (the importer clamps its input).
+    /// A tabulated non-linear function (the importer clamps its input where it saturates).
     Function {
         /// Which function.
         function: crate::ops::nonlinear::Function,
-        /// Half-width of the input domain, in floats.
-        domain: f32,
+    },
+    /// Elementwise product of two activations, with numpy broadcasting.
+    Mul,
+    /// Elementwise difference of two activations, with numpy broadcasting.
+    Sub,
+    /// Elementwise quotient of two activations, with numpy broadcasting (divisors must be > 0).
+    Div,
+    /// `1 / x` elementwise (`x > 0`).
+    Reciprocal,
+    /// `√x` elementwise (`x ≥ 0`).
+    Sqrt,
+    /// A reduction over `axes`, which are kept with size 1.
+    Reduce {
+        /// The reduced axes.
+        axes: Vec<usize>,
+        /// Sum, mean or maximum.
+        kind: crate::ops::reduce::ReduceKind,
+    },
+    /// Constant padding: `(before, after)` elements per axis, filled with `value`.
+    Pad {
+        /// Per axis.
+        pads: Vec<(usize, usize)>,
+        /// The fill value.
+        value: f32,
     },
     /// Max pooling over NHWC (padded positions ignored).
     MaxPool {
@@ -103,7 +125,14 @@ impl Op {
             Op::Conv { .. } => "Conv",
             Op::AvgPool { .. } => "AvgPool",
             Op::MaxPool { .. } => "MaxPool",
-            Op::Function { function, .. } => function.name(),
+            Op::Function { function } => function.name(),
+            Op::Mul => "Mul",
+            Op::Sub => "Sub",
+            Op::Div => "Div",
+            Op::Reciprocal => "Reciprocal",
+            Op::Sqrt => "Sqrt",
+            Op::Reduce { kind, .. } => kind.name(),
+            Op::Pad { .. } => "Pad",
         }
     }
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
 
+mod composite;
+
 use super::{Graph, Node, Op};
+use crate::ops::reduce::ReduceKind;
 use crate::ops::conv::{Conv, Pool, Window};
 use crate::ops::nonlinear::Function;
 use crate::error::ProverError;
@@ -17,6 +20,12 @@ use crate::tensor::Tensor;
 /// Reads the ONNX model at `path` into a validated [`Graph`].
 ///
 /// Symbolic dimensions (such as a batch size `N`) are fixed to 1: a circuit has static shapes.
+/// The ONNX operators the importer maps (error messages list them).
+pub const SUPPORTED: &str = "Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, Exp, Erf, Gelu, \
+Softmax, LayerNormalization, Add, Sub, Mul, Div, Pow (2, 0.5, 1, -1), Sqrt, Reciprocal, ReduceSum, ReduceMean, ReduceMax, \
+AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Pad, Concat, Slice, Split, Gather, Squeeze, Unsqueeze, Flatten, \
+Reshape, Transpose, Constant, Identity, Dropout";
+
 pub fn load_onnx(path: &Path) -> Result<Graph, ProverError> {
     if !path.exists() {
         return Err(ProverError::io(path, std::io::ErrorKind::NotFound.into()));
@@ -28,7 +37,9 @@ pub fn load_onnx(path: &Path) -> Result<Graph, ProverError> {
         .graph
         .as_ref()
         .ok_or_else(|| ProverError::Model(format!("{} holds no graph", path.display())))?;
-    Importer::default().import(graph)
+    // The default-domain opset decides a few operators' defaults (Softmax's axis semantics).
+    let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(1, |o| o.version);
+    Importer { opset, ..Importer::default() }.import(graph)
 }
 
 /// A constant tensor of any numeric ONNX type, widened to f64.
@@ -57,6 +68,7 @@ struct Importer {
     values: HashMap<String, Value>,
     /// How many node inputs read each value name (to know when a constant Add may fold into a bias).
     uses: HashMap<String, usize>,
+    opset: i64,
 }
 
 fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
@@ -84,6 +96,10 @@ fn node_label(node: &pb::NodeProto) -> String {
 }
 
 impl Importer {
+    fn opset_before(&self, version: i64) -> bool {
+        self.opset < version
+    }
+
     fn import(mut self, graph: &pb::GraphProto) -> Result<Graph, ProverError> {
         for init in &graph.initializer {
             self.values.insert(init.name.clone(), Value::Const(decode_tensor(init)?));
@@ -229,6 +245,19 @@ impl Importer {
             "Squeeze" | "Unsqueeze" => self.squeeze(node),
             "Sigmoid" => self.tabulated(node, Function::Sigmoid),
             "Tanh" => self.tabulated(node, Function::Tanh),
+            "Exp" => self.tabulated(node, Function::Exp),
+            "Erf" => self.tabulated(node, Function::Erf),
+            "Gelu" => self.gelu(node),
+            "LeakyRelu" => self.leaky_relu(node),
+            "Sqrt" => self.unary(node, Op::Sqrt),
+            "Reciprocal" => self.unary(node, Op::Reciprocal),
+            "Pow" => self.pow(node),
+            "ReduceSum" => self.reduce(node, ReduceKind::Sum),
+            "ReduceMean" => self.reduce(node, ReduceKind::Mean),
+            "ReduceMax" => self.reduce(node, ReduceKind::Max),
+            "Softmax" => self.softmax(node),
+            "LayerNormalization" => self.layer_norm(node),
+            "Pad" => self.pad(node),
             "BatchNormalization" => self.batch_norm(node),
             "Clip" => self.clip(node),
             "Transpose" => {
@@ -243,7 +272,7 @@ impl Importer {
             "Conv" => self.conv(node),
             "AveragePool" | "GlobalAveragePool" | "MaxPool" | "GlobalMaxPool" => self.pool(node),
             other => Err(ProverError::Unsupported(format!(
-                "operator {other} is not supported yet (supported: Gemm, MatMul, Conv, BatchNormalization, Sigmoid, Tanh, Concat, Slice, Split, Gather, Squeeze, Unsqueeze, Sub/Mul/Div by constants, Clip, AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Add, Relu, Flatten, Reshape, Transpose, Constant, Identity, Dropout)"
+                "operator {other} is not supported yet (supported: {SUPPORTED})"
             ))),
         }
     }
@@ -384,9 +413,7 @@ impl Importer {
         let (x, c, const_first) = match (lv, rv) {
             (Value::Node(x), Value::Const(c)) => (x, c, false),
             (Value::Const(c), Value::Node(x)) => (x, c, true),
-            (Value::Node(_), Value::Node(_)) => {
-                return Err(ProverError::Unsupported(format!("{} of two activations", node.op_type)))
-            }
+            (Value::Node(a), Value::Node(b)) => return self.binary_activations(node, a, b),
             (Value::Const(_), Value::Const(_)) => return Err(ProverError::Unsupported(format!("{} of two constants", node.op_type))),
         };
         let map = |f: &dyn Fn(f64) -> f64| Const { shape: c.shape.clone(), data: c.data.iter().map(|&v| f(v)).collect() };
@@ -622,16 +649,28 @@ impl Importer {
         self.define_shaped(node, Op::Reshape, vec![x], target)
     }
 
-    /// A saturating function through a lookup table: the input is clamped to the table's domain
-    /// `[-r, r]` first (shift, clamp to `[0, 2r]`, shift back), which changes no rounded output.
+    /// A function through a lookup table, its input first clamped to where the function
+    /// saturates, which changes no rounded output: to `[lo, hi]` by shift, clamp to `[0, hi − lo]`,
+    /// shift back; to `[lo, ∞)` by shift, ReLU, shift back.
     fn tabulated(&mut self, node: &pb::NodeProto, function: Function) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
-        let r = function.saturation() as f32;
-        let scalar = |v: f32| Tensor::new(vec![], vec![v]);
-        let shifted = self.push_op(node, "shift", Op::AddConst { constant: scalar(r)? }, x)?;
-        let clamped = self.push_op(node, "clamp", Op::Clamp { max: 2.0 * r }, shifted)?;
-        let back = self.push_op(node, "unshift", Op::AddConst { constant: scalar(-r)? }, clamped)?;
-        self.define(node, Op::Function { function, domain: r }, vec![back])
+        let clamped = self.clamp_to_saturation(node, x, function)?;
+        self.define(node, Op::Function { function }, vec![clamped])
+    }
+
+    fn clamp_to_saturation(&mut self, node: &pb::NodeProto, x: usize, function: Function) -> Result<usize, ProverError> {
+        let scalar = |v: f64| Tensor::new(vec![], vec![v as f32]);
+        Ok(match function.saturation() {
+            (Some(lo), hi) => {
+                let shifted = self.push_op(node, "shift", Op::AddConst { constant: scalar(-lo)? }, x)?;
+                let clamped = match hi {
+                    Some(hi) => self.push_op(node, "clamp", Op::Clamp { max: (hi - lo) as f32 }, shifted)?,
+                    None => self.push_op(node, "clamp", Op::Relu, shifted)?,
+                };
+                self.push_op(node, "unshift", Op::AddConst { constant: scalar(lo)? }, clamped)?
+            }
+            (None, _) => x,
+        })
     }
 
     /// Clip with a lower bound of 0 (Relu6 and the like) as a clamp; other lower bounds shift

@@ -18,12 +18,57 @@ pub fn linear_shape(x: &[usize], weight: &[usize], bias_len: Option<usize>) -> R
     Ok(rest.iter().copied().chain([weight[1]]).collect())
 }
 
-/// Output shape of `a[M, K] · b[K, N]`: `[M, N]`.
-pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ProverError> {
-    match (a, b) {
-        ([m, k], [k2, n]) if k == k2 => Ok(vec![*m, *n]),
-        _ => Err(ProverError::Shape(format!("cannot multiply {a:?} by {b:?} (2-D operands [M, K]·[K, N] only)"))),
+/// Dimensions of a (batched) product `a[.., M, K] · b[.., K, N]`: `b`'s batch axes are either
+/// none (one matrix shared by every batch) or exactly `a`'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatMulDims {
+    /// The batch axes of `a` (and of the output).
+    pub batch: Vec<usize>,
+    /// Rows of each `a` matrix.
+    pub m: usize,
+    /// The contracted length.
+    pub k: usize,
+    /// Columns of each `b` matrix.
+    pub n: usize,
+    /// Whether `b` has one matrix per batch.
+    pub b_batched: bool,
+}
+
+impl MatMulDims {
+    /// Checks and reads the operand shapes.
+    pub fn new(a: &[usize], b: &[usize]) -> Result<Self, ProverError> {
+        let bad = || ProverError::Shape(format!("cannot multiply {a:?} by {b:?} ([.., M, K]·[K, N] or equal batch axes)"));
+        if a.len() < 2 || b.len() < 2 {
+            return Err(bad());
+        }
+        let (a_batch, a_mat) = a.split_at(a.len() - 2);
+        let (b_batch, b_mat) = b.split_at(b.len() - 2);
+        if a_mat[1] != b_mat[0] || !(b_batch.is_empty() || b_batch == a_batch) {
+            return Err(bad());
+        }
+        Ok(MatMulDims { batch: a_batch.to_vec(), m: a_mat[0], k: a_mat[1], n: b_mat[1], b_batched: !b_batch.is_empty() })
     }
+
+    /// The output shape `[.., M, N]`.
+    pub fn output_shape(&self) -> Vec<usize> {
+        self.batch.iter().copied().chain([self.m, self.n]).collect()
+    }
+
+    /// For output element `(batch, i, j)` in row-major order: the flat indices of the `a` row and
+    /// of the `b` column it multiplies.
+    pub fn operands(&self) -> impl Iterator<Item = (Vec<usize>, Vec<usize>)> + '_ {
+        let batches: usize = self.batch.iter().product();
+        let (m, k, n) = (self.m, self.k, self.n);
+        (0..batches).flat_map(move |t| {
+            let (a0, b0) = (t * m * k, if self.b_batched { t * k * n } else { 0 });
+            (0..m).flat_map(move |i| (0..n).map(move |j| ((0..k).map(|p| a0 + i * k + p).collect(), (0..k).map(|p| b0 + p * n + j).collect())))
+        })
+    }
+}
+
+/// Output shape of a (batched) product, see [`MatMulDims`].
+pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ProverError> {
+    Ok(MatMulDims::new(a, b)?.output_shape())
 }
 
 /// Float reference of the linear layer.
@@ -46,16 +91,12 @@ pub fn linear_f32(x: &Tensor<f32>, weight: &Tensor<f32>, bias: Option<&[f32]>) -
 
 /// Float reference of the product of two activations.
 pub fn matmul_f32(a: &Tensor<f32>, b: &Tensor<f32>) -> Result<Tensor<f32>, ProverError> {
-    let shape = matmul_shape(a.shape(), b.shape())?;
-    let (m, k, n) = (shape[0], a.shape()[1], shape[1]);
-    let mut out = vec![0f32; m * n];
-    for i in 0..m {
-        for j in 0..n {
-            let acc: f64 = (0..k).map(|t| a.data()[i * k + t] as f64 * b.data()[t * n + j] as f64).sum();
-            out[i * n + j] = acc as f32;
-        }
-    }
-    Tensor::new(shape, out)
+    let dims = MatMulDims::new(a.shape(), b.shape())?;
+    let out = dims
+        .operands()
+        .map(|(row, col)| row.iter().zip(&col).map(|(&i, &j)| a.data()[i] as f64 * b.data()[j] as f64).sum::<f64>() as f32)
+        .collect();
+    Tensor::new(dims.output_shape(), out)
 }
 
 /// One integer output of a linear layer or product: the exact accumulator and its rescale.
@@ -88,16 +129,11 @@ pub fn linear_i(x: &Tensor<i64>, weight_t: &Tensor<i64>, bias: &[i64], shift: u3
     out
 }
 
-/// The quantized product of two activations `[M, K]·[K, N]`, row-major `[M, N]`.
-pub fn matmul_i(a: &Tensor<i64>, b: &Tensor<i64>, shift: u32) -> Vec<DotRescaled> {
-    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
-    let mut out = Vec::with_capacity(m * n);
-    for i in 0..m {
-        for j in 0..n {
-            let row = a.data()[i * k..(i + 1) * k].iter().copied();
-            let col = (0..k).map(|t| b.data()[t * n + j]);
-            out.push(dot_rescale(row, col, 0, shift));
-        }
-    }
-    out
+/// The quantized (batched) product of two activations, row-major over the output.
+pub fn matmul_i(a: &Tensor<i64>, b: &Tensor<i64>, shift: u32) -> Result<Vec<DotRescaled>, ProverError> {
+    let dims = MatMulDims::new(a.shape(), b.shape())?;
+    Ok(dims
+        .operands()
+        .map(|(row, col)| dot_rescale(row.iter().map(|&i| a.data()[i]), col.iter().map(|&j| b.data()[j]), 0, shift))
+        .collect())
 }

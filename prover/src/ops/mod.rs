@@ -3,10 +3,12 @@
 //! the ONLY definition of what the circuit proves: the quantized forward pass and the circuit's
 //! witness generation both call these functions.
 
+pub mod arith;
 pub mod conv;
 pub mod elementwise;
 pub mod linear;
 pub mod nonlinear;
+pub mod reduce;
 pub mod rescale;
 
 use crate::error::ProverError;
@@ -36,9 +38,17 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             arity(2)?;
             linear::matmul_shape(inputs[0], inputs[1])
         }
-        Op::Add => {
+        Op::Add | Op::Mul | Op::Sub | Op::Div => {
             arity(2)?;
             broadcast_shape(inputs[0], inputs[1])
+        }
+        Op::Reduce { axes, .. } => {
+            arity(1)?;
+            reduce::reduced_shape(inputs[0], axes)
+        }
+        Op::Pad { pads, .. } => {
+            arity(1)?;
+            reduce::padded_shape(inputs[0], pads)
         }
         Op::AddConst { constant } | Op::MulConst { constant } => {
             arity(1)?;
@@ -52,7 +62,7 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             }
             Ok(out)
         }
-        Op::Relu | Op::Clamp { .. } | Op::Function { .. } => {
+        Op::Relu | Op::Clamp { .. } | Op::Function { .. } | Op::Reciprocal | Op::Sqrt => {
             arity(1)?;
             Ok(inputs[0].to_vec())
         }
@@ -109,7 +119,28 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
         Op::Relu => Ok(args[0].map(|&x| x.max(0.0))),
         Op::MulConst { constant } => elementwise::zip_broadcast(args[0], constant, |a, b| a * b),
         Op::Clamp { max } => Ok(args[0].map(|&x| x.clamp(0.0, *max))),
-        Op::Function { function, .. } => Ok(args[0].map(|&x| function.eval(x as f64) as f32)),
+        Op::Function { function } => Ok(args[0].map(|&x| function.eval(x as f64) as f32)),
+        Op::Mul => elementwise::zip_broadcast(args[0], args[1], |a, b| a * b),
+        Op::Sub => elementwise::zip_broadcast(args[0], args[1], |a, b| a - b),
+        Op::Div => elementwise::zip_broadcast(args[0], args[1], |a, b| a / b),
+        Op::Reciprocal => Ok(args[0].map(|&x| 1.0 / x)),
+        Op::Sqrt => Ok(args[0].map(|&x| x.sqrt())),
+        Op::Reduce { axes, kind } => {
+            let x = args[0].data();
+            let data = reduce::reduce_groups(args[0].shape(), axes)?
+                .iter()
+                .map(|g| match kind {
+                    reduce::ReduceKind::Sum => g.iter().map(|&i| x[i] as f64).sum::<f64>() as f32,
+                    reduce::ReduceKind::Mean => (g.iter().map(|&i| x[i] as f64).sum::<f64>() / g.len() as f64) as f32,
+                    reduce::ReduceKind::Max => g.iter().map(|&i| x[i]).fold(f32::NEG_INFINITY, f32::max),
+                })
+                .collect();
+            Tensor::new(shape.to_vec(), data)
+        }
+        Op::Pad { pads, value } => {
+            let data = reduce::pad_sources(args[0].shape(), pads)?.iter().map(|s| s.map_or(*value, |i| args[0].data()[i])).collect();
+            Tensor::new(shape.to_vec(), data)
+        }
         Op::Reshape => args[0].clone().reshape(shape.to_vec()),
         Op::Transpose { perm } => gather(args[0].data(), &transpose_indices(args[0].shape(), perm)?, shape.to_vec()),
         Op::Select { picks } => Tensor::new(shape.to_vec(), picks.iter().map(|&(o, i)| args[o].data()[i]).collect()),

@@ -1,7 +1,8 @@
 //! Non-linear functions proved through lookup tables: the table lists `(x, f_q(x))` for every
 //! integer `x` of the function's domain, where `f_q(x) = round(f(x / 2^s) · 2^s)` at the model's
-//! scale `s`. Inputs outside the domain are clamped to it first by the importer (for saturating
-//! functions the clamp changes nothing after rounding).
+//! scale `s`. Where a function saturates (is flat to within rounding), the importer clamps its
+//! input to the domain first, which changes no output; where it does not (Exp above), an input
+//! beyond the domain is refused by the forward pass, naming the layer.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,13 @@ pub enum Function {
     Sigmoid,
     /// `tanh(x)`.
     Tanh,
+    /// `e^x`.
+    Exp,
+    /// The error function.
+    Erf,
+    /// `gelu(x) − relu(x)` with `gelu(x) = x·Φ(x)`: zero to within rounding beyond ±6, so Gelu is
+    /// a ReLU plus a small table.
+    GeluResidual,
 }
 
 impl Function {
@@ -20,16 +28,32 @@ impl Function {
         match self {
             Function::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Function::Tanh => x.tanh(),
+            Function::Exp => x.exp(),
+            Function::Erf => libm::erf(x),
+            Function::GeluResidual => gelu(x) - x.max(0.0),
         }
     }
 
-    /// The float inputs beyond which the function is flat to within rounding at any scale up to
-    /// 2^12: inputs are clamped to `[-r, r]` before the lookup.
-    pub fn saturation(&self) -> f64 {
+    /// The float bounds below and above which the function is flat to within rounding at any
+    /// scale up to 2^12 (`None`: it is not): the importer clamps inputs to them.
+    pub fn saturation(&self) -> (Option<f64>, Option<f64>) {
         match self {
-            Function::Sigmoid => 10.0,
-            Function::Tanh => 6.0,
+            Function::Sigmoid => (Some(-10.0), Some(10.0)),
+            Function::Tanh => (Some(-6.0), Some(6.0)),
+            // e^-12 · 2^12 < 0.5.
+            Function::Exp => (Some(-12.0), None),
+            Function::Erf => (Some(-4.0), Some(4.0)),
+            Function::GeluResidual => (Some(-6.0), Some(6.0)),
         }
+    }
+
+    /// The float domain tabulated at scale `2^scale_bits` when activations have `range_bits`
+    /// bits: the saturation bounds, and for Exp, above, the input whose output is the largest
+    /// activation.
+    pub fn domain(&self, scale_bits: u32, range_bits: u32) -> (f64, f64) {
+        let (lo, hi) = self.saturation();
+        let top = (range_bits as f64 - 1.0 - scale_bits as f64) * std::f64::consts::LN_2;
+        (lo.unwrap_or(-top), hi.unwrap_or(top))
     }
 
     /// Short name for messages.
@@ -37,8 +61,16 @@ impl Function {
         match self {
             Function::Sigmoid => "Sigmoid",
             Function::Tanh => "Tanh",
+            Function::Exp => "Exp",
+            Function::Erf => "Erf",
+            Function::GeluResidual => "Gelu",
         }
     }
+}
+
+/// `x·Φ(x)`, the exact (erf) Gelu.
+pub fn gelu(x: f64) -> f64 {
+    0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
 }
 
 /// A function tabulated on the integer domain `[lo, hi]` at scale `2^scale_bits`.
@@ -85,5 +117,21 @@ mod tests {
         let tanh = FunctionTable { function: Function::Tanh, lo: -1536, hi: 1536, scale_bits: 8 };
         assert_eq!(tanh.eval(1536), Some(256));
         assert_eq!(tanh.eval(-256), Some(-195)); // tanh(-1) = -0.7616 -> -194.96
+    }
+
+    #[test]
+    fn saturation_bounds_hold_at_fine_scales() {
+        // Beyond the bounds the rounded output no longer changes at scale 2^12.
+        let scale = (1u64 << 12) as f64;
+        for f in [Function::Sigmoid, Function::Tanh, Function::Exp, Function::Erf, Function::GeluResidual] {
+            let (lo, hi) = f.saturation();
+            for (bound, step) in [(lo, -1.0), (hi, 1.0)] {
+                if let Some(b) = bound {
+                    let at = (f.eval(b) * scale).round();
+                    assert_eq!((f.eval(b + step * 50.0) * scale).round(), at, "{} beyond {b}", f.name());
+                }
+            }
+        }
+        assert!((gelu(1.0) - 0.841_344_7).abs() < 1e-6);
     }
 }

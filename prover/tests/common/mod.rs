@@ -15,6 +15,8 @@ pub struct OnnxBuilder {
     /// Draws the random weights.
     pub rng: ChaCha8Rng,
     counter: usize,
+    /// The default-domain opset the model declares (13 unless a test needs a newer operator).
+    pub opset: i64,
 }
 
 pub fn float_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> pb::TensorProto {
@@ -54,7 +56,7 @@ pub fn ints_attr(name: &str, ints: &[i64]) -> pb::AttributeProto {
 
 impl OnnxBuilder {
     pub fn new(seed: u64) -> Self {
-        OnnxBuilder { nodes: vec![], inits: vec![], rng: ChaCha8Rng::seed_from_u64(seed), counter: 0 }
+        OnnxBuilder { nodes: vec![], inits: vec![], rng: ChaCha8Rng::seed_from_u64(seed), counter: 0, opset: 13 }
     }
 
     pub fn fresh(&mut self, prefix: &str) -> String {
@@ -146,6 +148,13 @@ impl OnnxBuilder {
         outs
     }
 
+    /// A float constant of any shape.
+    pub fn constant(&mut self, dims: &[usize], data: Vec<f32>) -> String {
+        let name = self.fresh("c");
+        self.inits.push(float_tensor(&name, dims, data));
+        name
+    }
+
     pub fn scalar(&mut self, v: f32) -> String {
         let name = self.fresh("c");
         self.inits.push(float_tensor(&name, &[], vec![v]));
@@ -175,7 +184,7 @@ impl OnnxBuilder {
         };
         let model = pb::ModelProto {
             ir_version: 8,
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: self.opset }],
             graph: Some(graph),
             ..Default::default()
         };

@@ -1,0 +1,189 @@
+//! ONNX operators that become several nodes of our graph, or that need the arithmetic of two
+//! activations: Mul/Sub/Div of tensors, Pow, Sqrt, Reciprocal, Exp, Erf, Gelu, LeakyRelu,
+//! ReduceSum/Mean/Max, Softmax, LayerNormalization and Pad. Each decomposition is written out in
+//! its doc comment; the pieces are the operators of [`crate::model::Op`], so every one is proved by
+//! the gadgets of those operators.
+
+use tract_onnx::pb;
+
+use super::{attr, attr_float, attr_int, Importer, Value};
+use crate::error::ProverError;
+use crate::model::Op;
+use crate::ops::nonlinear::Function;
+use crate::ops::reduce::ReduceKind;
+use crate::tensor::Tensor;
+
+fn scalar(v: f64) -> Result<Tensor<f32>, ProverError> {
+    Tensor::new(vec![], vec![v as f32])
+}
+
+impl Importer {
+    /// An intermediate node of two operands named after `node`'s output.
+    fn push_binary(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, a: usize, b: usize) -> Result<usize, ProverError> {
+        let shape = crate::ops::output_shape(&op, &[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
+        let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
+        Ok(self.push(name, op, vec![a, b], shape))
+    }
+
+    /// Mul, Sub or Div of two activations.
+    pub(super) fn binary_activations(&mut self, node: &pb::NodeProto, a: usize, b: usize) -> Result<(), ProverError> {
+        let op = match node.op_type.as_str() {
+            "Mul" => Op::Mul,
+            "Sub" => Op::Sub,
+            "Div" => Op::Div,
+            other => return Err(ProverError::Unsupported(format!("{other} of two activations"))),
+        };
+        self.define(node, op, vec![a, b])
+    }
+
+    /// Sqrt, Reciprocal.
+    pub(super) fn unary(&mut self, node: &pb::NodeProto, op: Op) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        self.define(node, op, vec![x])
+    }
+
+    /// `Pow(x, 2) = x·x`, `Pow(x, 0.5) = √x`, `Pow(x, 1) = x`, `Pow(x, −1) = 1/x`: the exponent
+    /// must be one of these constants.
+    pub(super) fn pow(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let exponent = match self.value(self.input(node, 1)?)? {
+            Value::Const(c) if c.data.len() == 1 => c.data[0],
+            _ => return Err(ProverError::Unsupported("Pow with an exponent that is not a scalar constant".into())),
+        };
+        match exponent {
+            e if e == 2.0 => self.define(node, Op::Mul, vec![x, x]),
+            e if e == 0.5 => self.define(node, Op::Sqrt, vec![x]),
+            e if e == 1.0 => self.define(node, Op::Reshape, vec![x]),
+            e if e == -1.0 => self.define(node, Op::Reciprocal, vec![x]),
+            e => Err(ProverError::Unsupported(format!("Pow with exponent {e} (supported: 2, 0.5, 1, -1)"))),
+        }
+    }
+
+    /// `Gelu(x) = Relu(x) + G(x)` with `G = gelu − relu` tabulated on `[-6, 6]`, where it
+    /// saturates (only the exact, erf-based Gelu).
+    pub(super) fn gelu(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        if attr(node, "approximate").is_some_and(|a| a.s != b"none") {
+            return Err(ProverError::Unsupported("Gelu with approximate = tanh".into()));
+        }
+        let x = self.activation(self.input(node, 0)?)?;
+        let relu = self.push_op(node, "relu", Op::Relu, x)?;
+        let clamped = self.clamp_to_saturation(node, x, Function::GeluResidual)?;
+        let residual = self.push_op(node, "residual", Op::Function { function: Function::GeluResidual }, clamped)?;
+        self.define(node, Op::Add, vec![relu, residual])
+    }
+
+    /// `LeakyRelu(x) = α·x + (1 − α)·Relu(x)`.
+    pub(super) fn leaky_relu(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let alpha = attr_float(node, "alpha", 0.01) as f64;
+        let x = self.activation(self.input(node, 0)?)?;
+        let relu = self.push_op(node, "relu", Op::Relu, x)?;
+        let scaled = self.push_op(node, "alpha_x", Op::MulConst { constant: scalar(alpha)? }, x)?;
+        let kept = self.push_op(node, "rest", Op::MulConst { constant: scalar(1.0 - alpha)? }, relu)?;
+        self.define(node, Op::Add, vec![scaled, kept])
+    }
+
+    /// The axes of a Reduce node (attribute before opset 18, input 1 after; ReduceSum from
+    /// opset 13), all axes when none are given.
+    fn reduce_axes(&self, node: &pb::NodeProto, rank: usize) -> Result<Option<Vec<usize>>, ProverError> {
+        let axes = self.ints_of(node, 1, "axes")?;
+        match axes {
+            Some(a) if !a.is_empty() => Ok(Some(a.iter().map(|&v| Self::axis(v, rank)).collect::<Result<_, _>>()?)),
+            _ if attr_int(node, "noop_with_empty_axes", 0) != 0 => Ok(None),
+            _ => Ok(Some((0..rank).collect())),
+        }
+    }
+
+    /// ReduceSum, ReduceMean, ReduceMax; without keepdims a reshape drops the reduced axes.
+    pub(super) fn reduce(&mut self, node: &pb::NodeProto, kind: ReduceKind) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let shape = self.nodes[x].shape.clone();
+        let Some(mut axes) = self.reduce_axes(node, shape.len())? else {
+            return self.define(node, Op::Reshape, vec![x]);
+        };
+        axes.sort_unstable();
+        axes.dedup();
+        if attr_int(node, "keepdims", 1) != 0 {
+            return self.define(node, Op::Reduce { axes, kind }, vec![x]);
+        }
+        let reduced = self.push_op(node, "keepdims", Op::Reduce { axes: axes.clone(), kind }, x)?;
+        let target: Vec<usize> = shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+        self.define_shaped(node, Op::Reshape, vec![reduced], target)
+    }
+
+    /// `Softmax(x) = e / Σ e` with `e = Exp(x − max x)` over `axis` (the last by default):
+    /// ReduceMax, Sub, Exp (its input ≤ 0, clamped below at −12), ReduceSum, Div.
+    pub(super) fn softmax(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let rank = self.nodes[x].shape.len();
+        let axis = Self::axis(attr_int(node, "axis", -1), rank)?;
+        if axis + 1 != rank && self.opset_before(13) {
+            return Err(ProverError::Unsupported("Softmax over a non-last axis before opset 13 (flattening semantics)".into()));
+        }
+        let max = self.push_op(node, "max", Op::Reduce { axes: vec![axis], kind: ReduceKind::Max }, x)?;
+        let shifted = self.push_binary(node, "shifted", Op::Sub, x, max)?;
+        let clamped = self.clamp_to_saturation(node, shifted, Function::Exp)?;
+        let exp = self.push_op(node, "exp", Op::Function { function: Function::Exp }, clamped)?;
+        let sum = self.push_op(node, "sum", Op::Reduce { axes: vec![axis], kind: ReduceKind::Sum }, exp)?;
+        self.define(node, Op::Div, vec![exp, sum])
+    }
+
+    /// `LayerNormalization(x) = (x − μ) / √(σ² + ε) · scale + bias` over the axes from `axis` on:
+    /// ReduceMean, Sub, Mul, ReduceMean, Add ε, Sqrt, Div, then Mul and Add by constants.
+    pub(super) fn layer_norm(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let rank = self.nodes[x].shape.len();
+        let axis = Self::axis(attr_int(node, "axis", -1), rank)?;
+        let eps = attr_float(node, "epsilon", 1e-5) as f64;
+        let axes: Vec<usize> = (axis..rank).collect();
+        let constant = |this: &Self, i: usize| -> Result<Option<Tensor<f32>>, ProverError> {
+            match node.input.get(i).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(name) => match this.value(name)? {
+                    Value::Const(c) => Ok(Some(c.to_f32()?)),
+                    Value::Node(_) => Err(ProverError::Unsupported("LayerNormalization with a computed scale or bias".into())),
+                },
+            }
+        };
+        let (scale, bias) = (constant(self, 1)?, constant(self, 2)?);
+        let mean = self.push_op(node, "mean", Op::Reduce { axes: axes.clone(), kind: ReduceKind::Mean }, x)?;
+        let centered = self.push_binary(node, "centered", Op::Sub, x, mean)?;
+        let squared = self.push_binary(node, "squared", Op::Mul, centered, centered)?;
+        let var = self.push_op(node, "variance", Op::Reduce { axes, kind: ReduceKind::Mean }, squared)?;
+        let var_eps = self.push_op(node, "variance_eps", Op::AddConst { constant: scalar(eps)? }, var)?;
+        let std = self.push_op(node, "std", Op::Sqrt, var_eps)?;
+        let mut y = self.push_binary(node, "normalized", Op::Div, centered, std)?;
+        if let Some(scale) = scale {
+            y = self.push_op(node, "scaled", Op::MulConst { constant: scale }, y)?;
+        }
+        match bias {
+            Some(bias) => self.define(node, Op::AddConst { constant: bias }, vec![y]),
+            None => self.define(node, Op::Reshape, vec![y]),
+        }
+    }
+
+    /// Pad in `constant` mode (pads from input 1, or the attribute before opset 11).
+    pub(super) fn pad(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let mode = attr(node, "mode").map_or(b"constant".to_vec(), |a| a.s.clone());
+        if mode != b"constant" {
+            return Err(ProverError::Unsupported(format!("Pad in mode {}", String::from_utf8_lossy(&mode))));
+        }
+        if node.input.get(3).is_some_and(|s| !s.is_empty()) {
+            return Err(ProverError::Unsupported("Pad with an `axes` input".into()));
+        }
+        let rank = self.nodes[x].shape.len();
+        let pads = self.ints_of(node, 1, "pads")?.ok_or_else(|| ProverError::Model("Pad without pads".into()))?;
+        if pads.len() != 2 * rank || pads.iter().any(|&p| p < 0) {
+            return Err(ProverError::Unsupported(format!("Pad with pads {pads:?} (non-negative, two per axis)")));
+        }
+        let value = match node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(name) => match self.value(name)? {
+                Value::Const(c) if c.data.len() == 1 => c.data[0] as f32,
+                _ => return Err(ProverError::Unsupported("Pad with a value that is not a scalar constant".into())),
+            },
+            None => attr_float(node, "value", 0.0),
+        };
+        let pads = (0..rank).map(|d| (pads[d] as usize, pads[d + rank] as usize)).collect();
+        self.define(node, Op::Pad { pads, value }, vec![x])
+    }
+}
