@@ -31,9 +31,12 @@ use crate::gadgets::poseidon::{self, CommitmentCell, PoseidonChip, PoseidonConfi
 use crate::gadgets::range_check::{RangeCheckChip, RangeCheckConfig};
 use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
+use crate::gadgets::rescale_activation::{RescaleActivationChip, RescaleActivationConfig};
 use crate::gadgets::{fe, Columns, Num, RegionCtx};
 use crate::ops::rescale::divide;
 use crate::ops::reduce::{self, reduce_groups, ReduceKind};
+use crate::ops::elementwise::{activate, Activation};
+use crate::ops::rescale::Rescaled;
 use crate::ops::{arith, elementwise, linear};
 use crate::commitment::sponge_rows;
 use crate::quantize::{QOp, QNode, QuantizedModel};
@@ -87,6 +90,8 @@ pub struct GadgetSet {
     pub divide: bool,
     /// [`SqrtConfig`].
     pub sqrt: bool,
+    /// [`RescaleActivationConfig`].
+    pub rescale_activation: bool,
     /// [`ConstantConfig`].
     pub constant: bool,
     /// [`PoseidonConfig`].
@@ -108,6 +113,7 @@ impl GadgetSet {
             product: true,
             divide: true,
             sqrt: true,
+            rescale_activation: true,
             constant: true,
             poseidon: true,
         }
@@ -117,7 +123,7 @@ impl GadgetSet {
     pub fn min_width(&self) -> usize {
         if self.poseidon {
             poseidon::MIN_WIDTH
-        } else if self.divide {
+        } else if self.divide || self.rescale_activation {
             5
         } else {
             4
@@ -171,6 +177,8 @@ pub struct ModelConfig {
     pub divide: Option<DivideConfig>,
     /// Square roots.
     pub sqrt: Option<SqrtConfig>,
+    /// Rescales fused with the activation after them.
+    pub rescale_activation: Option<RescaleActivationConfig>,
     /// Constant cells.
     pub constant: Option<ConstantConfig>,
     /// Poseidon commitments.
@@ -190,6 +198,10 @@ impl ModelConfig {
     /// Creates all columns and gates for `params`.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> Self {
         let g = params.gadgets;
+        // The lookups already need degree 4, whose quotient uses a 4× extended domain; degree 5
+        // uses the same domain and lets the permutation argument take 3 columns per product
+        // polynomial instead of 2 (measured: 3-4% faster proofs).
+        meta.set_minimum_degree(5);
         assert!(params.width >= g.min_width() && params.lookup_columns >= 1, "invalid circuit shape {params:?}");
         let columns = Columns::configure(meta, params.width);
         let instance = meta.instance_column();
@@ -207,6 +219,7 @@ impl ModelConfig {
             product: g.product.then(|| ProductConfig::configure(meta, c)),
             divide: g.divide.then(|| DivideConfig::configure(meta, c)),
             sqrt: g.sqrt.then(|| SqrtConfig::configure(meta, c)),
+            rescale_activation: g.rescale_activation.then(|| RescaleActivationConfig::configure(meta, c)),
             constant: g.constant.then(|| ConstantConfig::configure(meta, c)),
             poseidon: if g.poseidon { PoseidonConfig::configure(meta, c) } else { None },
             range: RangeCheckConfig::configure(meta, params.lookup_columns, params.function_columns),
@@ -216,10 +229,58 @@ impl ModelConfig {
     }
 }
 
+/// How a node is laid out: on its own, or fused with the activation after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRole {
+    /// Laid out by its own gadgets.
+    Plain,
+    /// A node ending in a rescale whose only reader is this activation: the rescale and the
+    /// activation share one gadget ([`RescaleActivationConfig`]), and the node's cells hold the
+    /// activated values.
+    RescaleThen(Activation),
+    /// The activation of a [`NodeRole::RescaleThen`] node: it adds nothing.
+    Absorbed,
+}
+
+/// The role of every node. A rescaling node (Linear, MatMul, Conv, AvgPool, MulConst,
+/// ReduceMean) fuses with a ReLU or clamp that is its only reader, unless its own value is a
+/// model output.
+pub fn node_roles(model: &QuantizedModel) -> Vec<NodeRole> {
+    let mut readers = vec![0usize; model.nodes.len()];
+    for node in &model.nodes {
+        for &i in &node.inputs {
+            readers[i] += 1;
+        }
+    }
+    let mut roles = vec![NodeRole::Plain; model.nodes.len()];
+    for (id, node) in model.nodes.iter().enumerate() {
+        let activation = match node.op {
+            QOp::Relu => Activation::Relu,
+            QOp::Clamp { max } => Activation::Clamp { max },
+            _ => continue,
+        };
+        let p = node.inputs[0];
+        let rescales = matches!(
+            model.nodes[p].op,
+            QOp::Linear { .. } | QOp::MatMul | QOp::Conv2d { .. } | QOp::AvgPool2d { .. } | QOp::MulConst { .. } | QOp::Reduce { kind: ReduceKind::Mean, .. }
+        );
+        if rescales && readers[p] == 1 && !model.outputs.contains(&p) && roles[p] == NodeRole::Plain {
+            roles[p] = NodeRole::RescaleThen(activation);
+            roles[id] = NodeRole::Absorbed;
+        }
+    }
+    roles
+}
+
 /// Main-area rows and range checks one node takes with `width` columns. The planner sizes the
 /// circuit with this; synthesis checks it used exactly this much.
-fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usize) {
+fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize) -> (usize, usize) {
     let count: usize = node.shape.iter().product();
+    let (rescale_rows, rescale_checks) = match role {
+        NodeRole::Absorbed => return (0, 0),
+        NodeRole::RescaleThen(_) => (RescaleActivationConfig::rows(count, width), RescaleActivationConfig::CHECKS * count),
+        NodeRole::Plain => (RescaleConfig::rows(count, width), 2 * count),
+    };
     let last_dim = |i: usize| *model.nodes[node.inputs[i]].shape.last().unwrap_or(&1);
     let in_shape = || model.nodes[node.inputs[0]].shape.as_slice();
     let dots = |lengths: &mut dyn Iterator<Item = usize>| lengths.map(|len| DotWeightsConfig::rows(len, width)).sum::<usize>();
@@ -229,12 +290,12 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         match &node.op {
             QOp::Conv2d { weight, conv, .. } => {
                 let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
-                return (witness_dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count);
+                return (witness_dots(&mut taps.iter().map(Vec::len)) + rescale_rows, rescale_checks);
             }
             QOp::Linear { .. } => {
-                return (count * DotActivationsConfig::rows(last_dim(0) + 1, width) + RescaleConfig::rows(count, width), 2 * count);
+                return (count * DotActivationsConfig::rows(last_dim(0) + 1, width) + rescale_rows, rescale_checks);
             }
-            QOp::MulConst { .. } => return (count * DotActivationsConfig::rows(1, width) + RescaleConfig::rows(count, width), 2 * count),
+            QOp::MulConst { .. } => return (count * DotActivationsConfig::rows(1, width) + rescale_rows, rescale_checks),
             QOp::AddConst { .. } => return (AddConfig::rows_add(count, width), 0),
             _ => {}
         }
@@ -243,29 +304,26 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
         // Shapes were validated when the model was built, so the taps exist.
         QOp::Conv2d { weight, conv, .. } if conv.depthwise => {
             let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
-            (dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count)
+            (dots(&mut taps.iter().map(Vec::len)) + rescale_rows, rescale_checks)
         }
         QOp::Conv2d { weight, conv, .. } => {
             let taps = conv.taps(in_shape(), weight.shape()).unwrap_or_default();
             let channels = node.shape[3];
             let products: usize = taps.iter().step_by(channels.max(1)).map(|t| MatVecConfig::rows(t.len(), channels, width)).sum();
-            (products + RescaleConfig::rows(count, width), 2 * count)
+            (products + rescale_rows, rescale_checks)
         }
         QOp::AvgPool2d { pool } => {
             let taps = pool.taps(in_shape()).unwrap_or_default();
-            (dots(&mut taps.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count)
+            (dots(&mut taps.iter().map(Vec::len)) + rescale_rows, rescale_checks)
         }
-        QOp::MulConst { .. } => (RescaleConfig::rows(count, width), 2 * count),
+        QOp::MulConst { .. } => (rescale_rows, rescale_checks),
         QOp::Clamp { .. } => (ClampConfig::rows(count, width), 3 * count),
         QOp::Input => (count.div_ceil(width), count),
         QOp::Linear { weight_t, .. } => {
             let n = weight_t.shape()[0].max(1);
-            ((count / n) * MatVecConfig::rows(last_dim(0), n, width) + RescaleConfig::rows(count, width), 2 * count)
+            ((count / n) * MatVecConfig::rows(last_dim(0), n, width) + rescale_rows, rescale_checks)
         }
-        QOp::MatMul => (
-            count * DotActivationsConfig::rows(last_dim(0), width) + RescaleConfig::rows(count, width),
-            2 * count,
-        ),
+        QOp::MatMul => (count * DotActivationsConfig::rows(last_dim(0), width) + rescale_rows, rescale_checks),
         QOp::Add => (AddConfig::rows_add(count, width), 0),
         QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
         QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
@@ -282,7 +340,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
             let groups = reduce_groups(in_shape(), axes).unwrap_or_default();
             match kind {
                 ReduceKind::Sum => (dots(&mut groups.iter().map(Vec::len)), count),
-                ReduceKind::Mean => (dots(&mut groups.iter().map(Vec::len)) + RescaleConfig::rows(count, width), 2 * count),
+                ReduceKind::Mean => (dots(&mut groups.iter().map(Vec::len)) + rescale_rows, rescale_checks),
                 ReduceKind::Max => {
                     let steps: usize = groups.iter().map(|g| g.len() - 1).sum();
                     (MaxConfig::rows(steps, width), 2 * steps)
@@ -294,31 +352,38 @@ fn node_cost(model: &QuantizedModel, node: &QNode, width: usize) -> (usize, usiz
 }
 
 /// The gadgets `model`'s circuit needs.
-fn gadgets_used(model: &QuantizedModel) -> GadgetSet {
+fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole]) -> GadgetSet {
     let mut g = GadgetSet::default();
     let witnessed = model.visibility.witnessed_params();
-    for node in &model.nodes {
+    for (node, role) in model.nodes.iter().zip(roles) {
+        match role {
+            NodeRole::Absorbed => continue,
+            NodeRole::RescaleThen(_) => g.rescale_activation = true,
+            NodeRole::Plain => {}
+        }
+        // A fused node's rescale is in the fused gadget.
+        let rescales = *role == NodeRole::Plain;
         match &node.op {
             QOp::Linear { .. } | QOp::Conv2d { .. } | QOp::MulConst { .. } if witnessed => {
                 g.dot_activations = true;
-                g.rescale = true;
+                g.rescale |= rescales;
             }
-            QOp::Linear { .. } => (g.matvec, g.rescale) = (true, true),
+            QOp::Linear { .. } => (g.matvec, g.rescale) = (true, g.rescale || rescales),
             QOp::Conv2d { conv, .. } => {
-                g.rescale = true;
+                g.rescale |= rescales;
                 if conv.depthwise {
                     g.dot_weights = true;
                 } else {
                     g.matvec = true;
                 }
             }
-            QOp::MulConst { .. } => g.rescale = true,
-            QOp::MatMul => (g.dot_activations, g.rescale) = (true, true),
+            QOp::MulConst { .. } => g.rescale |= rescales,
+            QOp::MatMul => (g.dot_activations, g.rescale) = (true, g.rescale || rescales),
             QOp::Add | QOp::Sub | QOp::AddConst { .. } => g.add = true,
             QOp::Relu => g.relu = true,
             QOp::Clamp { .. } => g.clamp = true,
             QOp::MaxPool2d { .. } | QOp::Reduce { kind: ReduceKind::Max, .. } => g.max = true,
-            QOp::AvgPool2d { .. } | QOp::Reduce { kind: ReduceKind::Mean, .. } => (g.dot_weights, g.rescale) = (true, true),
+            QOp::AvgPool2d { .. } | QOp::Reduce { kind: ReduceKind::Mean, .. } => (g.dot_weights, g.rescale) = (true, g.rescale || rescales),
             QOp::Reduce { kind: ReduceKind::Sum, .. } => g.dot_weights = true,
             QOp::Mul => g.product = true,
             QOp::Div | QOp::Reciprocal => g.divide = true,
@@ -377,7 +442,8 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
     let min_bound = 1i64 << (model.config.range_bits - 1);
     model.check_visibility()?;
     let public_inputs = model.public_input_count();
-    let gadgets = gadgets_used(model);
+    let roles = node_roles(model);
+    let gadgets = gadgets_used(model, &roles);
     let mut best: Option<(u128, CircuitLayout)> = None;
     for k in K_RANGE {
         let usable = (1usize << k) - RESERVED_ROWS;
@@ -391,7 +457,8 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             let (main_rows, range_checks) = model
                 .nodes
                 .iter()
-                .map(|n| node_cost(model, n, width))
+                .zip(&roles)
+                .map(|(n, &role)| node_cost(model, n, role, width))
                 .fold((visibility_rows(model, width), 0usize), |(r, c), (dr, dc)| (r.saturating_add(dr), c.saturating_add(dc)));
             if main_rows > usable {
                 continue;
@@ -492,11 +559,12 @@ impl Circuit<Fr> for ModelCircuit {
                 };
                 let mut values: Vec<Vec<Num>> = Vec::with_capacity(model.nodes.len());
                 let mut next_input = 0;
+                let roles = node_roles(model);
                 for (id, node) in model.nodes.iter().enumerate() {
                     let (row_before, checks_before, fns_before) = (ctx.row, ctx.range.slots_used(), ctx.range.function_slots_used());
                     let node_params = params.as_ref().map(|p| (p.per_node[id].as_slice(), p.one));
-                    let out = self.layout_node(&config, &mut ctx, node, &values, &mut next_input, node_params)?;
-                    let (rows, checks) = node_cost(model, node, config.columns.width());
+                    let out = self.layout_node(&config, &mut ctx, node, roles[id], &values, &mut next_input, node_params)?;
+                    let (rows, checks) = node_cost(model, node, roles[id], config.columns.width());
                     let expected = (rows, checks, node_function_lookups(node));
                     let used = (ctx.row - row_before, ctx.range.slots_used() - checks_before, ctx.range.function_slots_used() - fns_before);
                     if used != expected {
@@ -570,6 +638,31 @@ fn broadcast_pairs(a: &[Num], a_shape: &[usize], b: &[Num], b_shape: &[usize], o
 }
 
 impl ModelCircuit {
+    /// Rescales every `z` by `divisor` (see [`ModelCircuit::rescale_scaled`]).
+    fn rescale(&self, config: &ModelConfig, ctx: &mut RegionCtx<'_, '_>, role: NodeRole, items: &[(Num, Option<Rescaled>)], divisor: i64) -> Result<Vec<Num>, Error> {
+        let scaled: Vec<_> = items.iter().map(|(z, w)| (*z, 1, *w)).collect();
+        self.rescale_scaled(config, ctx, role, &scaled, divisor)
+    }
+
+    /// The rescale that ends a node: `round(c·z / divisor)`, range-checked as an activation, or,
+    /// for a node fused with its activation, that activation of it.
+    fn rescale_scaled(
+        &self,
+        config: &ModelConfig,
+        ctx: &mut RegionCtx<'_, '_>,
+        role: NodeRole,
+        items: &[(Num, i64, Option<Rescaled>)],
+        divisor: i64,
+    ) -> Result<Vec<Num>, Error> {
+        match role {
+            NodeRole::RescaleThen(activation) => {
+                let items: Vec<_> = items.iter().map(|(z, c, w)| (*z, *c, w.map(|w| (w, activate(w.quotient as i64, activation))))).collect();
+                RescaleActivationChip::new(need(&config.rescale_activation)?).assign(ctx, &items, divisor, activation, self.model.relu_range())
+            }
+            _ => RescaleChip::new(need(&config.rescale)?).assign_scaled(ctx, items, divisor, self.model.activation_range()),
+        }
+    }
+
     /// The maximum of each group of `x`'s cells, as a chain of pairwise maxima.
     fn max_chains(&self, config: &ModelConfig, ctx: &mut RegionCtx<'_, '_>, x: &[Num], groups: &[Vec<usize>]) -> Result<Vec<Num>, Error> {
         let chip = MaxChip::new(need(&config.max)?);
@@ -595,10 +688,15 @@ impl ModelCircuit {
         config: &ModelConfig,
         ctx: &mut RegionCtx<'_, '_>,
         node: &QNode,
+        role: NodeRole,
         values: &[Vec<Num>],
         next_input: &mut usize,
         params: Option<(&[Num], Num)>,
     ) -> Result<Vec<Num>, Error> {
+        if role == NodeRole::Absorbed {
+            // The node before computed the activation already.
+            return Ok(values[node.inputs[0]].clone());
+        }
         let model = &*self.model;
         let shift = model.config.scale_bits;
         let arg = |i: usize| &values[node.inputs[i]];
@@ -635,7 +733,7 @@ impl ModelCircuit {
                             accs.push((chip.assign(ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
                         }
                     }
-                    return RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range());
+                    return self.rescale(config, ctx, role, &accs, 1 << shift);
                 }
                 let chip = MatVecChip::new(need(&config.matvec)?);
                 let weight_rows: Vec<&[i64]> = weight_t.data().chunks(k.max(1)).take(n).collect();
@@ -646,7 +744,7 @@ impl ModelCircuit {
                     let cells = chip.assign(ctx, row, &weight_rows, bias, &claimed)?;
                     accs.extend(cells.into_iter().zip(w.iter().map(|w| w.map(|w| w.out))));
                 }
-                RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                self.rescale(config, ctx, role, &accs, 1 << shift)?
             }
             QOp::MatMul => {
                 let (a, b) = (arg(0), arg(1));
@@ -662,7 +760,7 @@ impl ModelCircuit {
                     let (row, col): (Vec<Num>, Vec<Num>) = (row.iter().map(|&i| a[i]).collect(), col.iter().map(|&j| b[j]).collect());
                     accs.push((chip.assign(ctx, &row, &col, w.map(|w| w.acc))?, w.map(|w| w.out)));
                 }
-                RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                self.rescale(config, ctx, role, &accs, 1 << shift)?
             }
             QOp::Add => {
                 let (ia, ib) = (broadcast_indices(arg_shape(0), &node.shape), broadcast_indices(arg_shape(1), &node.shape));
@@ -742,7 +840,7 @@ impl ModelCircuit {
                         accs.extend(out.into_iter().zip(ws.iter().map(|w| w.map(|w| w.out))));
                     }
                 }
-                RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                self.rescale(config, ctx, role, &accs, 1 << shift)?
             }
             QOp::AvgPool2d { pool } => {
                 let x = arg(0);
@@ -755,7 +853,7 @@ impl ModelCircuit {
                     let acc = chip.assign(ctx, &cells, &vec![1; cells.len()], 0, total)?;
                     sums.push((acc, total.map(|z| divide(z, pool.divisor()))));
                 }
-                RescaleChip::new(need(&config.rescale)?).assign(ctx, &sums, pool.divisor(), model.activation_range())?
+                self.rescale(config, ctx, role, &sums, pool.divisor())?
             }
             QOp::MulConst { constant } => {
                 // The product and its rescale share one row of the rescale gadget.
@@ -776,9 +874,9 @@ impl ModelCircuit {
                             let product = cell.value.map(|v| v * *c as i128);
                             accs.push((chip.assign(ctx, &[*cell], &[p[j]], product)?, *out));
                         }
-                        RescaleChip::new(need(&config.rescale)?).assign(ctx, &accs, 1 << shift, model.activation_range())?
+                        self.rescale(config, ctx, role, &accs, 1 << shift)?
                     }
-                    None => RescaleChip::new(need(&config.rescale)?).assign_scaled(ctx, &items, 1 << shift, model.activation_range())?,
+                    None => self.rescale_scaled(config, ctx, role, &items, 1 << shift)?,
                 }
             }
             QOp::Mul => {
@@ -831,7 +929,7 @@ impl ModelCircuit {
                         } else {
                             let n = groups.first().map_or(1, Vec::len) as i64;
                             let items: Vec<_> = sums.iter().map(|(sum, total, _)| (*sum, total.map(|z| divide(z, n)))).collect();
-                            RescaleChip::new(need(&config.rescale)?).assign(ctx, &items, n, model.activation_range())?
+                            self.rescale(config, ctx, role, &items, n)?
                         }
                     }
                 }

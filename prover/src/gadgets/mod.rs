@@ -22,6 +22,7 @@ pub mod product;
 pub mod range_check;
 pub mod relu;
 pub mod rescale;
+pub mod rescale_activation;
 pub mod sqrt;
 
 use halo2_proofs::circuit::{Cell, Region, Value};

@@ -48,7 +48,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn params(&self) -> ShapeParams {
-        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1, gadgets: GadgetSet { poseidon: self.width >= super::poseidon::MIN_WIDTH, divide: self.width >= 5, ..GadgetSet::all() } }
+        ShapeParams { width: self.width, lookup_columns: 2, function_columns: 1, gadgets: GadgetSet { poseidon: self.width >= super::poseidon::MIN_WIDTH, divide: self.width >= 5, rescale_activation: self.width >= 5, ..GadgetSet::all() } }
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ShapeParams) -> ModelConfig {

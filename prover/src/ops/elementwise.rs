@@ -73,3 +73,38 @@ pub fn max_chain(values: &[i64]) -> Vec<MaxSplit> {
     }
     steps
 }
+
+/// An activation applied to a rescaled value inside the rescale gadget (see
+/// [`crate::gadgets::rescale_activation`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Activation {
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), max)`.
+    Clamp {
+        /// The upper bound.
+        max: i64,
+    },
+}
+
+/// `x` split around an activation: `x = out + (2·above − 1)·excess` with `excess ≥ 0` the
+/// distance to the nearest bound when `x` is clipped (0 otherwise) and `above` whether it was
+/// clipped at the top.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivationSplit {
+    /// The activation's output.
+    pub out: i64,
+    /// How far `x` lies beyond the bound it was clipped to.
+    pub excess: i64,
+    /// Clipped at the upper bound (not the lower).
+    pub above: bool,
+}
+
+/// Splits `x` for `activation` (the same outputs as [`relu`] and [`clamp`]).
+pub fn activate(x: i64, activation: Activation) -> ActivationSplit {
+    match activation {
+        Activation::Clamp { max } if x > max => ActivationSplit { out: max, excess: x - max, above: true },
+        _ if x < 0 => ActivationSplit { out: 0, excess: -x, above: false },
+        _ => ActivationSplit { out: x, excess: 0, above: false },
+    }
+}
