@@ -39,7 +39,8 @@ use crate::ops::elementwise::{activate, Activation};
 use crate::ops::rescale::Rescaled;
 use crate::ops::{arith, elementwise, linear};
 use crate::commitment::sponge_rows;
-use crate::quantize::{QOp, QNode, QuantizedModel};
+use crate::ops::nonlinear::LookupTable;
+use crate::quantize::{embedding_columns, QOp, QNode, QuantizedModel};
 use crate::visibility::PublicTensor;
 use crate::tensor::{broadcast_indices, transpose_indices, Tensor};
 
@@ -327,7 +328,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize)
         QOp::Add => (AddConfig::rows_add(count, width), 0),
         QOp::AddConst { .. } => (AddConfig::rows_const(count, width), 0),
         QOp::Relu => (ReluConfig::rows(count, width), 2 * count),
-        QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } | QOp::Select { .. } => (0, 0),
+        QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } | QOp::Select { .. } | QOp::Embedding { .. } => (0, 0),
         QOp::MaxPool2d { pool } => {
             let steps: usize = pool.taps(in_shape()).unwrap_or_default().iter().map(|t| t.len().saturating_sub(1)).sum();
             (MaxConfig::rows(steps, width), 2 * steps)
@@ -389,7 +390,7 @@ fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole]) -> GadgetSet {
             QOp::Div | QOp::Reciprocal => g.divide = true,
             QOp::Sqrt => g.sqrt = true,
             QOp::Pad { .. } => g.constant = true,
-            QOp::Input | QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } | QOp::Select { .. } => {}
+            QOp::Input | QOp::Reshape | QOp::Transpose { .. } | QOp::Lookup { .. } | QOp::Select { .. } | QOp::Embedding { .. } => {}
         }
     }
     g.constant |= witnessed;
@@ -397,10 +398,10 @@ fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole]) -> GadgetSet {
     g
 }
 
-/// Function lookups of a node (one per element of a tabulated-function node).
+/// Function lookups of a node (one per output value of a tabulated function or embedding).
 fn node_function_lookups(node: &QNode) -> usize {
     match node.op {
-        QOp::Lookup { .. } => node.shape.iter().product(),
+        QOp::Lookup { .. } | QOp::Embedding { .. } => node.shape.iter().product(),
         _ => 0,
     }
 }
@@ -789,10 +790,23 @@ impl ModelCircuit {
             QOp::Reshape => arg(0).clone(),
             QOp::MaxPool2d { pool } => self.max_chains(config, ctx, arg(0), &pool.taps(arg_shape(0)).map_err(|_| Error::Synthesis)?)?,
             QOp::Lookup { table } => {
+                let table = LookupTable::Function(*table);
                 let mut outs = Vec::with_capacity(count);
                 for x in arg(0) {
                     let y = x.value.and_then(|v| table.eval(v as i64)).map(|y| y as i128);
-                    outs.push(ctx.range.lookup_function(ctx.region, x, table, y)?);
+                    outs.push(ctx.range.lookup_function(ctx.region, x, &table, y)?);
+                }
+                outs
+            }
+            QOp::Embedding { table } => {
+                // One lookup per output value: (index cell, value) against the column's table.
+                let columns = embedding_columns(table, shift);
+                let mut outs = Vec::with_capacity(count);
+                for x in arg(0) {
+                    for column in &columns {
+                        let y = x.value.and_then(|v| column.eval(v as i64)).map(|y| y as i128);
+                        outs.push(ctx.range.lookup_function(ctx.region, x, column, y)?);
+                    }
                 }
                 outs
             }

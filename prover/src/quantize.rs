@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProverError;
 use crate::model::{check_inputs, Graph, Op};
 use crate::ops::conv::{Conv, Pool};
-use crate::ops::nonlinear::FunctionTable;
+use crate::ops::nonlinear::{FunctionTable, LookupTable};
 use crate::ops::rescale::divide;
 use crate::ops::reduce::{self, ReduceKind};
 use crate::ops::{arith, elementwise, linear};
@@ -109,6 +109,9 @@ pub enum QOp {
     Reduce { axes: Vec<usize>, kind: ReduceKind },
     /// Constant padding with `value` at scale `s`.
     Pad { pads: Vec<(usize, usize)>, value: i64 },
+    /// Embedding lookup: index `v` (the integer `v·2^s`) selects row `v` of `table` (`[V, ..]`,
+    /// at scale `s`), one table lookup per output value.
+    Embedding { table: Tensor<i64> },
 }
 
 /// A node of the quantized model; same topology as the float graph.
@@ -170,6 +173,7 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
         QOp::Reciprocal | QOp::Sqrt => arity(1).map(|_| inputs[0].to_vec()),
         QOp::Reduce { axes, .. } => arity(1).and_then(|_| reduce::reduced_shape(inputs[0], axes)),
         QOp::Pad { pads, .. } => arity(1).and_then(|_| reduce::padded_shape(inputs[0], pads)),
+        QOp::Embedding { table } => arity(1).and_then(|_| crate::ops::embedding_shape(inputs[0], table.shape())),
         QOp::AddConst { constant } | QOp::MulConst { constant } => arity(1).and_then(|_| same_as_input(constant.shape())),
         QOp::Relu | QOp::Clamp { .. } | QOp::Lookup { .. } => arity(1).map(|_| inputs[0].to_vec()),
         QOp::Transpose { perm } => arity(1).and_then(|_| transpose_shape(inputs[0], perm)),
@@ -191,6 +195,15 @@ fn qop_output_shape(op: &QOp, inputs: &[&[usize]], declared: &[usize]) -> Result
         }
         QOp::AvgPool2d { pool } | QOp::MaxPool2d { pool } => arity(1).and_then(|_| pool.output_shape(inputs[0])),
     }
+}
+
+/// The lookup tables of an embedding, one per table column: index `v·2^s` → `table[v][j]`.
+pub fn embedding_columns(table: &Tensor<i64>, scale_bits: u32) -> Vec<LookupTable> {
+    let rows = table.shape()[0].max(1);
+    let width = table.len() / rows;
+    (0..width)
+        .map(|j| LookupTable::Pairs((0..rows).map(|v| ((v as i64) << scale_bits, table.data()[v * width + j])).collect()))
+        .collect()
 }
 
 fn quantize_value(x: f64, scale_bits: u32, what: &str) -> Result<i64, ProverError> {
@@ -267,6 +280,7 @@ impl QuantizedModel {
                     Op::Sqrt => QOp::Sqrt,
                     Op::Reduce { axes, kind } => QOp::Reduce { axes: axes.clone(), kind: *kind },
                     Op::Pad { pads, value } => QOp::Pad { pads: pads.clone(), value: quantize_value(*value as f64, s, &what)? },
+                    Op::Embedding { table } => QOp::Embedding { table: quantize_tensor(table, s, &what)? },
                 };
                 Ok(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), shape: node.shape.clone() })
             })
@@ -325,13 +339,19 @@ impl QuantizedModel {
         r
     }
 
-    /// The function tables the circuit needs, in first-use order.
-    pub fn function_tables(&self) -> Vec<FunctionTable> {
-        let mut tables: Vec<FunctionTable> = vec![];
+    /// The lookup tables the circuit needs, in first-use order: each tabulated function, and each
+    /// column of each embedding.
+    pub fn function_tables(&self) -> Vec<LookupTable> {
+        let mut tables: Vec<LookupTable> = vec![];
         for node in &self.nodes {
-            if let QOp::Lookup { table } = &node.op {
-                if !tables.contains(table) {
-                    tables.push(*table);
+            let new: Vec<LookupTable> = match &node.op {
+                QOp::Lookup { table } => vec![LookupTable::Function(*table)],
+                QOp::Embedding { table } => embedding_columns(table, self.config.scale_bits),
+                _ => vec![],
+            };
+            for t in new {
+                if !tables.contains(&t) {
+                    tables.push(t);
                 }
             }
         }
@@ -540,6 +560,23 @@ impl QuantizedModel {
                     }
                     self.check(node, self.activation_range(), out.iter().copied(), kind.name())?;
                     Tensor::new(node.shape.clone(), out.iter().map(|&v| v as i64).collect())?
+                }
+                QOp::Embedding { table } => {
+                    let columns = embedding_columns(table, s);
+                    let mut out = Vec::with_capacity(node.shape.iter().product());
+                    for &x in arg(0).data() {
+                        for column in &columns {
+                            out.push(column.eval(x).ok_or_else(|| {
+                                ProverError::Range(format!(
+                                    "layer {}: embedding index {} is not an integer in [0, {})",
+                                    node.name,
+                                    self.dequantize(x),
+                                    table.shape()[0]
+                                ))
+                            })?);
+                        }
+                    }
+                    Tensor::new(node.shape.clone(), out)?
                 }
                 QOp::Pad { pads, value } => {
                     let data = reduce::pad_sources(arg(0).shape(), pads)?.iter().map(|src| src.map_or(*value, |i| arg(0).data()[i])).collect();

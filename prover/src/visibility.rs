@@ -10,7 +10,8 @@
 //!   key only depends on the architecture and the verifier checks the commitment; `private` makes
 //!   them witnesses and publishes nothing, so the proof only says that *some* parameters of this
 //!   architecture give the output. Clip bounds, pooling windows and function tables are part of
-//!   the circuit in every mode.
+//!   the circuit in every mode; so are embedding tables, which is why a model with an embedding
+//!   only takes `public` parameters.
 //! - **output**: like the input.
 //!
 //! Public inputs come in this order: the input section (input 0, input 1, …), the params
@@ -194,6 +195,12 @@ impl QuantizedModel {
 
     /// Refuses settings the model cannot have: hashing parameters of a model without any.
     pub fn check_visibility(&self) -> Result<(), ProverError> {
+        if self.visibility.witnessed_params() && self.nodes.iter().any(|n| matches!(n.op, QOp::Embedding { .. })) {
+            return Err(ProverError::Unsupported(format!(
+                "--param-visibility {}: embedding tables are lookup tables fixed in the circuit; use public",
+                self.visibility.params
+            )));
+        }
         if self.visibility.witnessed_params() && self.params().is_empty() {
             return Err(ProverError::Input(format!(
                 "--param-visibility {}: the model has no parameters; use public",

@@ -356,3 +356,43 @@ fn leaky_relu_exp_pad_and_gelu_operator() {
         23,
     );
 }
+
+#[test]
+fn embedding_lookup_by_computed_indices() {
+    use tract_onnx::pb::tensor_proto::DataType;
+    let dir = scratch("embedding");
+    let path = dir.join("model.onnx");
+    let mut b = OnnxBuilder::new(31);
+    let table = b.weights(&[10, 6], 1.0);
+    let e = b.node("Gather", &[&table, "x"], vec![int_attr("axis", 0)]);
+    let f = b.reshape(&e, &[1, 24]);
+    let out = b.gemm(&f, 24, 3);
+    b.finish_with_input(&path, common::typed_value_info("x", &[1, 4], DataType::Int64), &out, &[1, 3]);
+
+    let tokens = [3i64, 0, 9, 5];
+    let model = compile_onnx(&path, CONFIG).unwrap();
+    let report = forward(&model, &[tokens.iter().map(|&t| t as f32).collect()]).unwrap();
+    let runnable = tract_onnx::onnx().model_for_path(&path).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let x = tract_ndarray::ArrayD::from_shape_vec(vec![1, 4], tokens.to_vec()).unwrap();
+    let reference: Vec<f32> = runnable.run(tvec!(Tensor::from(x).into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+    let float = &report.float_outputs.as_ref().unwrap()[0];
+    for (ours, theirs) in float.iter().zip(&reference) {
+        assert!((ours - *theirs as f64).abs() < 1e-4, "float import differs from tract: {ours} vs {theirs}");
+    }
+    assert!(report.max_abs_error.unwrap() < 0.1, "quantization error {:?}", report.max_abs_error);
+
+    let srs = model_srs(&model).unwrap();
+    let pk = generate_keys(&model, &srs.params).unwrap();
+    let proof = prove(&model, &srs.params, &pk, &[tokens.iter().map(|&t| t as f32).collect()]).unwrap();
+    assert_eq!(proof.outputs, report.outputs);
+    verify(&model, &srs.params, pk.get_vk(), &proof).unwrap();
+
+    // Indices outside the table, or not integers, are refused naming the layer.
+    for bad in [[3.0, 0.0, 10.0, 5.0], [3.0, 0.5, 9.0, 5.0], [-1.0, 0.0, 9.0, 5.0]] {
+        let err = forward(&model, &[bad.to_vec()]).unwrap_err().to_string();
+        assert!(err.contains("embedding index"), "{err}");
+    }
+    // The table is fixed in the circuit: hashed parameters are refused.
+    let hashed = zkml_prover::visibility::VisibilitySettings { params: zkml_prover::visibility::Visibility::Hashed, ..Default::default() };
+    assert!(model.with_visibility(hashed).unwrap_err().to_string().contains("embedding"));
+}

@@ -18,7 +18,7 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed, TableC
 use halo2_proofs::poly::Rotation;
 
 use super::{fe, witness, Num};
-use crate::ops::nonlinear::FunctionTable;
+use crate::ops::nonlinear::LookupTable;
 use crate::range::RangeKind;
 
 /// Columns of the range checker.
@@ -88,8 +88,8 @@ impl RangeCheckConfig {
     }
 
     /// Rows the table needs to check `kinds` and look up `functions` (padding row included).
-    pub fn table_rows(kinds: &[RangeKind], functions: &[FunctionTable]) -> usize {
-        1 + Self::segments(kinds).iter().map(RangeKind::size).sum::<usize>() + functions.iter().map(FunctionTable::size).sum::<usize>()
+    pub fn table_rows(kinds: &[RangeKind], functions: &[LookupTable]) -> usize {
+        1 + Self::segments(kinds).iter().map(RangeKind::size).sum::<usize>() + functions.iter().map(LookupTable::size).sum::<usize>()
     }
 }
 
@@ -98,7 +98,7 @@ impl RangeCheckConfig {
 pub struct RangeCheckChip {
     config: RangeCheckConfig,
     segments: Vec<RangeKind>,
-    functions: Vec<FunctionTable>,
+    functions: Vec<LookupTable>,
     next_slot: usize,
     next_fn_slot: usize,
 }
@@ -106,7 +106,7 @@ pub struct RangeCheckChip {
 impl RangeCheckChip {
     /// A chip able to check the ranges `kinds`, whose first slot is row 0 of the first lookup
     /// column.
-    pub fn new(config: RangeCheckConfig, kinds: &[RangeKind], functions: &[FunctionTable]) -> Self {
+    pub fn new(config: RangeCheckConfig, kinds: &[RangeKind], functions: &[LookupTable]) -> Self {
         RangeCheckChip { config, segments: RangeCheckConfig::segments(kinds), functions: functions.to_vec(), next_slot: 0, next_fn_slot: 0 }
     }
 
@@ -124,8 +124,8 @@ impl RangeCheckChip {
     }
 
     /// `y = f_q(x)` for the tabulated `function` through the next function slot, with the
-    /// caller's `y` (from [`FunctionTable::eval`]); returns the `y` cell.
-    pub fn lookup_function(&mut self, region: &mut Region<'_, Fr>, x: &Num, function: &FunctionTable, y: Option<i128>) -> Result<Num, Error> {
+    /// caller's `y` (from [`LookupTable::eval`]); returns the `y` cell.
+    pub fn lookup_function(&mut self, region: &mut Region<'_, Fr>, x: &Num, function: &LookupTable, y: Option<i128>) -> Result<Num, Error> {
         let index = self.functions.iter().position(|f| f == function).ok_or(Error::Synthesis)?;
         let lanes = self.config.fn_x.len();
         if lanes == 0 {
@@ -205,8 +205,7 @@ impl RangeCheckChip {
                 }
                 for (index, function) in self.functions.iter().enumerate() {
                     let tag = Fr::from((kinds.len() + 1 + index) as u64);
-                    for x in function.lo..=function.hi {
-                        let y = function.eval(x).ok_or(Error::Synthesis)?;
+                    for (x, y) in function.entries() {
                         put(&mut table, tag, fe(x as i128), fe(y as i128))?;
                     }
                 }
@@ -219,6 +218,7 @@ impl RangeCheckChip {
 #[cfg(test)]
 mod tests {
     use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::ops::nonlinear::LookupTable;
     use crate::range::RangeKind;
 
     /// `[-50, 50]` has the size of the test table's `Below(101)` segment: it is checked against it
@@ -244,7 +244,7 @@ mod tests {
     fn sigmoid(x: i128, y: i128) -> GadgetTest {
         GadgetTest::new(4, move |config, ctx| {
             let cells = load(config, ctx, &[x]);
-            let out = ctx.range.lookup_function(ctx.region, &cells[0], &crate::gadgets::test_util::TEST_FUNCTION, Some(y))?;
+            let out = ctx.range.lookup_function(ctx.region, &cells[0], &LookupTable::Function(crate::gadgets::test_util::TEST_FUNCTION), Some(y))?;
             Ok(vec![out])
         })
     }
@@ -259,6 +259,26 @@ mod tests {
         }
         // Outside the domain there is no row to match, whatever the claimed output.
         assert_rejected(&sigmoid(65, 16), &[16]);
+    }
+
+    #[test]
+    fn embedding_lookups_accept_only_the_stored_row() {
+        let pairs = crate::gadgets::test_util::test_pairs();
+        let lookup = |x: i128, y: i128| {
+            let pairs = pairs.clone();
+            GadgetTest::new(4, move |config, ctx| {
+                let cells = load(config, ctx, &[x]);
+                Ok(vec![ctx.range.lookup_function(ctx.region, &cells[0], &pairs, Some(y))?])
+            })
+        };
+        assert_satisfied(&lookup(16, -7), &[-7]);
+        assert_satisfied(&lookup(32, 40), &[40]);
+        // Another row's value, an index between rows, and an index past the table.
+        assert_rejected(&lookup(16, 5), &[5]);
+        assert_rejected(&lookup(8, 5), &[5]);
+        assert_rejected(&lookup(48, 40), &[40]);
+        // The Sigmoid table's rows do not answer for the embedding's tag: sigmoid(0) = 8 at 2^4.
+        assert_rejected(&lookup(0, 8), &[8]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use super::range_check::RangeCheckChip;
 use super::{fe, Num, RegionCtx};
 use crate::circuit::{GadgetSet, ModelConfig, ShapeParams};
-use crate::ops::nonlinear::{Function, FunctionTable};
+use crate::ops::nonlinear::{Function, FunctionTable, LookupTable};
 use crate::range::RangeKind;
 
 /// Ranges the test table holds: remainders of /16 and /9, 8-bit signed activations, 7-bit ReLU
@@ -19,6 +19,10 @@ pub const TEST_RANGES: [RangeKind; 5] =
     [RangeKind::Below(16), RangeKind::Below(9), RangeKind::Unsigned(7), RangeKind::Signed(8), RangeKind::Below(101)];
 /// The function the test table holds: sigmoid at scale 2^4 on [-64, 64].
 pub const TEST_FUNCTION: FunctionTable = FunctionTable { function: Function::Sigmoid, lo: -64, hi: 64, scale_bits: 4 };
+/// An embedding column the test table holds: index `v·16` → `TEST_PAIRS[v]`.
+pub fn test_pairs() -> LookupTable {
+    LookupTable::Pairs(vec![(0, 5), (16, -7), (32, 40)])
+}
 const K: u32 = 10;
 
 type Body = dyn Fn(&ModelConfig, &mut RegionCtx<'_, '_>) -> Result<Vec<Num>, Error>;
@@ -60,7 +64,7 @@ impl Circuit<Fr> for GadgetTest {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let mut range = RangeCheckChip::new(config.range.clone(), &TEST_RANGES, &[TEST_FUNCTION]);
+        let mut range = RangeCheckChip::new(config.range.clone(), &TEST_RANGES, &[LookupTable::Function(TEST_FUNCTION), test_pairs()]);
         range.load_table(&mut layouter)?;
         let outputs = layouter.assign_region(
             || "gadget",

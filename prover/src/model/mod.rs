@@ -93,6 +93,12 @@ pub enum Op {
         /// Sum, mean or maximum.
         kind: crate::ops::reduce::ReduceKind,
     },
+    /// Embedding lookup (Gather of a constant table by computed indices): output `[.., i, ..]`
+    /// is row `index[i]` of `table` (`[V, ..]`); indices must be integers in `[0, V)`.
+    Embedding {
+        /// The table, rows first.
+        table: Tensor<f32>,
+    },
     /// Constant padding: `(before, after)` elements per axis, filled with `value`.
     Pad {
         /// Per axis.
@@ -133,6 +139,7 @@ impl Op {
             Op::Sqrt => "Sqrt",
             Op::Reduce { kind, .. } => kind.name(),
             Op::Pad { .. } => "Pad",
+            Op::Embedding { .. } => "Embedding",
         }
     }
 }

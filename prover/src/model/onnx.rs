@@ -23,7 +23,8 @@ use crate::tensor::Tensor;
 /// The ONNX operators the importer maps (error messages list them).
 pub const SUPPORTED: &str = "Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, Exp, Erf, Gelu, \
 Softmax, LayerNormalization, Add, Sub, Mul, Div, Pow (2, 0.5, 1, -1), Sqrt, Reciprocal, ReduceSum, ReduceMean, ReduceMax, \
-AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Pad, Concat, Slice, Split, Gather, Squeeze, Unsqueeze, Flatten, \
+AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Pad, Concat, Slice, Split, Gather (constant indices, or an \
+embedding table by computed indices), Squeeze, Unsqueeze, Flatten, \
 Reshape, Transpose, Constant, Identity, Dropout";
 
 pub fn load_onnx(path: &Path) -> Result<Graph, ProverError> {
@@ -600,6 +601,12 @@ impl Importer {
     }
 
     fn gather(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        if let (Value::Const(table), Value::Node(indices)) = (self.value(self.input(node, 0)?)?.clone(), self.value(self.input(node, 1)?)?.clone()) {
+            if attr_int(node, "axis", 0) != 0 {
+                return Err(ProverError::Unsupported("Gather of a constant by computed indices along an axis other than 0".into()));
+            }
+            return self.define(node, Op::Embedding { table: table.to_f32()? }, vec![indices]);
+        }
         let x = self.activation(self.input(node, 0)?)?;
         let input = self.nodes[x].shape.clone();
         let axis = Self::axis(attr_int(node, "axis", 0), input.len())?;
@@ -821,8 +828,10 @@ fn value_info_shape(info: &pb::ValueInfoProto) -> Result<Vec<usize>, ProverError
         Some(pb::type_proto::Value::TensorType(t)) => t,
         _ => return Err(ProverError::Unsupported(format!("input {} is not a tensor", info.name))),
     };
-    if tensor.elem_type != pb::tensor_proto::DataType::Float as i32 {
-        return Err(ProverError::Unsupported(format!("input {} is not float32", info.name)));
+    // Integer inputs (token ids for an embedding) are given as numbers in INPUT.json like floats.
+    use pb::tensor_proto::DataType;
+    if ![DataType::Float, DataType::Int64, DataType::Int32].iter().any(|&t| tensor.elem_type == t as i32) {
+        return Err(ProverError::Unsupported(format!("input {} is not float32, int32 or int64", info.name)));
     }
     let shape = tensor.shape.as_ref().ok_or_else(|| ProverError::Unsupported(format!("input {} has no shape", info.name)))?;
     shape

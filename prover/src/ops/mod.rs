@@ -50,6 +50,10 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
             arity(1)?;
             reduce::padded_shape(inputs[0], pads)
         }
+        Op::Embedding { table } => {
+            arity(1)?;
+            embedding_shape(inputs[0], table.shape())
+        }
         Op::AddConst { constant } | Op::MulConst { constant } => {
             arity(1)?;
             let out = broadcast_shape(inputs[0], constant.shape())?;
@@ -97,6 +101,14 @@ pub fn output_shape(op: &Op, inputs: &[&[usize]], declared: &[usize]) -> Result<
     }
 }
 
+/// Output shape of an embedding lookup: the indices' shape, then the table's row shape.
+pub fn embedding_shape(indices: &[usize], table: &[usize]) -> Result<Vec<usize>, ProverError> {
+    if table.len() < 2 || table[0] == 0 {
+        return Err(ProverError::Shape(format!("an embedding table of shape {table:?} (expected [V, ..] with V ≥ 1)")));
+    }
+    Ok(indices.iter().chain(&table[1..]).copied().collect())
+}
+
 /// Checks that `picks` fills `declared` and only names existing operand elements.
 pub fn check_picks(picks: &[(usize, usize)], inputs: &[&[usize]], declared: &[usize]) -> Result<(), ProverError> {
     if picks.len() != declared.iter().product::<usize>() {
@@ -135,6 +147,19 @@ pub fn eval_f32(op: &Op, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tenso
                     reduce::ReduceKind::Max => g.iter().map(|&i| x[i]).fold(f32::NEG_INFINITY, f32::max),
                 })
                 .collect();
+            Tensor::new(shape.to_vec(), data)
+        }
+        Op::Embedding { table } => {
+            let rows = table.shape()[0];
+            let width = table.len() / rows.max(1);
+            let mut data = Vec::with_capacity(args[0].len() * width);
+            for &x in args[0].data() {
+                let v = x.round();
+                if v < 0.0 || v as usize >= rows || (v - x).abs() > 1e-4 {
+                    return Err(ProverError::Input(format!("embedding index {x} is not an integer in [0, {rows})")));
+                }
+                data.extend_from_slice(&table.data()[v as usize * width..(v as usize + 1) * width]);
+            }
             Tensor::new(shape.to_vec(), data)
         }
         Op::Pad { pads, value } => {

@@ -103,6 +103,42 @@ impl FunctionTable {
     }
 }
 
+/// A table a lookup proves `y = t(x)` against: a tabulated function, or explicit pairs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LookupTable {
+    /// `y = f_q(x)` on the function's domain.
+    Function(FunctionTable),
+    /// Explicit `(x, y)` pairs with distinct `x`: one column of an embedding, from the index at
+    /// the model's scale to the value.
+    Pairs(Vec<(i64, i64)>),
+}
+
+impl LookupTable {
+    /// `y` for `x`, or `None` where the table has no row (the circuit proves nothing there).
+    pub fn eval(&self, x: i64) -> Option<i64> {
+        match self {
+            LookupTable::Function(f) => f.eval(x),
+            LookupTable::Pairs(pairs) => pairs.iter().find(|(k, _)| *k == x).map(|&(_, y)| y),
+        }
+    }
+
+    /// Number of table rows.
+    pub fn size(&self) -> usize {
+        match self {
+            LookupTable::Function(f) => f.size(),
+            LookupTable::Pairs(pairs) => pairs.len(),
+        }
+    }
+
+    /// Every row `(x, y)`.
+    pub fn entries(&self) -> Vec<(i64, i64)> {
+        match self {
+            LookupTable::Function(f) => (f.lo..=f.hi).filter_map(|x| f.eval(x).map(|y| (x, y))).collect(),
+            LookupTable::Pairs(pairs) => pairs.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

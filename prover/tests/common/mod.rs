@@ -30,12 +30,17 @@ pub fn float_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> pb::TensorPro
 }
 
 pub fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
+    typed_value_info(name, dims, pb::tensor_proto::DataType::Float)
+}
+
+/// A graph input or output of element type `elem`.
+pub fn typed_value_info(name: &str, dims: &[usize], elem: pb::tensor_proto::DataType) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
     pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
             value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type: pb::tensor_proto::DataType::Float as i32,
+                elem_type: elem as i32,
                 shape: Some(pb::TensorShapeProto {
                     dim: dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() }).collect(),
                 }),
@@ -174,10 +179,15 @@ impl OnnxBuilder {
     }
 
     pub fn finish(self, path: &Path, input_dims: &[usize], output: &str, output_dims: &[usize]) {
+        self.finish_with_input(path, value_info("x", input_dims), output, output_dims)
+    }
+
+    /// Writes the model with a graph input `input` of any type.
+    pub fn finish_with_input(self, path: &Path, input: pb::ValueInfoProto, output: &str, output_dims: &[usize]) {
         let graph = pb::GraphProto {
             node: self.nodes,
             initializer: self.inits,
-            input: vec![value_info("x", input_dims)],
+            input: vec![input],
             output: vec![value_info(output, output_dims)],
             name: "test".into(),
             ..Default::default()
