@@ -49,7 +49,7 @@ const RESERVED_ROWS: usize = 16;
 /// Smallest and largest circuit sizes the planner considers.
 const K_RANGE: std::ops::RangeInclusive<u32> = 6..=24;
 /// Widths the planner tries (advice columns of the main area; at least 4, for the clamp).
-const WIDTHS: [usize; 8] = [4, 5, 6, 8, 10, 12, 16, 24];
+const WIDTHS: [usize; 12] = [4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 24];
 
 /// The parameters `configure` needs: how many columns of each kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,13 +239,16 @@ pub enum NodeRole {
     /// activation share one gadget ([`RescaleActivationConfig`]), and the node's cells hold the
     /// activated values.
     RescaleThen(Activation),
-    /// The activation of a [`NodeRole::RescaleThen`] node: it adds nothing.
+    /// A node ending in a rescale whose only reader (node `usize`) adds a constant: the constant
+    /// is folded into the rescale ([`RescaleChip::assign_shifted`]).
+    RescaleThenAdd(usize),
+    /// The activation or constant sum after a fused node: it adds nothing.
     Absorbed,
 }
 
 /// The role of every node. A rescaling node (Linear, MatMul, Conv, AvgPool, MulConst,
-/// ReduceMean) fuses with a ReLU or clamp that is its only reader, unless its own value is a
-/// model output.
+/// ReduceMean) fuses with a ReLU, a clamp or (with parameters fixed in the circuit) the addition
+/// of a constant that is its only reader, unless its own value is a model output.
 pub fn node_roles(model: &QuantizedModel) -> Vec<NodeRole> {
     let mut readers = vec![0usize; model.nodes.len()];
     for node in &model.nodes {
@@ -255,9 +258,10 @@ pub fn node_roles(model: &QuantizedModel) -> Vec<NodeRole> {
     }
     let mut roles = vec![NodeRole::Plain; model.nodes.len()];
     for (id, node) in model.nodes.iter().enumerate() {
-        let activation = match node.op {
-            QOp::Relu => Activation::Relu,
-            QOp::Clamp { max } => Activation::Clamp { max },
+        let fused = match node.op {
+            QOp::Relu => NodeRole::RescaleThen(Activation::Relu),
+            QOp::Clamp { max } => NodeRole::RescaleThen(Activation::Clamp { max }),
+            QOp::AddConst { .. } if !model.visibility.witnessed_params() => NodeRole::RescaleThenAdd(id),
             _ => continue,
         };
         let p = node.inputs[0];
@@ -266,7 +270,7 @@ pub fn node_roles(model: &QuantizedModel) -> Vec<NodeRole> {
             QOp::Linear { .. } | QOp::MatMul | QOp::Conv2d { .. } | QOp::AvgPool2d { .. } | QOp::MulConst { .. } | QOp::Reduce { kind: ReduceKind::Mean, .. }
         );
         if rescales && readers[p] == 1 && !model.outputs.contains(&p) && roles[p] == NodeRole::Plain {
-            roles[p] = NodeRole::RescaleThen(activation);
+            roles[p] = fused;
             roles[id] = NodeRole::Absorbed;
         }
     }
@@ -280,7 +284,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize)
     let (rescale_rows, rescale_checks) = match role {
         NodeRole::Absorbed => return (0, 0),
         NodeRole::RescaleThen(_) => (RescaleActivationConfig::rows(count, width), RescaleActivationConfig::CHECKS * count),
-        NodeRole::Plain => (RescaleConfig::rows(count, width), 2 * count),
+        NodeRole::Plain | NodeRole::RescaleThenAdd(_) => (RescaleConfig::rows(count, width), 2 * count),
     };
     let last_dim = |i: usize| *model.nodes[node.inputs[i]].shape.last().unwrap_or(&1);
     let in_shape = || model.nodes[node.inputs[0]].shape.as_slice();
@@ -360,10 +364,10 @@ fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole]) -> GadgetSet {
         match role {
             NodeRole::Absorbed => continue,
             NodeRole::RescaleThen(_) => g.rescale_activation = true,
-            NodeRole::Plain => {}
+            NodeRole::Plain | NodeRole::RescaleThenAdd(_) => {}
         }
-        // A fused node's rescale is in the fused gadget.
-        let rescales = *role == NodeRole::Plain;
+        // A node fused with its activation rescales in the fused gadget.
+        let rescales = !matches!(role, NodeRole::RescaleThen(_));
         match &node.op {
             QOp::Linear { .. } | QOp::Conv2d { .. } | QOp::MulConst { .. } if witnessed => {
                 g.dot_activations = true;
@@ -645,8 +649,8 @@ impl ModelCircuit {
         self.rescale_scaled(config, ctx, role, &scaled, divisor)
     }
 
-    /// The rescale that ends a node: `round(c·z / divisor)`, range-checked as an activation, or,
-    /// for a node fused with its activation, that activation of it.
+    /// The rescale that ends a node: `round(c·z / divisor)`, range-checked as an activation; for a
+    /// fused node, that activation of it, or it plus the constant of the sum after it.
     fn rescale_scaled(
         &self,
         config: &ModelConfig,
@@ -660,7 +664,18 @@ impl ModelCircuit {
                 let items: Vec<_> = items.iter().map(|(z, c, w)| (*z, *c, w.map(|w| (w, activate(w.quotient as i64, activation))))).collect();
                 RescaleActivationChip::new(need(&config.rescale_activation)?).assign(ctx, &items, divisor, activation, self.model.relu_range())
             }
-            _ => RescaleChip::new(need(&config.rescale)?).assign_scaled(ctx, items, divisor, self.model.activation_range()),
+            NodeRole::RescaleThenAdd(sum) => {
+                let QOp::AddConst { constant } = &self.model.nodes[sum].op else {
+                    return Err(Error::Synthesis);
+                };
+                let shifts = broadcast_indices(constant.shape(), &self.model.nodes[sum].shape);
+                if shifts.len() != items.len() {
+                    return Err(Error::Synthesis);
+                }
+                let items: Vec<_> = items.iter().zip(&shifts).map(|((z, c, w), &k)| (*z, *c, constant.data()[k], *w)).collect();
+                RescaleChip::new(need(&config.rescale)?).assign_shifted(ctx, &items, divisor, self.model.activation_range())
+            }
+            NodeRole::Plain | NodeRole::Absorbed => RescaleChip::new(need(&config.rescale)?).assign_scaled(ctx, items, divisor, self.model.activation_range()),
         }
     }
 

@@ -1,15 +1,19 @@
-//! Division with rounding half up of a constant multiple: `y = ⌊(c·z + ⌊D/2⌋) / D⌋` for constants
-//! `c` and `D ≥ 1` (a rescale by `D = 2^scale` with `c = 1`, the window size of an average, or a
-//! product with a constant rescaled in the same row).
+//! Division with rounding half up of a constant multiple, plus a constant:
+//! `y = ⌊(c·z + ⌊D/2⌋) / D⌋ + a` for constants `c`, `a` and `D ≥ 1` (a rescale by `D = 2^scale`
+//! with `c = 1`, the window size of an average, a product with a constant rescaled in the same
+//! row; `a` is a constant added right after, folded in).
 //!
 //! Each row packs `⌊W/3⌋` triples `(z, y, r)` in `a_{3j}, a_{3j+1}, a_{3j+2}`, with `D` in
-//! `f_{3j}`, `⌊D/2⌋` in `f_{3j+1}` and `c` in `f_{3j+2}`:
+//! `f_{3j}`, `⌊D/2⌋ + a·D` in `f_{3j+1}` and `c` in `f_{3j+2}`:
 //!
 //! ```text
 //!     q · (c·z + f_{3j+1} − y·f_{3j} − r) = 0      for every triple j of the row
 //!     r ∈ [0, D)                 (range check, RangeKind::Below(D))
-//!     y ∈ [−2^(b−1), 2^(b−1))    (range check, the activation range)
+//!     y − a ∈ the activation range   (range check of y against the range shifted by a)
 //! ```
+//!
+//! Adding `a·D` on the left adds exactly `a` to the quotient, so `y − a` is the plain rounded
+//! quotient and is bounded like one.
 //!
 //! Both range checks are needed: with `r` bounded but `y` free, a prover could pick any `r` and
 //! the field element `y = (c·z + ⌊D/2⌋ − r)/D`, which is not the rounded quotient. With both
@@ -96,24 +100,38 @@ impl<'c> RescaleChip<'c> {
         divisor: i64,
         y_range: RangeKind,
     ) -> Result<Vec<Num>, Error> {
+        let shifted: Vec<_> = items.iter().map(|(z, c, w)| (*z, *c, 0, *w)).collect();
+        self.assign_shifted(ctx, &shifted, divisor, y_range)
+    }
+
+    /// `round(c·z / divisor) + a` for `(z, c, a, witness)` items, the witness being that of `c·z`
+    /// alone; `y − a` is range-checked in `y_range`. Returns the `y` cells.
+    pub fn assign_shifted(
+        &self,
+        ctx: &mut RegionCtx<'_, '_>,
+        items: &[(Num, i64, i64, Option<Rescaled>)],
+        divisor: i64,
+        y_range: RangeKind,
+    ) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
         let lanes = RescaleConfig::lanes(cols.width());
         let start = ctx.take_rows(RescaleConfig::rows(items.len(), cols.width()));
         let divisor = divisor as i128;
         let mut out = Vec::with_capacity(items.len());
-        for (i, (z, c, w)) in items.iter().enumerate() {
+        for (i, (z, c, a, w)) in items.iter().enumerate() {
             let (row, j) = (start + i / lanes, i % lanes);
             if j == 0 {
                 enable(&self.config.q, ctx.region, row)?;
             }
             ctx.copy(z, cols.advice[3 * j], row);
-            let y = ctx.assign(cols.advice[3 * j + 1], row, w.map(|w| w.quotient));
+            let y = ctx.assign(cols.advice[3 * j + 1], row, w.map(|w| w.quotient + *a as i128));
             let r = ctx.assign(cols.advice[3 * j + 2], row, w.map(|w| w.remainder));
             ctx.region.assign_fixed(cols.fixed[3 * j], row, fe(divisor));
-            ctx.region.assign_fixed(cols.fixed[3 * j + 1], row, fe(divisor / 2));
+            ctx.region.assign_fixed(cols.fixed[3 * j + 1], row, fe(divisor / 2 + *a as i128 * divisor));
             ctx.region.assign_fixed(cols.fixed[3 * j + 2], row, fe(*c as i128));
             ctx.check_range(&r, RangeKind::Below(divisor as u64))?;
-            ctx.check_range(&y, y_range)?;
+            let shifted = RangeKind::Interval((y_range.lowest() + *a as i128) as i64, (y_range.highest() + *a as i128) as i64);
+            ctx.check_range(&y, shifted)?;
             out.push(y);
         }
         // Unused triples: zero z, y, r satisfy the gate (D = 0 there).
@@ -180,6 +198,27 @@ mod tests {
         // The quotient of z (not c·z) is refused.
         let unscaled = crate::ops::rescale::divide(37, 16);
         assert_rejected(&circuit(unscaled.quotient, unscaled.remainder), &[unscaled.quotient]);
+    }
+
+    fn run_shifted(z: i128, a: i64, y: i128, r: i128) -> GadgetTest {
+        GadgetTest::new(4, move |config, ctx| {
+            let cells = load(config, ctx, &[z]);
+            let items = [(cells[0], 1, a, Some(Rescaled { quotient: y - a as i128, remainder: r }))];
+            RescaleChip::new(config.rescale.as_ref().unwrap()).assign_shifted(ctx, &items, 1 << SHIFT, RangeKind::Signed(8))
+        })
+    }
+
+    #[test]
+    fn shifted_rescale_adds_exactly_the_constant() {
+        // 100 / 16 = 6.25 -> 6 (100 + 8 = 6·16 + 12), plus 50.
+        assert_satisfied(&run_shifted(100, 50, 56, 12), &[56]);
+        // Without the shift, or off by one with a remainder that keeps the gate.
+        assert_rejected(&run_shifted(100, 50, 6, 12), &[6]);
+        assert_rejected(&run_shifted(100, 50, 57, -4), &[57]);
+        // The range check is on y − a: 1000 + 8 = 63·16 + 0 -> 63 + 100 = 163 is in range
+        // (63 is), while 2500 / 16 = 156 is not, even shifted back to 56.
+        assert_satisfied(&run_shifted(1000, 100, 163, 0), &[163]);
+        assert_rejected(&run_shifted(2500, -100, 56, 12), &[56]);
     }
 
     #[test]
