@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the project's off-chain tools into <repo>/.tools (git-ignored), offline from the
 # npm registry only, with the exact versions pinned by scripts/tools/package-lock.json:
-#   solc-js 0.8.37 and 0.8.19 (alias `solc-0819`), forge/anvil/cast 1.7.1 (linux-amd64).
-# Afterwards <repo>/.tools/bin/{solc,forge,anvil,cast} are runnable without PATH edits;
+#   solc-js 0.8.37 and 0.8.19 (alias `solc-0819`), forge/anvil/cast 1.7.1 (linux-amd64), and
+#   snarkjs 0.7.6 (the tests make a Powers of Tau file with it to import).
+# Afterwards <repo>/.tools/bin/{solc,forge,anvil,cast,snarkjs} are runnable without PATH edits;
 # `solc` is a native-solc look-alike (scripts/solc-shim.js over solc-js 0.8.19).
 #
 # Idempotent: a stamp file holds the hash of the lockfile (and of this installer's layout);
@@ -15,7 +16,7 @@ SPEC="$REPO/scripts/tools"
 TOOLS="$REPO/.tools"
 STAMP="$TOOLS/.installed"
 # Bump when the layout of .tools/ produced below changes, to force a reinstall.
-LAYOUT=1
+LAYOUT=2
 FOUNDRY_TOOLS=(forge anvil cast)
 
 die() { echo "setup.sh: $*" >&2; exit 1; }
@@ -29,7 +30,7 @@ want="$(cat "$SPEC/package.json" "$SPEC/package-lock.json" | sha256sum | cut -d'
 is_installed() {
     [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] || return 1
     local t
-    for t in solc "${FOUNDRY_TOOLS[@]}"; do
+    for t in solc snarkjs "${FOUNDRY_TOOLS[@]}"; do
         [[ -x "$TOOLS/bin/$t" ]] || return 1
     done
     return 0
@@ -73,6 +74,11 @@ for t in "${FOUNDRY_TOOLS[@]}"; do
     ln -sfn "$rel" "$TOOLS/bin/$t"
 done
 
+snarkjs_cli="$TOOLS/node_modules/snarkjs/build/cli.cjs"
+[[ -f "$snarkjs_cli" ]] || die "npm did not install snarkjs at $snarkjs_cli"
+chmod +x "$snarkjs_cli"
+ln -sfn ../node_modules/snarkjs/build/cli.cjs "$TOOLS/bin/snarkjs"
+
 # solc: a wrapper locating the repo from its own (symlink-resolved) location, so no absolute
 # path is baked in and a moved or freshly cloned repo keeps working.
 cat >"$TOOLS/bin/solc" <<'EOF'
@@ -90,4 +96,4 @@ for t in "${FOUNDRY_TOOLS[@]}"; do
 done
 
 echo "$want" >"$STAMP"
-echo "setup.sh: installed solc-js 0.8.19/0.8.37 and forge/anvil/cast 1.7.1 into .tools/bin ($((SECONDS - start)) s)"
+echo "setup.sh: installed solc-js 0.8.19/0.8.37, forge/anvil/cast 1.7.1 and snarkjs 0.7.6 into .tools/bin ($((SECONDS - start)) s)"

@@ -13,11 +13,11 @@ use zkml_prover::input::InputFile;
 use zkml_prover::keys;
 use zkml_prover::proof::{self, ProofFile};
 use zkml_prover::quantize::QuantizeConfig;
-use zkml_prover::srs::Srs;
+use zkml_prover::srs::{Srs, SrsStore};
 use zkml_prover::visibility::VisibilitySettings;
 
 use crate::progress::step;
-use crate::Command;
+use crate::{Command, SrsCommand};
 
 /// Runs a subcommand. `Ok(ExitCode::FAILURE)` means a proof was rejected.
 pub fn run(command: Command) -> Result<ExitCode> {
@@ -41,15 +41,46 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { dir, proof, input } => verify(&dir, &proof, input.as_deref()),
-        Command::Aggregate { dir, proofs, output, k, force } => {
+        Command::Aggregate { proofs, models, output, k, force } => {
             if !force && workflow::aggregation_exists(&output) {
                 bail!("{} already holds an aggregation; pass --force to replace it", output.display());
             }
-            aggregate(&dir, &proofs, &output, k).map(|_| ExitCode::SUCCESS)
+            if proofs.len() > MAX_AGGREGATED {
+                bail!("{} proofs given; aggregate at most {MAX_AGGREGATED} at once", proofs.len());
+            }
+            aggregate(&models, &proofs, &output, k).map(|_| ExitCode::SUCCESS)
         }
         Command::EvmVerifier { agg_dir } => evm_verifier(&agg_dir).map(|_| ExitCode::SUCCESS),
-        Command::EvmVerify { agg_dir, rpc, private_key } => evm_verify(&agg_dir, rpc.as_deref(), private_key.as_deref()),
+        Command::EvmVerify { agg_dir, rpc, private_key, deployed } => evm_verify(&agg_dir, rpc.as_deref(), private_key.as_deref(), deployed),
         Command::Demo { dir, rpc } => demo(dir, rpc.as_deref()),
+        Command::Deploy { agg_dir, rpc, private_key, force } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let record = step(&format!("deploying the verifier to {rpc}"), || {
+                runtime.block_on(workflow::deploy_verifier(&agg_dir, &rpc, private_key.as_deref(), force))
+            })?;
+            println!("deployed at {} (chain {}, transaction {})", record.address, record.chain_id, record.tx_hash);
+            eprintln!("recorded in {}", agg_dir.join(workflow::DEPLOYMENT_FILE).display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Srs { action: SrsCommand::Import { ptau, k, force } } => {
+            let store = SrsStore::default_location();
+            let path = step(&format!("importing {} at k = {k}", ptau.display()), || store.import_ptau(&ptau, k, force))?;
+            let srs = zkml_prover::srs::read_srs(&path)?;
+            eprintln!("wrote {}: {}; sizes below 2^{k} are derived from it", path.display(), srs.source);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Srs { action: SrsCommand::List } => {
+            let store = SrsStore::default_location();
+            let files = store.files();
+            if files.is_empty() {
+                println!("{} holds no SRS file (a development SRS is made on first use)", store.dir().display());
+            }
+            for (k, path) in files {
+                let srs = zkml_prover::srs::read_srs(&path)?;
+                println!("k = {k:>2}  {}  {}", path.display(), srs.source);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { single: Some(args), .. } => {
             let result = zkml_prover::bench::bench_model(&args[0], &args[1], args.get(2).map(PathBuf::as_path), QuantizeConfig::default())?;
             println!("{}", serde_json::to_string(&result)?);
@@ -208,10 +239,15 @@ fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCod
     }
 }
 
-fn aggregate(dir: &Path, proofs: &[PathBuf], output: &Path, k: u32) -> Result<workflow::AggregationSummary> {
-    let summary = step(&format!("aggregating {} proof(s) (k = {k}; takes minutes)", proofs.len()), || {
-        workflow::aggregate_proofs(dir, proofs, output, k)
+/// Most proofs one aggregation takes (the circuit grows with each).
+const MAX_AGGREGATED: usize = 8;
+
+fn aggregate(models: &[PathBuf], proofs: &[PathBuf], output: &Path, k: Option<u32>) -> Result<workflow::AggregationSummary> {
+    let degree = k.map_or_else(|| "planned".to_string(), |k| k.to_string());
+    let summary = step(&format!("aggregating {} proof(s) (k = {degree}; takes minutes)", proofs.len()), || {
+        workflow::aggregate_proofs(models, proofs, output, k)
     })?;
+    eprintln!("aggregation circuit: k = {}", summary.degree);
     if summary.srs_insecure {
         eprintln!("warning: the aggregation uses the INSECURE development SRS");
     }
@@ -242,7 +278,7 @@ fn evm_verifier(agg_dir: &Path) -> Result<workflow::VerifierSummary> {
     Ok(summary)
 }
 
-fn evm_verify(agg_dir: &Path, rpc: Option<&str>, private_key: Option<&str>) -> Result<ExitCode> {
+fn evm_verify(agg_dir: &Path, rpc: Option<&str>, private_key: Option<&str>, deployed: bool) -> Result<ExitCode> {
     let accepted = match rpc {
         None => {
             let outcome = workflow::evm_verify_local(agg_dir)?;
@@ -256,9 +292,13 @@ fn evm_verify(agg_dir: &Path, rpc: Option<&str>, private_key: Option<&str>) -> R
         }
         Some(url) => {
             let runtime = tokio::runtime::Runtime::new()?;
-            let outcome = step(&format!("deploying and verifying on {url}"), || {
-                runtime.block_on(workflow::evm_verify_rpc(agg_dir, url, private_key))
-            })?;
+            let outcome = if deployed {
+                step(&format!("verifying with the deployed verifier on {url}"), || {
+                    runtime.block_on(workflow::evm_verify_deployed(agg_dir, url, private_key))
+                })?
+            } else {
+                step(&format!("deploying and verifying on {url}"), || runtime.block_on(workflow::evm_verify_rpc(agg_dir, url, private_key)))?
+            };
             match outcome.gas_used {
                 Some(gas) if outcome.accepted => println!("accepted on {url}: verifier at {:?}, gas used {gas}", outcome.address),
                 _ => println!("REJECTED on {url}: verifier at {:?}", outcome.address),
@@ -321,7 +361,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
         bail!("quantization error {max_err} exceeds the demo's tolerance {DEMO_TOLERANCE}");
     }
 
-    let summary = aggregate(&model_dir, &[proof_path], &agg_dir, zkml_aggregator::DEFAULT_AGG_K)?;
+    let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, None)?;
     println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
     let verifier = evm_verifier(&agg_dir)?;
     let outcome = workflow::evm_verify_local(&agg_dir)?;
@@ -335,7 +375,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
         bail!("the EVM verifier rejected the aggregated proof");
     }
     if let Some(url) = rpc {
-        if evm_verify(&agg_dir, Some(url), None)? != ExitCode::SUCCESS {
+        if evm_verify(&agg_dir, Some(url), None, false)? != ExitCode::SUCCESS {
             bail!("the verifier on {url} rejected the proof");
         }
     }

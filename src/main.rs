@@ -28,7 +28,7 @@ Typical flow:
   zkml setup out/                          proving and verifying keys
   zkml prove out/ --input input.json -o proof.json
   zkml verify out/ proof.json
-  zkml aggregate out/ proof.json -o agg/   one EVM-friendly proof
+  zkml aggregate proof.json -m out/ -o agg/   one EVM-friendly proof
   zkml evm-verifier agg/                   Solidity verifier + bytecode
   zkml evm-verify agg/ [--rpc URL]         run it in revm (default) or on a node
 Or all of it on the example model: zkml demo
@@ -106,19 +106,26 @@ enum Command {
         #[arg(short, long)]
         input: Option<PathBuf>,
     },
-    /// Aggregate one or more proofs of a model into one proof verifiable on the EVM.
+    /// Aggregate proofs (1 to 8, of one model or of several) into one proof verifiable on the EVM.
+    ///
+    /// Its public inputs are the 12 accumulator limbs, then each proof's public inputs in the
+    /// order the proofs are given; AGG_DIR/manifest.json says where each proof's start.
     Aggregate {
-        /// The compiled model directory the proofs are for.
-        dir: PathBuf,
-        /// PROOF.json files written by `zkml prove`.
+        /// PROOF.json files written by `zkml prove`, in the order their public inputs should appear.
         #[arg(required = true)]
         proofs: Vec<PathBuf>,
-        /// Output directory (gets proof.json and aggregation.json; kept unless --force).
+        /// A compiled model directory the proofs are of (repeat for several models; each proof
+        /// is matched to its model by the model hash it records).
+        #[arg(short, long = "model", value_name = "DIR", required = true)]
+        models: Vec<PathBuf>,
+        /// Output directory (gets proof.json, aggregation.json and manifest.json; kept unless
+        /// --force).
         #[arg(short, long)]
         output: PathBuf,
-        /// Size of the aggregation circuit (2^k rows): larger k gives a smaller, cheaper verifier.
-        #[arg(long, default_value_t = zkml_aggregator::DEFAULT_AGG_K)]
-        k: u32,
+        /// Size of the aggregation circuit (2^k rows): larger k gives a smaller, cheaper verifier
+        /// at more proving time. Default: the smallest k (from 20) whose verifier fits EIP-170.
+        #[arg(long)]
+        k: Option<u32>,
         /// Overwrite an existing aggregation in the output directory.
         #[arg(long)]
         force: bool,
@@ -140,6 +147,31 @@ enum Command {
         /// sends (anvil). Also read from ZKML_PRIVATE_KEY.
         #[arg(long, env = "ZKML_PRIVATE_KEY", hide_env_values = true)]
         private_key: Option<String>,
+        /// With --rpc: use the verifier recorded in AGG_DIR/deployment.json (`zkml deploy`)
+        /// instead of deploying a new one.
+        #[arg(long, requires = "rpc")]
+        deployed: bool,
+    },
+    /// Manage the SRS store (~/.zkml/srs, or ZKML_SRS_DIR): import a ceremony's powers of tau.
+    Srs {
+        #[command(subcommand)]
+        action: SrsCommand,
+    },
+    /// Deploy the verifier of an aggregation (AGG_DIR/Verifier.bin) to a node and record its
+    /// address and transaction in AGG_DIR/deployment.json.
+    Deploy {
+        /// A directory written by `zkml aggregate` and `zkml evm-verifier`.
+        agg_dir: PathBuf,
+        /// JSON-RPC URL of the node (e.g. anvil at http://127.0.0.1:8545).
+        #[arg(long)]
+        rpc: String,
+        /// Private key (hex) to sign with; without it the node's first unlocked account sends
+        /// (anvil). Also read from ZKML_PRIVATE_KEY.
+        #[arg(long, env = "ZKML_PRIVATE_KEY", hide_env_values = true)]
+        private_key: Option<String>,
+        /// Deploy again even if AGG_DIR/deployment.json records a deployment (it is replaced).
+        #[arg(long)]
+        force: bool,
     },
     /// Time keygen, proving and verification (and peak memory) on zkml's MNIST example (when
     /// ../shared/anchors is present) and the examples; append the results to BENCHMARKS.md.
@@ -161,6 +193,26 @@ enum Command {
         #[arg(long)]
         rpc: Option<String>,
     },
+}
+
+/// `zkml srs` subcommands.
+#[derive(Subcommand)]
+enum SrsCommand {
+    /// Import a Powers of Tau file (.ptau, from snarkjs or the Perpetual Powers of Tau ceremony)
+    /// as the SRS: every size up to 2^k is derived from it, and the store's other SRS files
+    /// (e.g. the development one) are removed.
+    Import {
+        /// The .ptau file (BN254 / bn128).
+        ptau: PathBuf,
+        /// Largest circuit size to support, 2^k rows (at most the file's power).
+        #[arg(long, default_value_t = 22)]
+        k: u32,
+        /// Replace the SRS files already in the store (keys made over them stop matching).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the SRS files in the store and where each came from.
+    List,
 }
 
 /// What the proof reveals. Public inputs come in this order: input values or commitments, the

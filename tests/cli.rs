@@ -159,6 +159,21 @@ fn demo_pipeline_and_every_verifier_rejects_tampering() {
         let remote = zkml(&["evm-verify", bad_dir.to_str().unwrap(), "--rpc", &anvil.url]);
         assert_eq!(remote.status.code(), Some(1), "anvil accepted {}: {}", bad_dir.display(), text(&remote));
     }
+
+    // A later proof of the same model aggregates with the same keys: the verifier generated (and
+    // deployed) for the first aggregation accepts it.
+    let example = repo().join("examples/mlp");
+    let later = work.join("later.json");
+    let sample = heldout_sample(&example, 3, &work);
+    run_ok(&["prove", model.to_str().unwrap(), "--input", sample.to_str().unwrap(), "-o", later.to_str().unwrap()]);
+    let agg2 = work.join("agg2");
+    run_ok(&["aggregate", later.to_str().unwrap(), "-m", model.to_str().unwrap(), "-o", agg2.to_str().unwrap()]);
+    let hash = |d: &Path| -> serde_json::Value { serde_json::from_slice::<serde_json::Value>(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap()["aggregation_vk_hash"].clone() };
+    assert_eq!(hash(&agg), hash(&agg2), "the aggregation keys were made again differently");
+    for f in ["Verifier.sol", "Verifier.bin", "verifier.json"] {
+        std::fs::copy(agg.join(f), agg2.join(f)).unwrap();
+    }
+    assert!(text(&run_ok(&["evm-verify", agg2.to_str().unwrap(), "--rpc", &anvil.url])).contains("accepted on"));
 }
 
 #[test]
@@ -260,12 +275,107 @@ fn visibility_flags_decide_what_the_proof_reveals() {
     assert!(checked.status.success(), "{}", text(&checked));
     assert!(text(&checked).contains("commitment to output 0"), "{}", text(&checked));
     // The same proof is not about another input.
-    let heldout: serde_json::Value = serde_json::from_slice(&std::fs::read(example.join("heldout.json")).unwrap()).unwrap();
-    let other = serde_json::json!({ "input_data": [heldout["inputs"][1].clone()] });
-    std::fs::write(dir.join("other.json"), other.to_string()).unwrap();
-    let wrong = zkml(&["verify", c, p, "--input", dir.join("other.json").to_str().unwrap()]);
+    let other = heldout_sample(&example, 1, &dir);
+    let wrong = zkml(&["verify", c, p, "--input", other.to_str().unwrap()]);
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     assert!(text(&wrong).contains("another input 0"), "{}", text(&wrong));
+}
+
+/// Writes held-out sample `index` of `example` as an INPUT.json in `dir` and returns its path.
+fn heldout_sample(example: &Path, index: usize, dir: &Path) -> PathBuf {
+    let heldout: serde_json::Value = serde_json::from_slice(&std::fs::read(example.join("heldout.json")).unwrap()).unwrap();
+    let path = dir.join(format!("{}-sample-{index}.json", example.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&path, serde_json::json!({ "input_data": [heldout["inputs"][index].clone()] }).to_string()).unwrap();
+    path
+}
+
+/// Runs zkml, failing the test (with its output) unless it succeeds.
+fn run_ok(args: &[&str]) -> Output {
+    let out = zkml(args);
+    assert!(out.status.success(), "zkml {args:?} failed: {}", text(&out));
+    out
+}
+
+#[test]
+fn four_proofs_of_two_models_aggregate_and_verify_on_anvil() {
+    let dir = scratch("four");
+    let examples = repo().join("examples");
+    let mut proofs = vec![];
+    for name in ["mlp", "cnn"] {
+        let example = examples.join(name);
+        let model = dir.join(name);
+        let m = model.to_str().unwrap();
+        run_ok(&["compile", example.join("model.onnx").to_str().unwrap(), "-o", m, "--calibration-data", example.join("calibration.json").to_str().unwrap()]);
+        run_ok(&["setup", m]);
+        for (i, input) in [example.join("input.json"), heldout_sample(&example, 2, &dir)].iter().enumerate() {
+            let proof = dir.join(format!("{name}-{i}.json"));
+            run_ok(&["prove", m, "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+            proofs.push(proof);
+        }
+    }
+    // Interleave the models: mlp, cnn, mlp, cnn.
+    let order = [&proofs[0], &proofs[2], &proofs[1], &proofs[3]];
+    let agg = dir.join("agg");
+    let (mlp, cnn, a) = (dir.join("mlp"), dir.join("cnn"), agg.to_str().unwrap().to_string());
+    let mut args: Vec<&str> = vec!["aggregate"];
+    args.extend(order.iter().map(|p| p.to_str().unwrap()));
+
+    // A proof whose model is not given is named.
+    let mut missing = args.clone();
+    missing.extend(["-m", mlp.to_str().unwrap(), "-o", &a]);
+    let out = zkml(&missing);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cnn-0.json") && text(&out).contains("--model"), "{}", text(&out));
+
+    args.extend(["-m", mlp.to_str().unwrap(), "-m", cnn.to_str().unwrap(), "-o", &a]);
+    // The degree is planned so that the verifier fits EIP-170 (four proofs need more than 2^21).
+    assert!(text(&run_ok(&args)).contains("aggregation circuit: k = 22"));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
+    let entries = manifest["proofs"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    let mut next = 12;
+    for (entry, proof) in entries.iter().zip(order) {
+        let inner: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
+        assert_eq!(entry["model_hash"], inner["model_hash"]);
+        assert_eq!(entry["first_instance"], next);
+        next += entry["instances"].as_u64().unwrap() as usize;
+    }
+    assert_ne!(entries[0]["model_hash"], entries[1]["model_hash"], "two different models");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();
+    assert_eq!(file["instances"].as_array().unwrap().len(), next);
+
+    run_ok(&["evm-verifier", &a]);
+    let anvil = Anvil::start();
+    assert!(text(&run_ok(&["evm-verify", &a])).contains("accepted in revm"));
+    assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url])).contains("accepted on"));
+
+    // An output of the third proof changed, or a proof byte flipped: both verifiers reject.
+    let third = entries[2]["first_instance"].as_u64().unwrap() as usize;
+    let changed = tampered_copy(&agg, "proof.json", |j| {
+        let i = j["instances"][third].as_str().unwrap().to_string();
+        j["instances"][third] = bump_instance(&i).into();
+    });
+    let flipped = tampered_copy(&agg, "proof.json", |j| {
+        let p = j["proof"].as_str().unwrap().to_string();
+        j["proof"] = flip_hex_byte(&p, 300).into();
+    });
+    for bad in [&changed, &flipped] {
+        let local = zkml(&["evm-verify", bad.to_str().unwrap()]);
+        assert_eq!(local.status.code(), Some(1), "revm accepted {}: {}", bad.display(), text(&local));
+        let remote = zkml(&["evm-verify", bad.to_str().unwrap(), "--rpc", &anvil.url]);
+        assert_eq!(remote.status.code(), Some(1), "anvil accepted {}: {}", bad.display(), text(&remote));
+    }
+    // A verifier that is not the one generated for this aggregation is refused, not trusted.
+    let edited = dir.join("agg-edited-verifier");
+    std::fs::create_dir_all(&edited).unwrap();
+    for f in ["proof.json", "aggregation.json", "manifest.json", "verifier.json", "Verifier.sol"] {
+        std::fs::copy(agg.join(f), edited.join(f)).unwrap();
+    }
+    let bin = std::fs::read_to_string(agg.join("Verifier.bin")).unwrap();
+    std::fs::write(edited.join("Verifier.bin"), flip_hex_byte(bin.trim(), 1000)).unwrap();
+    let out = zkml(&["evm-verify", edited.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("evm-verifier"), "{}", text(&out));
 }
 
 /// zkml's public outputs for its MNIST example, at scale 512.
@@ -299,9 +409,9 @@ fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
     let expected: Vec<f64> = ZKML_OUTPUTS.iter().map(|&v| v as f64 / 512.0).collect();
     assert_eq!(file["outputs"], serde_json::json!([expected]));
     run(&["verify", model.to_str().unwrap(), proof.to_str().unwrap()]);
-    // The MNIST circuit is wide enough that a k = 20 aggregation needs more columns than a verifier
-    // under EIP-170 allows; k = 21 trades proving time for a smaller verifier.
-    run(&["aggregate", model.to_str().unwrap(), proof.to_str().unwrap(), "-o", agg.to_str().unwrap(), "--k", "21"]);
+    // The degree is planned: the MNIST circuit is wide enough that its verifier fits EIP-170 only
+    // from k = 21.
+    run(&["aggregate", proof.to_str().unwrap(), "--model", model.to_str().unwrap(), "-o", agg.to_str().unwrap()]);
     run(&["evm-verifier", agg.to_str().unwrap()]);
     let out = run(&["evm-verify", agg.to_str().unwrap()]);
     assert!(text(&out).contains("accepted in revm"), "{}", text(&out));
@@ -322,4 +432,71 @@ fn zkml_msgpack_model_forward_matches_zkml() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected = serde_json::json!([ZKML_OUTPUTS]);
     assert_eq!(report["outputs_quantized"], expected);
+}
+
+/// `zkml srs import` of a Powers of Tau file made here by snarkjs: the imported SRS proves and
+/// verifies, says where it came from, and replaces the development SRS only when asked.
+#[test]
+fn ptau_from_snarkjs_imports_and_proves() {
+    let dir = scratch("ptau");
+    let snarkjs = repo().join(".tools/bin/snarkjs");
+    assert!(snarkjs.exists(), "{} is missing: run scripts/setup.sh", snarkjs.display());
+    let power = "12";
+    let (pot0, pot1) = (dir.join("pot0.ptau"), dir.join("pot1.ptau"));
+    for args in [
+        vec!["powersoftau", "new", "bn128", power, pot0.to_str().unwrap()],
+        vec!["powersoftau", "contribute", pot0.to_str().unwrap(), pot1.to_str().unwrap(), "--name=zkml test", "-e=zkml test entropy"],
+    ] {
+        let out = Command::new(&snarkjs).args(&args).output().expect("run snarkjs");
+        assert!(out.status.success(), "snarkjs {args:?}: {}", text(&out));
+    }
+    let store = dir.join("srs");
+    let with_store = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).env("ZKML_SRS_DIR", &store).output().unwrap();
+
+    // A store that already holds the development SRS is not replaced without --force.
+    let model = dir.join("model");
+    let m = model.to_str().unwrap();
+    let example = repo().join("examples/mlp");
+    let out = with_store(&["compile", example.join("model.onnx").to_str().unwrap(), "-o", m, "--scale", "5", "--range-bits", "11"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let compiled: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    let k = compiled["layout"]["k"].as_u64().unwrap();
+    assert!(k <= 12, "the test model needs k = {k}, more than the ptau's power");
+    assert!(with_store(&["setup", m]).status.success());
+    let refused = with_store(&["srs", "import", pot1.to_str().unwrap(), "--k", power]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused).contains("--force"), "{}", text(&refused));
+
+    // A damaged file is refused: a flipped bit in G1 power 100 (section 2's data starts at byte 80,
+    // 64 bytes a point), or a G1 power swapped for another point of the curve (the next power).
+    let bytes = std::fs::read(&pot1).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[80 + 64 * 100 + 10] ^= 0x40;
+    let mut swapped = bytes.clone();
+    let (p100, p101) = (80 + 64 * 100, 80 + 64 * 101);
+    let next: Vec<u8> = bytes[p101..p101 + 64].to_vec();
+    swapped[p100..p100 + 64].copy_from_slice(&next);
+    for (name, damaged) in [("flipped.ptau", flipped), ("swapped.ptau", swapped)] {
+        std::fs::write(dir.join(name), &damaged).unwrap();
+        let bad = with_store(&["srs", "import", dir.join(name).to_str().unwrap(), "--k", power, "--force"]);
+        assert_eq!(bad.status.code(), Some(2), "{name}: {}", text(&bad));
+        assert!(text(&bad).contains("not a usable .ptau"), "{name}: {}", text(&bad));
+    }
+
+    let imported = with_store(&["srs", "import", pot1.to_str().unwrap(), "--k", power, "--force"]);
+    assert!(imported.status.success(), "{}", text(&imported));
+    let list = text(&with_store(&["srs", "list"]));
+    assert!(list.contains("ceremony SRS imported from pot1.ptau") && !list.contains("INSECURE"), "{list}");
+
+    // Keys made over the development SRS no longer match; new ones prove and verify, and no
+    // command warns about a development SRS.
+    let proof = dir.join("proof.json");
+    let input = example.join("input.json");
+    let stale = with_store(&["prove", m, "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+    assert_eq!(stale.status.code(), Some(2), "keys of another SRS were used: {}", text(&stale));
+    for args in [vec!["setup", m, "--force"], vec!["prove", m, "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()], vec!["verify", m, proof.to_str().unwrap()]] {
+        let out = with_store(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(!text(&out).contains("INSECURE"), "{args:?} still uses the development SRS: {}", text(&out));
+    }
 }

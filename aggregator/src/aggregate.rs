@@ -44,6 +44,36 @@ pub use snark_verifier_sdk::Snark;
 /// Default degree of the aggregation circuit (2^20 rows, 6 advice columns for two small proofs).
 pub const DEFAULT_AGG_K: u32 = 20;
 
+/// Most advice columns an aggregation circuit may have for its Solidity verifier to fit EIP-170's
+/// 24,576 bytes (measured: 3 columns give 17 KB, 6 give 20-21 KB, 11 give 36 KB).
+pub const MAX_FITTING_ADVICE: usize = 6;
+
+/// The smallest aggregation degree from `DEFAULT_AGG_K` up to `max_k` at which the circuit
+/// aggregating `snarks` needs at most [`MAX_FITTING_ADVICE`] advice columns, so that its verifier
+/// fits on chain. Lays the circuit out once (no keys, no proof) at `DEFAULT_AGG_K`; each degree
+/// more halves the columns the same cells need. `params` may be any SRS sharing the inner proofs'
+/// secret (only its generators are read).
+pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u32) -> Result<u32> {
+    let k0 = DEFAULT_AGG_K;
+    let config = catch_panic("planning the aggregation", || {
+        let initial = AggregationConfigParams { degree: k0, lookup_bits: k0 as usize - 1, ..Default::default() };
+        let mut circuit = AggregationCircuit::new::<SHPLONK>(CircuitBuilderStage::Keygen, initial, params, snarks.to_vec(), VerifierUniversality::None);
+        circuit.expose_previous_instances(false);
+        Ok(circuit.calculate_params(Some(MINIMUM_ROWS)))
+    })?;
+    let (mut k, mut columns) = (k0, config.num_advice);
+    while columns > MAX_FITTING_ADVICE {
+        if k >= max_k.min(MAX_AGG_K) {
+            return Err(AggregatorError::InvalidInput(format!(
+                "aggregating these proofs needs more than 2^{k} rows for a verifier that fits EIP-170 (about {columns} advice columns at k = {k}); aggregate fewer proofs at once"
+            )));
+        }
+        k += 1;
+        columns = columns.div_ceil(2);
+    }
+    Ok(k)
+}
+
 /// Number of public inputs that encode the KZG accumulator: 4 coordinates × 3 limbs of 88 bits.
 pub const ACCUMULATOR_LIMBS: usize = 4 * LIMBS;
 
@@ -166,6 +196,34 @@ pub fn snark_from_parts(
 /// [`AggregatorError::InnerProofInvalid`] instead of a useless aggregate. Keygen then proving takes
 /// about 1 + 2 minutes and 4 GiB at k = 20 on 2 cores.
 pub fn aggregate(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>) -> Result<AggregatedProof> {
+    aggregate_with_shape(params, snarks, None)
+}
+
+/// What aggregation keygen decides for a set of inner circuits: the circuit configuration, the
+/// break points and the resulting verifying key. Reusing it for later proofs of the same inner
+/// circuits gives the same verifying key, so a deployed verifier keeps accepting them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AggregationShape {
+    /// The circuit configuration.
+    pub config: AggregationConfigParams,
+    /// The keygen break points.
+    pub break_points: MultiPhaseThreadBreakPoints,
+    /// The verifying key, `SerdeFormat::RawBytes`.
+    #[serde(with = "hex_bytes")]
+    pub vk: Vec<u8>,
+}
+
+impl AggregatedProof {
+    /// The keygen decisions of this aggregation, to reuse for the next one.
+    pub fn shape(&self) -> AggregationShape {
+        AggregationShape { config: self.config, break_points: self.break_points.clone(), vk: self.vk.clone() }
+    }
+}
+
+/// [`aggregate`], laying the circuit out as `shape` says when given (a shape from an earlier
+/// aggregation of the same inner circuits at the same degree). Errors if the keys made from it
+/// differ from the shape's verifying key: the verifier generated for the shape would then reject.
+pub fn aggregate_with_shape(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Option<&AggregationShape>) -> Result<AggregatedProof> {
     let k = params.k();
     if !(MIN_AGG_K..=MAX_AGG_K).contains(&k) {
         return Err(AggregatorError::InvalidInput(format!(
@@ -179,7 +237,12 @@ pub fn aggregate(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>) -> Result<Aggreg
     for (index, snark) in snarks.iter().enumerate() {
         check_inner(index, snark, &dk)?;
     }
-    catch_panic("aggregation", || aggregate_checked(params, snarks))
+    if let Some(shape) = shape {
+        if shape.config.degree != k {
+            return Err(AggregatorError::InvalidInput(format!("the aggregation shape is for degree {}, not {k}", shape.config.degree)));
+        }
+    }
+    catch_panic("aggregation", || aggregate_checked(params, snarks, shape))
 }
 
 /// Reads the aggregation circuit's verifying key from `SerdeFormat::RawBytes` bytes (as stored in
@@ -262,27 +325,39 @@ fn check_inner(index: usize, snark: &Snark, dk: &KzgDecidingKey<Bn256>) -> Resul
     })
 }
 
-fn aggregate_checked(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>) -> Result<AggregatedProof> {
+fn aggregate_checked(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Option<&AggregationShape>) -> Result<AggregatedProof> {
     let k = params.k();
     let inner_instance_counts =
         snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum()).collect::<Vec<usize>>();
     let initial = AggregationConfigParams { degree: k, lookup_bits: k as usize - 1, ..Default::default() };
 
-    // Keygen stage: lay out the circuit, size its columns, keep the break points.
+    // Keygen stage: lay out the circuit, size its columns (or take the given shape's), keep the
+    // break points.
     let mut circuit = AggregationCircuit::new::<SHPLONK>(
         CircuitBuilderStage::Keygen,
-        initial,
+        shape.map_or(initial, |s| s.config),
         params,
         snarks.clone(),
         VerifierUniversality::None,
     );
     circuit.expose_previous_instances(false);
-    let config = circuit.calculate_params(Some(MINIMUM_ROWS));
+    let config = match shape {
+        Some(s) => s.config,
+        None => circuit.calculate_params(Some(MINIMUM_ROWS)),
+    };
     let halo2 = |stage| move |e: halo2_proofs::plonk::Error| AggregatorError::Halo2 { stage, message: format!("{e:?}") };
     let vk = keygen_vk(params, &circuit).map_err(halo2("keygen"))?;
     let pk = keygen_pk(params, vk, &circuit).map_err(halo2("keygen"))?;
     let break_points = circuit.break_points();
     drop(circuit);
+    if let Some(shape) = shape {
+        if pk.get_vk().to_bytes(SerdeFormat::RawBytes) != shape.vk || break_points != shape.break_points {
+            return Err(AggregatorError::Internal {
+                context: "aggregation keygen",
+                message: "the keys made from the cached aggregation shape differ from it; remove the cached shape to start afresh".into(),
+            });
+        }
+    }
 
     // Prover stage: same config, same break points, same exposed instances.
     let mut circuit = AggregationCircuit::new::<SHPLONK>(

@@ -50,11 +50,12 @@ pub mod workflow;
 
 pub use crate::aggregate::{
     aggregate, read_aggregation_vk, snark_from_parts, AggregatedProof, AggregationConfigParams,
-    MultiPhaseThreadBreakPoints, Snark, ACCUMULATOR_LIMBS, DEFAULT_AGG_K, MAX_AGG_K, MIN_AGG_K,
+    MultiPhaseThreadBreakPoints, Snark, ACCUMULATOR_LIMBS, DEFAULT_AGG_K, MAX_AGG_K, MAX_FITTING_ADVICE, MIN_AGG_K,
+    plan_aggregation_k,
 };
 pub use crate::calldata::encode_calldata;
 pub use crate::error::{AggregatorError, Result};
 pub use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
-pub use crate::rpc::{deploy_and_verify, RpcOutcome};
+pub use crate::rpc::{deploy, deploy_and_verify, verify_at, Deployment, RpcOutcome};
 pub use crate::solc::{compile_solidity, EVM_VERSION};
 pub use crate::solidity::{verifier_solidity, VERIFIER_PRAGMA};

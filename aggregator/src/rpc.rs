@@ -50,6 +50,51 @@ pub async fn deploy_and_verify(
     creation_bytecode: &[u8],
     calldata: &[u8],
 ) -> Result<RpcOutcome> {
+    deploy_then(rpc_url, private_key, creation_bytecode, Some(calldata)).await
+}
+
+/// A contract deployed by [`deploy`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Its address.
+    pub address: Address,
+    /// Hash of the deployment transaction.
+    pub tx_hash: H256,
+    /// The node's chain id.
+    pub chain_id: u64,
+}
+
+/// Deploys `creation_bytecode` to the node at `rpc_url` and waits for the receipt; sender and
+/// errors as for [`deploy_and_verify`].
+pub async fn deploy(rpc_url: &str, private_key: Option<&str>, creation_bytecode: &[u8]) -> Result<Deployment> {
+    let outcome = deploy_then(rpc_url, private_key, creation_bytecode, None).await?;
+    let provider = Provider::<Http>::try_from(rpc_url).map_err(|e| AggregatorError::InvalidInput(format!("bad RPC URL {rpc_url:?}: {e}")))?;
+    let node = Node { url: rpc_url.to_string() };
+    let chain_id = node.request("eth_chainId", provider.get_chainid()).await?.low_u64();
+    Ok(Deployment { address: outcome.address, tx_hash: outcome.deploy_tx_hash, chain_id })
+}
+
+/// Checks `calldata` against the verifier already deployed at `address`: an `eth_call`, then (if it
+/// accepts) the verify transaction for its gas. Sender and errors as for [`deploy_and_verify`];
+/// `deploy_tx_hash` is zero in the outcome.
+pub async fn verify_at(rpc_url: &str, private_key: Option<&str>, address: Address, calldata: &[u8]) -> Result<RpcOutcome> {
+    run_job(rpc_url, private_key, Job::VerifyAt(address, calldata)).await
+}
+
+async fn deploy_then(rpc_url: &str, private_key: Option<&str>, creation_bytecode: &[u8], calldata: Option<&[u8]>) -> Result<RpcOutcome> {
+    run_job(rpc_url, private_key, Job::Deploy(creation_bytecode, calldata)).await
+}
+
+/// What to do on the node.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    /// Deploy, then verify the calldata if given.
+    Deploy(&'a [u8], Option<&'a [u8]>),
+    /// Verify the calldata at an existing contract.
+    VerifyAt(Address, &'a [u8]),
+}
+
+async fn run_job(rpc_url: &str, private_key: Option<&str>, job: Job<'_>) -> Result<RpcOutcome> {
     let provider = Provider::<Http>::try_from(rpc_url)
         .map_err(|e| AggregatorError::InvalidInput(format!("bad RPC URL {rpc_url:?}: {e}")))?
         .interval(POLL_INTERVAL);
@@ -66,7 +111,7 @@ pub async fn deploy_and_verify(
             let wallet = wallet.with_chain_id(chain_id.low_u64());
             let from = wallet.address();
             let client = SignerMiddleware::new(provider, wallet);
-            node.run(&client, from, creation_bytecode, calldata).await
+            node.run(&client, from, job).await
         }
         None => {
             let accounts = node.request("eth_accounts", provider.get_accounts()).await?;
@@ -76,7 +121,7 @@ pub async fn deploy_and_verify(
                         .into(),
                 )
             })?;
-            node.run(&provider, from, creation_bytecode, calldata).await
+            node.run(&provider, from, job).await
         }
     }
 }
@@ -135,9 +180,12 @@ impl Node {
         &self,
         client: &M,
         from: Address,
-        creation_bytecode: &[u8],
-        calldata: &[u8],
+        job: Job<'_>,
     ) -> Result<RpcOutcome> {
+        let (creation_bytecode, calldata) = match job {
+            Job::Deploy(bytecode, calldata) => (bytecode, calldata),
+            Job::VerifyAt(address, calldata) => return self.verify(client, from, address, H256::zero(), calldata).await,
+        };
         let deploy = TransactionRequest::new().from(from).data(Bytes::from(creation_bytecode.to_vec()));
         let (deploy_tx_hash, receipt) = self.send(client, "deploying the verifier", deploy).await?;
         if receipt.status.map(|s| s.as_u64()) != Some(1) {
@@ -149,6 +197,13 @@ impl Node {
         let address = receipt.contract_address.ok_or_else(|| {
             AggregatorError::Rpc(format!("deployment receipt {deploy_tx_hash:?} has no contract address"))
         })?;
+        match calldata {
+            None => Ok(RpcOutcome { accepted: false, gas_used: None, address, deploy_tx_hash }),
+            Some(calldata) => self.verify(client, from, address, deploy_tx_hash, calldata).await,
+        }
+    }
+
+    async fn verify<M: Middleware>(&self, client: &M, from: Address, address: Address, deploy_tx_hash: H256, calldata: &[u8]) -> Result<RpcOutcome> {
 
         let verify = TransactionRequest::new()
             .from(from)

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
+use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::poly::commitment::Params;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zkml_prover::artifact::{srs_fingerprint, CompiledModel, FORMAT_VERSION};
 use zkml_prover::proof::{fr_to_hex, verify as verify_model_proof, NamedCommitment, ProofFile};
@@ -20,7 +22,8 @@ use zkml_prover::{keys, ProverError};
 use crate::error::{AggregatorError, Result};
 use crate::revm::{deployed_size, verify_in_revm, EvmOutcome};
 use crate::rpc::{deploy_and_verify, RpcOutcome};
-use crate::{aggregate, compile_solidity, snark_from_parts, verifier_solidity, AggregatedProof};
+use crate::aggregate::{aggregate_with_shape, AggregationShape};
+use crate::{compile_solidity, snark_from_parts, verifier_solidity, AggregatedProof, ACCUMULATOR_LIMBS};
 
 /// File names inside `AGG_DIR`.
 pub const PROOF_FILE: &str = "proof.json";
@@ -59,6 +62,8 @@ pub struct AggregationSummary {
     pub public_inputs: usize,
     /// Whether the SRS used is the insecure development one.
     pub srs_insecure: bool,
+    /// The aggregation degree used.
+    pub degree: u32,
 }
 
 /// Whether `dir` already holds an aggregation.
@@ -70,40 +75,155 @@ fn io(path: &Path, e: std::io::Error) -> AggregatorError {
     AggregatorError::from(ProverError::io(path, e))
 }
 
-/// Aggregates the proofs in `proofs` (all of the model compiled in `model_dir`) with an
-/// aggregation circuit of `2^k` rows, and writes `out_dir/proof.json` and
-/// `out_dir/aggregation.json`. Each inner proof is verified natively first, so an invalid one is
-/// named instead of failing deep inside the aggregation.
-pub fn aggregate_proofs(model_dir: &Path, proofs: &[PathBuf], out_dir: &Path, k: u32) -> Result<AggregationSummary> {
-    let model = CompiledModel::load(model_dir)?;
-    let store = SrsStore::default_location();
-    let inner_srs = store.params(model.layout.k)?;
-    let agg_srs = store.params(k)?;
-    if srs_fingerprint(&inner_srs.params) != srs_fingerprint(&agg_srs.params) {
-        return Err(AggregatorError::InvalidInput(format!(
-            "the SRS files for k = {} and k = {k} in {} come from different setups; keep one source per store",
-            model.layout.k,
-            store.dir().display()
-        )));
+/// Where each inner proof's public inputs sit among the aggregated proof's, and what made them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct InnerProofEntry {
+    /// The proof file aggregated.
+    pub file: String,
+    /// [`CompiledModel::hash`] of its model, hex.
+    pub model_hash: String,
+    /// The model file it was compiled from.
+    pub model_source: String,
+    /// Index of its first public input in the aggregated proof's `instances` (after the 12
+    /// accumulator limbs and the earlier proofs').
+    pub first_instance: usize,
+    /// Number of its public inputs.
+    pub instances: usize,
+    /// What they are, in order (see `zkml_prover::visibility`): e.g. `output 0 (10 values)`.
+    pub layout: Vec<String>,
+}
+
+/// `AGG_DIR/manifest.json`: the versions and hashes an aggregation was made from, and the order
+/// of its public inputs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AggregationManifest {
+    /// Artifact format version.
+    pub format_version: u32,
+    /// Degree of the aggregation circuit.
+    pub degree: u32,
+    /// SHA-256 of the aggregation verifying key, hex: the verifier generated for it checks this.
+    pub aggregation_vk_hash: String,
+    /// Fingerprint of the SRS (inner and aggregation share it), hex.
+    pub srs_fingerprint: String,
+    /// Whether that SRS is the insecure development one.
+    pub srs_insecure: bool,
+    /// The inner proofs, in order.
+    pub proofs: Vec<InnerProofEntry>,
+}
+
+/// File name of the manifest in `AGG_DIR`.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name of the record binding `Verifier.bin` to its aggregation.
+pub const VERIFIER_RECORD_FILE: &str = "verifier.json";
+
+/// Where aggregation shapes are kept between runs: `ZKML_AGG_CACHE`, else `aggregation/` next to
+/// the SRS store.
+pub fn shape_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ZKML_AGG_CACHE") {
+        return dir.into();
     }
-    let vk = keys::load_vk(model_dir, &model, &inner_srs.params)?;
+    let srs = SrsStore::default_location();
+    srs.dir().parent().map_or_else(|| PathBuf::from("aggregation"), |p| p.join("aggregation"))
+}
+
+/// Aggregates `proofs` (each a proof of one of the models compiled in `model_dirs`, matched by
+/// its `model_hash`; several proofs may share a model) with an aggregation circuit of `2^k` rows,
+/// and writes `out_dir/proof.json`, `aggregation.json` and `manifest.json`.
+///
+/// Each inner proof is verified natively first, so an invalid one is named instead of failing
+/// deep inside the aggregation. The aggregation's keygen decisions are cached per set of inner
+/// circuits and degree ([`shape_cache_dir`]): later aggregations of proofs of the same models, in
+/// the same order, get the same verifying key, so a verifier deployed once keeps working.
+///
+/// With `k = None` the degree is planned ([`crate::plan_aggregation_k`]): the smallest from
+/// [`crate::DEFAULT_AGG_K`] at which the Solidity verifier fits EIP-170.
+pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Path, k: Option<u32>) -> Result<AggregationSummary> {
+    if proofs.is_empty() {
+        return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
+    }
+    let store = SrsStore::default_location();
+    // Inner proofs and the planning only read the SRS generators: any size of the store will do.
+    let base_k = k.unwrap_or(crate::DEFAULT_AGG_K);
+    let mut agg_srs = store.params(base_k)?;
+    let fingerprint = srs_fingerprint(&agg_srs.params);
+    let mut models = Vec::with_capacity(model_dirs.len());
+    for dir in model_dirs {
+        let model = CompiledModel::load(dir)?;
+        let inner_srs = store.params(model.layout.k)?;
+        if srs_fingerprint(&inner_srs.params) != fingerprint {
+            return Err(AggregatorError::InvalidInput(format!(
+                "the SRS files for k = {} and k = {base_k} in {} come from different setups; keep one source per store",
+                model.layout.k,
+                store.dir().display()
+            )));
+        }
+        let vk = keys::load_vk(dir, &model, &inner_srs.params)?;
+        models.push((hex::encode(model.hash()), model, vk, inner_srs));
+    }
     let mut snarks = Vec::with_capacity(proofs.len());
+    let mut entries = Vec::with_capacity(proofs.len());
+    let mut shape_key = Sha256::new();
     let (mut inputs, mut outputs, mut commitments) = (Vec::new(), Vec::new(), Vec::new());
+    let mut next_instance = ACCUMULATOR_LIMBS;
     for (index, path) in proofs.iter().enumerate() {
         let file = ProofFile::load(path)?;
-        verify_model_proof(&model, &inner_srs.params, &vk, &file)
+        let (hash, model, vk, inner_srs) = models.iter().find(|(h, ..)| *h == file.model_hash).ok_or_else(|| {
+            AggregatorError::InvalidInput(format!(
+                "{} is a proof of a model that was not given (model hash {}); pass its compiled directory with --model",
+                path.display(),
+                file.model_hash
+            ))
+        })?;
+        verify_model_proof(model, &inner_srs.params, vk, &file)
             .map_err(|e| AggregatorError::InnerProofInvalid { index, reason: format!("{}: {e}", path.display()) })?;
         inputs.extend(file.inputs.iter().cloned());
         outputs.extend(file.outputs.iter().cloned());
         commitments.extend(file.commitments.iter().map(|c| NamedCommitment { tensor: format!("proof {index} {}", c.tensor), value: c.value.clone() }));
-        snarks.push(snark_from_parts(&inner_srs.params, &vk, vec![file.instance_values()?], file.proof_bytes()?)?);
+        let instances = file.instance_values()?;
+        shape_key.update(vk.transcript_repr().to_repr());
+        shape_key.update((instances.len() as u64).to_le_bytes());
+        entries.push(InnerProofEntry {
+            file: path.display().to_string(),
+            model_hash: hash.clone(),
+            model_source: model.source.clone(),
+            first_instance: next_instance,
+            instances: instances.len(),
+            layout: model
+                .quantized
+                .public_sections()
+                .iter()
+                .map(|s| if s.commitment { format!("{} (Poseidon commitment)", s.tensor) } else { format!("{} ({} values)", s.tensor, s.len) })
+                .collect(),
+        });
+        next_instance += instances.len();
+        snarks.push(snark_from_parts(&agg_srs.params, vk, vec![instances], file.proof_bytes()?)?);
     }
-    let aggregated = aggregate(&agg_srs.params, snarks)?;
+    let k = match k {
+        Some(k) => k,
+        None => crate::plan_aggregation_k(&agg_srs.params, &snarks, crate::MAX_AGG_K - 3)?,
+    };
+    if k != base_k {
+        agg_srs = store.params(k)?;
+    }
+
+    shape_key.update(k.to_le_bytes());
+    let shape_path = shape_cache_dir().join(format!("{}.json", hex::encode(shape_key.finalize())));
+    let cached: Option<AggregationShape> = match std::fs::read(&shape_path) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+            AggregatorError::InvalidInput(format!("{} is corrupt ({e}); delete it to make the aggregation keys afresh", shape_path.display()))
+        })?),
+        Err(_) => None,
+    };
+    let aggregated = aggregate_with_shape(&agg_srs.params, snarks, cached.as_ref())?;
+    if cached.is_none() {
+        write_json(&shape_path, &aggregated.shape())?;
+    }
 
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
+    let vk_hash = hex::encode(Sha256::digest(&aggregated.vk));
     let proof_file = ProofFile {
         format_version: FORMAT_VERSION,
-        model_hash: hex::encode(Sha256::digest(&aggregated.vk)),
+        model_hash: vk_hash.clone(),
         proof: format!("0x{}", hex::encode(&aggregated.proof)),
         instances: aggregated.instances.iter().map(fr_to_hex).collect(),
         inputs,
@@ -111,14 +231,52 @@ pub fn aggregate_proofs(model_dir: &Path, proofs: &[PathBuf], out_dir: &Path, k:
         commitments,
     };
     proof_file.save(&out_dir.join(PROOF_FILE))?;
-    let json = serde_json::to_vec(&aggregated).map_err(|e| AggregatorError::Internal { context: "serializing", message: e.to_string() })?;
-    let path = out_dir.join(AGGREGATION_FILE);
-    std::fs::write(&path, json).map_err(|e| io(&path, e))?;
+    write_json(&out_dir.join(AGGREGATION_FILE), &aggregated)?;
+    let manifest = AggregationManifest {
+        format_version: FORMAT_VERSION,
+        degree: k,
+        aggregation_vk_hash: vk_hash,
+        srs_fingerprint: hex::encode(fingerprint),
+        srs_insecure: agg_srs.source.is_insecure(),
+        proofs: entries,
+    };
+    write_json(&out_dir.join(MANIFEST_FILE), &manifest)?;
+    // A verifier of an earlier aggregation in this directory no longer matches.
+    for stale in [SOLIDITY_FILE, BYTECODE_FILE, VERIFIER_RECORD_FILE] {
+        let _ = std::fs::remove_file(out_dir.join(stale));
+    }
     Ok(AggregationSummary {
         proof_bytes: aggregated.proof.len(),
         public_inputs: aggregated.instances.len(),
         srs_insecure: agg_srs.source.is_insecure(),
+        degree: k,
     })
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    let json = serde_json::to_vec_pretty(value).map_err(|e| AggregatorError::Internal { context: "serializing", message: e.to_string() })?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+/// Reads `AGG_DIR/manifest.json`.
+pub fn load_manifest(agg_dir: &Path) -> Result<AggregationManifest> {
+    let path = agg_dir.join(MANIFEST_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+    let manifest: AggregationManifest =
+        serde_json::from_slice(&bytes).map_err(|e| AggregatorError::InvalidInput(format!("{} is corrupt: {e}", path.display())))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(AggregatorError::InvalidInput(format!(
+            "{} has format version {}, this zkml reads {FORMAT_VERSION}: aggregate again",
+            path.display(),
+            manifest.format_version
+        )));
+    }
+    Ok(manifest)
 }
 
 fn load_aggregation(agg_dir: &Path) -> Result<AggregatedProof> {
@@ -156,7 +314,30 @@ pub fn write_evm_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierSumma
     let (sol, bin) = (agg_dir.join(SOLIDITY_FILE), agg_dir.join(BYTECODE_FILE));
     std::fs::write(&sol, &source).map_err(|e| io(&sol, e))?;
     std::fs::write(&bin, hex::encode(&bytecode)).map_err(|e| io(&bin, e))?;
+    let record = VerifierRecord {
+        format_version: FORMAT_VERSION,
+        aggregation_vk_hash: hex::encode(Sha256::digest(&aggregated.vk)),
+        bytecode_sha256: hex::encode(Sha256::digest(&bytecode)),
+        runtime_size,
+        public_inputs: aggregated.instances.len(),
+    };
+    write_json(&agg_dir.join(VERIFIER_RECORD_FILE), &record)?;
     Ok(VerifierSummary { solidity: sol, bytecode: bin, runtime_size })
+}
+
+/// `AGG_DIR/verifier.json`: which aggregation `Verifier.bin` was generated for.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VerifierRecord {
+    /// Artifact format version.
+    pub format_version: u32,
+    /// SHA-256 of the aggregation verifying key the verifier checks, hex.
+    pub aggregation_vk_hash: String,
+    /// SHA-256 of the creation bytecode in `Verifier.bin`, hex.
+    pub bytecode_sha256: String,
+    /// Its runtime bytecode size.
+    pub runtime_size: usize,
+    /// Number of public inputs it reads.
+    pub public_inputs: usize,
 }
 
 /// The verifier bytecode and the calldata of `agg_dir/proof.json`.
@@ -169,8 +350,94 @@ fn bytecode_and_calldata(agg_dir: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
     let bytecode = hex::decode(text.trim().trim_start_matches("0x"))
         .map_err(|e| AggregatorError::InvalidInput(format!("{} is not hex: {e}", bin.display())))?;
     let proof = ProofFile::load(&agg_dir.join(PROOF_FILE))?;
+    check_verifier_record(agg_dir, &bytecode, &proof)?;
     let calldata = crate::encode_calldata(&proof.instance_values()?, &proof.proof_bytes()?);
     Ok((bytecode, calldata))
+}
+
+/// Refuses a `Verifier.bin` that was not generated for the aggregation `proof` belongs to (or was
+/// edited since): its verdict would be about another verifying key.
+fn check_verifier_record(agg_dir: &Path, bytecode: &[u8], proof: &ProofFile) -> Result<()> {
+    let path = agg_dir.join(VERIFIER_RECORD_FILE);
+    let stale = |why: &str| {
+        AggregatorError::InvalidInput(format!("{}: {why}; run `zkml evm-verifier {}` again", agg_dir.join(BYTECODE_FILE).display(), agg_dir.display()))
+    };
+    let bytes = std::fs::read(&path).map_err(|_| stale("no verifier.json records which aggregation it was made for"))?;
+    let record: VerifierRecord = serde_json::from_slice(&bytes).map_err(|_| stale("verifier.json is corrupt"))?;
+    if record.format_version != FORMAT_VERSION {
+        return Err(stale("it was generated by another zkml format version"));
+    }
+    if record.bytecode_sha256 != hex::encode(Sha256::digest(bytecode)) {
+        return Err(stale("the bytecode changed since it was generated"));
+    }
+    if record.aggregation_vk_hash != proof.model_hash {
+        return Err(stale("it was generated for another aggregation than the one in proof.json"));
+    }
+    Ok(())
+}
+
+/// `AGG_DIR/deployment.json`: where the verifier of this aggregation was deployed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DeploymentRecord {
+    /// Artifact format version.
+    pub format_version: u32,
+    /// The node it was deployed through.
+    pub rpc_url: String,
+    /// The chain id the node reported.
+    pub chain_id: u64,
+    /// The verifier's address.
+    pub address: String,
+    /// The deployment transaction.
+    pub tx_hash: String,
+    /// SHA-256 of the aggregation verifying key the verifier checks, hex.
+    pub aggregation_vk_hash: String,
+    /// Number of public inputs the verifier reads.
+    pub public_inputs: usize,
+}
+
+/// File name of the deployment record in `AGG_DIR`.
+pub const DEPLOYMENT_FILE: &str = "deployment.json";
+
+/// Deploys `AGG_DIR/Verifier.bin` (checked to be the verifier of this aggregation) to the node at
+/// `rpc_url` and writes `AGG_DIR/deployment.json`. An existing record is kept unless `replace`.
+pub async fn deploy_verifier(agg_dir: &Path, rpc_url: &str, private_key: Option<&str>, replace: bool) -> Result<DeploymentRecord> {
+    let record_path = agg_dir.join(DEPLOYMENT_FILE);
+    if record_path.exists() && !replace {
+        return Err(AggregatorError::InvalidInput(format!(
+            "{} already records a deployment; pass --force to deploy again and replace it",
+            record_path.display()
+        )));
+    }
+    let (bytecode, _) = bytecode_and_calldata(agg_dir)?;
+    let proof = ProofFile::load(&agg_dir.join(PROOF_FILE))?;
+    let deployment = crate::rpc::deploy(rpc_url, private_key, &bytecode).await?;
+    let record = DeploymentRecord {
+        format_version: FORMAT_VERSION,
+        rpc_url: rpc_url.to_string(),
+        chain_id: deployment.chain_id,
+        address: format!("{:?}", deployment.address),
+        tx_hash: format!("{:?}", deployment.tx_hash),
+        aggregation_vk_hash: proof.model_hash.clone(),
+        public_inputs: proof.instances.len(),
+    };
+    write_json(&record_path, &record)?;
+    Ok(record)
+}
+
+/// Verifies `agg_dir/proof.json` with the verifier recorded in `agg_dir/deployment.json` (no new
+/// deployment); refuses a record made for another aggregation.
+pub async fn evm_verify_deployed(agg_dir: &Path, rpc_url: &str, private_key: Option<&str>) -> Result<RpcOutcome> {
+    let path = agg_dir.join(DEPLOYMENT_FILE);
+    let bytes = std::fs::read(&path).map_err(|_| AggregatorError::InvalidInput(format!("{} not found: run `zkml deploy` first", path.display())))?;
+    let record: DeploymentRecord =
+        serde_json::from_slice(&bytes).map_err(|e| AggregatorError::InvalidInput(format!("{} is corrupt: {e}", path.display())))?;
+    let (_, calldata) = bytecode_and_calldata(agg_dir)?;
+    let proof = ProofFile::load(&agg_dir.join(PROOF_FILE))?;
+    if record.aggregation_vk_hash != proof.model_hash {
+        return Err(AggregatorError::InvalidInput(format!("{}: the deployed verifier is for another aggregation", path.display())));
+    }
+    let address = record.address.parse().map_err(|e| AggregatorError::InvalidInput(format!("{}: bad address: {e}", path.display())))?;
+    crate::rpc::verify_at(rpc_url, private_key, address, &calldata).await
 }
 
 /// Runs the verifier on `agg_dir/proof.json` in the embedded EVM.

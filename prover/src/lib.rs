@@ -18,6 +18,7 @@ pub mod keys;
 pub mod model;
 pub mod ops;
 pub mod proof;
+pub mod ptau;
 pub mod quantize;
 pub mod range;
 pub mod srs;

@@ -143,6 +143,43 @@ impl SrsStore {
         Ok(srs)
     }
 
+    /// The SRS files in the store, by size.
+    pub fn files(&self) -> Vec<(u32, PathBuf)> {
+        (1..=MAX_K).map(|k| (k, self.path_for(k))).filter(|(_, p)| p.exists()).collect()
+    }
+
+    /// Makes the `.ptau` file at `path` (snarkjs / Perpetual Powers of Tau) the store's SRS at size
+    /// `2^k`; smaller sizes are derived from it. Every other SRS file in the store is removed, so
+    /// all sizes share the ceremony's `τ`; when there are any, `replace` must be set (the CLI's
+    /// `--force`), since keys made over them stop matching. Returns the file written.
+    pub fn import_ptau(&self, path: &Path, k: u32, replace: bool) -> Result<PathBuf, ProverError> {
+        if k == 0 || k > MAX_K {
+            return Err(ProverError::Srs(format!("k = {k} is outside 1..={MAX_K}")));
+        }
+        let existing = self.files();
+        if !existing.is_empty() && !replace {
+            return Err(ProverError::Srs(format!(
+                "{} already holds {} SRS file(s); importing replaces them all (keys made over them stop matching): pass --force",
+                self.dir.display(),
+                existing.len()
+            )));
+        }
+        let powers = crate::ptau::read_ptau(path, k)?;
+        let digest = {
+            use sha2::Digest;
+            let mut hasher = sha2::Sha256::new();
+            let mut file = fs::File::open(path).map_err(|e| ProverError::io(path, e))?;
+            std::io::copy(&mut file, &mut hasher).map_err(|e| ProverError::io(path, e))?;
+            hex::encode(&hasher.finalize()[..8])
+        };
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let srs = Srs { params: crate::ptau::params_from_powers(powers), source: SrsSource::Ceremony(format!("{name} (sha256 {digest}…)")) };
+        for (_, old) in existing {
+            fs::remove_file(&old).map_err(|e| ProverError::io(&old, e))?;
+        }
+        self.save(&srs)
+    }
+
     /// Writes `srs` to its file, atomically (a temporary file renamed into place).
     pub fn save(&self, srs: &Srs) -> Result<PathBuf, ProverError> {
         fs::create_dir_all(&self.dir).map_err(|e| ProverError::io(&self.dir, e))?;
