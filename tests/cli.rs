@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Aggregation needs up to 13 GiB: tests that aggregate take this lock so that no two run at once
+/// on a 24 GiB machine.
+static AGGREGATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn aggregation_lock() -> std::sync::MutexGuard<'static, ()> {
+    AGGREGATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn zkml(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zkml")).args(args).output().expect("run zkml")
 }
@@ -103,6 +111,7 @@ impl Drop for Anvil {
 
 #[test]
 fn demo_pipeline_and_every_verifier_rejects_tampering() {
+    let _heavy = aggregation_lock();
     let work = scratch("demo");
     let anvil = Anvil::start();
     let out = zkml(&["demo", "--dir", work.to_str().unwrap(), "--rpc", &anvil.url]);
@@ -160,8 +169,15 @@ fn demo_pipeline_and_every_verifier_rejects_tampering() {
         assert_eq!(remote.status.code(), Some(1), "anvil accepted {}: {}", bad_dir.display(), text(&remote));
     }
 
-    // A later proof of the same model aggregates with the same keys: the verifier generated (and
-    // deployed) for the first aggregation accepts it.
+    // Deploy once; the record refuses to be overwritten silently.
+    let deployed = run_ok(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url]);
+    assert!(text(&deployed).contains("deployed at 0x"), "{}", text(&deployed));
+    let again = zkml(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&run_ok(&["evm-verify", agg.to_str().unwrap(), "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
+
+    // A later proof of the same model aggregates with the same keys: the verifier deployed for
+    // the first aggregation accepts it.
     let example = repo().join("examples/mlp");
     let later = work.join("later.json");
     let sample = heldout_sample(&example, 3, &work);
@@ -170,10 +186,18 @@ fn demo_pipeline_and_every_verifier_rejects_tampering() {
     run_ok(&["aggregate", later.to_str().unwrap(), "-m", model.to_str().unwrap(), "-o", agg2.to_str().unwrap()]);
     let hash = |d: &Path| -> serde_json::Value { serde_json::from_slice::<serde_json::Value>(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap()["aggregation_vk_hash"].clone() };
     assert_eq!(hash(&agg), hash(&agg2), "the aggregation keys were made again differently");
-    for f in ["Verifier.sol", "Verifier.bin", "verifier.json"] {
+    for f in ["Verifier.sol", "Verifier.bin", "verifier.json", "deployment.json"] {
         std::fs::copy(agg.join(f), agg2.join(f)).unwrap();
     }
-    assert!(text(&run_ok(&["evm-verify", agg2.to_str().unwrap(), "--rpc", &anvil.url])).contains("accepted on"));
+    assert!(text(&run_ok(&["evm-verify", agg2.to_str().unwrap(), "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
+    // And still rejects a tampered one.
+    let agg2_bad = tampered_copy(&agg2, "proof.json", |j| {
+        let n = j["instances"].as_array().unwrap().len();
+        let i = j["instances"][n - 1].as_str().unwrap().to_string();
+        j["instances"][n - 1] = bump_instance(&i).into();
+    });
+    let out = zkml(&["evm-verify", agg2_bad.to_str().unwrap(), "--rpc", &anvil.url, "--deployed"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
 
 #[test]
@@ -234,7 +258,7 @@ fn bad_inputs_are_clear_errors() {
     assert!(text(&corrupt).contains("vk.bin"), "{}", text(&corrupt));
 
     // Help for every command.
-    for cmd in ["compile", "forward", "setup", "prove", "verify", "aggregate", "evm-verifier", "evm-verify", "demo"] {
+    for cmd in ["compile", "forward", "setup", "prove", "verify", "aggregate", "evm-verifier", "evm-verify", "deploy", "srs", "demo", "bench"] {
         let help = zkml(&[cmd, "--help"]);
         assert!(help.status.success() && text(&help).contains("Usage"), "{cmd} --help");
     }
@@ -298,6 +322,7 @@ fn run_ok(args: &[&str]) -> Output {
 
 #[test]
 fn four_proofs_of_two_models_aggregate_and_verify_on_anvil() {
+    let _heavy = aggregation_lock();
     let dir = scratch("four");
     let examples = repo().join("examples");
     let mut proofs = vec![];
@@ -305,7 +330,18 @@ fn four_proofs_of_two_models_aggregate_and_verify_on_anvil() {
         let example = examples.join(name);
         let model = dir.join(name);
         let m = model.to_str().unwrap();
-        run_ok(&["compile", example.join("model.onnx").to_str().unwrap(), "-o", m, "--calibration-data", example.join("calibration.json").to_str().unwrap()]);
+        // Hashed outputs: one public input per proof keeps the verifier of four proofs under
+        // EIP-170 (each public input costs about 250 bytes of verifier code).
+        run_ok(&[
+            "compile",
+            example.join("model.onnx").to_str().unwrap(),
+            "-o",
+            m,
+            "--calibration-data",
+            example.join("calibration.json").to_str().unwrap(),
+            "--output-visibility",
+            "hashed",
+        ]);
         run_ok(&["setup", m]);
         for (i, input) in [example.join("input.json"), heldout_sample(&example, 2, &dir)].iter().enumerate() {
             let proof = dir.join(format!("{name}-{i}.json"));
@@ -329,7 +365,8 @@ fn four_proofs_of_two_models_aggregate_and_verify_on_anvil() {
 
     args.extend(["-m", mlp.to_str().unwrap(), "-m", cnn.to_str().unwrap(), "-o", &a]);
     // The degree is planned so that the verifier fits EIP-170 (four proofs need more than 2^21).
-    assert!(text(&run_ok(&args)).contains("aggregation circuit: k = 22"));
+    let out = run_ok(&args);
+    assert!(text(&out).contains("aggregation circuit: k = 22"), "{}", text(&out));
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
     let entries = manifest["proofs"].as_array().unwrap();
     assert_eq!(entries.len(), 4);
@@ -349,7 +386,7 @@ fn four_proofs_of_two_models_aggregate_and_verify_on_anvil() {
     assert!(text(&run_ok(&["evm-verify", &a])).contains("accepted in revm"));
     assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url])).contains("accepted on"));
 
-    // An output of the third proof changed, or a proof byte flipped: both verifiers reject.
+    // The third proof's output commitment changed, or a proof byte flipped: both verifiers reject.
     let third = entries[2]["first_instance"].as_u64().unwrap() as usize;
     let changed = tampered_copy(&agg, "proof.json", |j| {
         let i = j["instances"][third].as_str().unwrap().to_string();
@@ -395,6 +432,7 @@ fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
         eprintln!("skipped: ../shared/anchors/zkml/examples/mnist is not present");
         return;
     };
+    let _heavy = aggregation_lock();
     let dir = scratch("mnist-evm");
     let (model, proof, agg) = (dir.join("model"), dir.join("proof.json"), dir.join("agg"));
     let run = |args: &[&str]| {

@@ -44,13 +44,21 @@ pub use snark_verifier_sdk::Snark;
 /// Default degree of the aggregation circuit (2^20 rows, 6 advice columns for two small proofs).
 pub const DEFAULT_AGG_K: u32 = 20;
 
-/// Most advice columns an aggregation circuit may have for its Solidity verifier to fit EIP-170's
-/// 24,576 bytes (measured: 3 columns give 17 KB, 6 give 20-21 KB, 11 give 36 KB).
-pub const MAX_FITTING_ADVICE: usize = 6;
+/// An estimate of the runtime bytecode of the Solidity verifier of an aggregation circuit with
+/// `advice` advice columns and `instances` public inputs. Fitted to measured verifiers: 6 columns
+/// and 22 inputs give 20.0 KB, 6 and 52 give 27.5 KB, 11 and 52 give 35.9 KB, 3 and 14 give 17.3 KB:
+/// about 250 bytes per public input (its Lagrange evaluation is unrolled) and 1.5 KB per column.
+pub fn estimated_verifier_size(advice: usize, instances: usize) -> usize {
+    (11_500 + 1_500 * advice + 250 * instances).saturating_sub(1_500 * 3)
+}
 
-/// The smallest aggregation degree from `DEFAULT_AGG_K` up to `max_k` at which the circuit
-/// aggregating `snarks` needs at most [`MAX_FITTING_ADVICE`] advice columns, so that its verifier
-/// fits on chain. Lays the circuit out once (no keys, no proof) at `DEFAULT_AGG_K`; each degree
+/// The size [`plan_aggregation_k`] aims below: EIP-170's 24,576 bytes less a margin for the
+/// estimate's error.
+pub const PLANNED_VERIFIER_SIZE: usize = 22_000;
+
+/// The smallest aggregation degree from `DEFAULT_AGG_K` up to `max_k` at which the Solidity
+/// verifier of the circuit aggregating `snarks` is estimated ([`estimated_verifier_size`]) to fit
+/// on chain with [`PLANNED_VERIFIER_SIZE`]. Lays the circuit out once (no keys, no proof) at `DEFAULT_AGG_K`; each degree
 /// more halves the columns the same cells need. `params` may be any SRS sharing the inner proofs'
 /// secret (only its generators are read).
 pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u32) -> Result<u32> {
@@ -61,11 +69,12 @@ pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u3
         circuit.expose_previous_instances(false);
         Ok(circuit.calculate_params(Some(MINIMUM_ROWS)))
     })?;
+    let instances = ACCUMULATOR_LIMBS + snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum::<usize>()).sum::<usize>();
     let (mut k, mut columns) = (k0, config.num_advice);
-    while columns > MAX_FITTING_ADVICE {
+    while estimated_verifier_size(columns, instances) > PLANNED_VERIFIER_SIZE {
         if k >= max_k.min(MAX_AGG_K) {
             return Err(AggregatorError::InvalidInput(format!(
-                "aggregating these proofs needs more than 2^{k} rows for a verifier that fits EIP-170 (about {columns} advice columns at k = {k}); aggregate fewer proofs at once"
+                "aggregating these proofs needs more than 2^{k} rows for a verifier that fits EIP-170 (about {columns} advice columns at k = {k} and {instances} public inputs); aggregate fewer proofs at once, or hash their outputs (--output-visibility hashed)"
             )));
         }
         k += 1;

@@ -50,8 +50,8 @@ pub mod workflow;
 
 pub use crate::aggregate::{
     aggregate, read_aggregation_vk, snark_from_parts, AggregatedProof, AggregationConfigParams,
-    MultiPhaseThreadBreakPoints, Snark, ACCUMULATOR_LIMBS, DEFAULT_AGG_K, MAX_AGG_K, MAX_FITTING_ADVICE, MIN_AGG_K,
-    plan_aggregation_k,
+    MultiPhaseThreadBreakPoints, Snark, ACCUMULATOR_LIMBS, DEFAULT_AGG_K, MAX_AGG_K, MIN_AGG_K, PLANNED_VERIFIER_SIZE,
+    estimated_verifier_size, plan_aggregation_k,
 };
 pub use crate::calldata::encode_calldata;
 pub use crate::error::{AggregatorError, Result};

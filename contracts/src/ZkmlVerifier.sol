@@ -8,13 +8,16 @@ import {IZkmlVerifier} from "./IZkmlVerifier.sol";
 ///         the stable `IZkmlVerifier` interface.
 /// @dev The generated verifier takes raw calldata: the public inputs as 32-byte big-endian words,
 ///      then the proof bytes, and accepts by returning normally; a rejected proof reverts or runs
-///      out of gas. The call forwards all but 1/64 of the gas, so even a verifier that burns what
-///      it gets leaves this contract enough to return `false`.
+///      out of gas. The call gets at most `VERIFY_GAS` (a valid proof takes well under a million),
+///      so a bad proof costs the caller a bounded amount, and this contract always keeps enough
+///      gas to return `false`.
 contract ZkmlVerifier is IZkmlVerifier {
     /// @notice The generated verifier.
     address public immutable verifier;
     /// @inheritdoc IZkmlVerifier
     uint256 public immutable numInstances;
+    /// @notice Most gas one verification may use.
+    uint256 public constant VERIFY_GAS = 8_000_000;
 
     /// @notice The verifier address holds no code (a call to it would always "succeed").
     error VerifierHasNoCode(address verifier);
@@ -29,6 +32,6 @@ contract ZkmlVerifier is IZkmlVerifier {
     function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool ok) {
         if (instances.length != numInstances || proof.length == 0) return false;
         // encodePacked pads array elements to 32 bytes: the words, then the raw proof bytes.
-        (ok,) = verifier.staticcall(abi.encodePacked(instances, proof));
+        (ok,) = verifier.staticcall{gas: VERIFY_GAS}(abi.encodePacked(instances, proof));
     }
 }
