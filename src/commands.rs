@@ -164,11 +164,7 @@ fn describe_public(model: &CompiledModel) -> String {
     if sections.is_empty() {
         return "none".into();
     }
-    let parts: Vec<String> = sections
-        .iter()
-        .map(|s| if s.commitment { format!("{} (Poseidon commitment)", s.tensor) } else { format!("{} ({} values)", s.tensor, s.len) })
-        .collect();
-    parts.join(", ")
+    sections.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 fn print_calibration(report: &Calibration) {

@@ -163,6 +163,7 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
     let mut snarks = Vec::with_capacity(proofs.len());
     let mut entries = Vec::with_capacity(proofs.len());
     let mut shape_key = Sha256::new();
+    shape_key.update(fingerprint);
     let (mut inputs, mut outputs, mut commitments) = (Vec::new(), Vec::new(), Vec::new());
     let mut next_instance = ACCUMULATOR_LIMBS;
     for (index, path) in proofs.iter().enumerate() {
@@ -188,12 +189,7 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
             model_source: model.source.clone(),
             first_instance: next_instance,
             instances: instances.len(),
-            layout: model
-                .quantized
-                .public_sections()
-                .iter()
-                .map(|s| if s.commitment { format!("{} (Poseidon commitment)", s.tensor) } else { format!("{} ({} values)", s.tensor, s.len) })
-                .collect(),
+            layout: model.quantized.public_sections().iter().map(ToString::to_string).collect(),
         });
         next_instance += instances.len();
         snarks.push(snark_from_parts(&agg_srs.params, vk, vec![instances], file.proof_bytes()?)?);

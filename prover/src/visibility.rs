@@ -128,6 +128,17 @@ pub struct PublicSection {
     pub len: usize,
 }
 
+impl fmt::Display for PublicSection {
+    /// `output 0 (10 values)` or `input 0 (Poseidon commitment)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.commitment {
+            write!(f, "{} (Poseidon commitment)", self.tensor)
+        } else {
+            write!(f, "{} ({} values)", self.tensor, self.len)
+        }
+    }
+}
+
 impl QOp {
     /// The parameters the operator holds, in the order they are committed: Linear: the
     /// transposed weight `[N, K]` row-major, then the bias; Conv: the weight as stored, then the
