@@ -974,3 +974,52 @@ impl ModelCircuit {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quantize::QuantizeConfig;
+    use crate::tensor::Tensor;
+
+    fn node(name: &str, op: QOp, inputs: Vec<usize>, shape: Vec<usize>) -> QNode {
+        QNode { name: name.into(), op, inputs, shape }
+    }
+
+    /// input -> linear -> relu (-> output), with `extra` readers of the linear node.
+    fn model(linear_is_output: bool, relu_reads_twice: bool) -> QuantizedModel {
+        let linear = QOp::Linear { weight_t: Tensor::new(vec![2, 3], vec![1, 2, 3, 4, 5, 6]).unwrap(), bias: vec![0, 0] };
+        let mut nodes = vec![node("x", QOp::Input, vec![], vec![1, 3]), node("fc", linear, vec![0], vec![1, 2]), node("act", QOp::Relu, vec![1], vec![1, 2])];
+        if relu_reads_twice {
+            nodes.push(node("sum", QOp::Add, vec![1, 2], vec![1, 2]));
+        }
+        let outputs = if linear_is_output { vec![1, 2] } else { vec![nodes.len() - 1] };
+        QuantizedModel { config: QuantizeConfig::default(), nodes, inputs: vec![0], outputs, visibility: Default::default() }
+    }
+
+    #[test]
+    fn a_rescale_fuses_with_its_only_reader() {
+        let roles = node_roles(&model(false, false));
+        assert_eq!(roles, vec![NodeRole::Plain, NodeRole::RescaleThen(Activation::Relu), NodeRole::Absorbed]);
+    }
+
+    #[test]
+    fn a_rescale_read_elsewhere_or_published_stays_apart() {
+        // The linear output is read by the sum too: its own value must exist as cells.
+        assert!(node_roles(&model(false, true)).iter().all(|r| *r == NodeRole::Plain));
+        // The linear output is a model output.
+        assert!(node_roles(&model(true, false)).iter().all(|r| *r == NodeRole::Plain));
+    }
+
+    #[test]
+    fn the_plan_accounts_for_every_row_and_check_it_lays_out() {
+        // Synthesis refuses a layout that differs from the plan; a MockProver run exercises it.
+        let m = model(false, false);
+        let layout = plan(&m).unwrap();
+        let mut q = m.clone();
+        q.config.activation_bound = Some(layout.activation_bound);
+        let input = Tensor::new(vec![1, 3], vec![10, -20, 30]).unwrap();
+        let (circuit, instances) = ModelCircuit::prover(Arc::new(q), layout, vec![input]).unwrap();
+        let prover = halo2_proofs::dev::MockProver::run(layout.k, &circuit, vec![instances]).unwrap();
+        assert_eq!(prover.verify(), Ok(()));
+    }
+}
