@@ -5,6 +5,7 @@
 
 mod bench;
 mod commands;
+mod gas_report;
 mod progress;
 
 use std::path::PathBuf;
@@ -172,6 +173,17 @@ enum Command {
         /// Deploy again even if AGG_DIR/deployment.json records a deployment (it is replaced).
         #[arg(long)]
         force: bool,
+    },
+    /// Measure the gas and bytecode size of aggregated verification for 1, 2, 4 and 8 proofs of the
+    /// example models (outputs hashed) and append them to BENCHMARKS.md. Takes long: aggregating
+    /// 4 proofs needs k = 22 (about 10 minutes and 13 GiB), 8 more.
+    GasReport {
+        /// The file the results are appended to.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+        /// Measure counts up to this many proofs (1, 2, 4, 8).
+        #[arg(long, default_value_t = 8)]
+        max_proofs: usize,
     },
     /// Time keygen, proving and verification (and peak memory) on zkml's MNIST example (when
     /// ../shared/anchors is present) and the examples; append the results to BENCHMARKS.md.

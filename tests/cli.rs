@@ -258,7 +258,7 @@ fn bad_inputs_are_clear_errors() {
     assert!(text(&corrupt).contains("vk.bin"), "{}", text(&corrupt));
 
     // Help for every command.
-    for cmd in ["compile", "forward", "setup", "prove", "verify", "aggregate", "evm-verifier", "evm-verify", "deploy", "srs", "demo", "bench"] {
+    for cmd in ["compile", "forward", "setup", "prove", "verify", "aggregate", "evm-verifier", "evm-verify", "deploy", "srs", "demo", "bench", "gas-report"] {
         let help = zkml(&[cmd, "--help"]);
         assert!(help.status.success() && text(&help).contains("Usage"), "{cmd} --help");
     }
