@@ -34,7 +34,7 @@ fn cases(root: &Path) -> Vec<(&'static str, Vec<PathBuf>)> {
     cases
 }
 
-pub(crate) fn machine() -> String {
+fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
@@ -47,7 +47,7 @@ pub(crate) fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem:.0} GiB")
 }
 
-pub(crate) fn commit() -> String {
+fn commit() -> String {
     Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -58,7 +58,7 @@ pub(crate) fn commit() -> String {
         .unwrap_or_default()
 }
 
-pub(crate) fn today() -> String {
+fn today() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
         .output()
@@ -86,6 +86,13 @@ pub fn run(output: &Path) -> Result<()> {
         println!("{row}");
         writeln!(rows, "{row}")?;
     }
+    let header = "| model | k | advice + lookup columns | keygen s | prove s | verify s | total s | peak MiB | proof bytes |\n|---|---|---|---|---|---|---|---|---|\n";
+    append_section(output, "", &format!("{header}{rows}"))
+}
+
+/// Appends `\n## {title}{date} on {machine}{commit}\n\n{body}` to `output` (created with the
+/// file's introduction if missing).
+pub(crate) fn append_section(output: &Path, title: &str, body: &str) -> Result<()> {
     let mut text = if output.exists() {
         std::fs::read_to_string(output)?
     } else {
@@ -93,13 +100,7 @@ pub fn run(output: &Path) -> Result<()> {
          memory is that process's peak resident set. keygen = verifying + proving key.\n"
             .to_string()
     };
-    write!(
-        text,
-        "\n## {} on {}{}\n\n| model | k | advice + lookup columns | keygen s | prove s | verify s | total s | peak MiB | proof bytes |\n|---|---|---|---|---|---|---|---|---|\n{rows}",
-        today(),
-        machine(),
-        commit()
-    )?;
+    write!(text, "\n## {title}{} on {}{}\n\n{body}", today(), machine(), commit())?;
     std::fs::write(output, text)?;
     eprintln!("appended to {}", output.display());
     Ok(())

@@ -13,7 +13,6 @@ use zkml_prover::keys;
 use zkml_prover::proof;
 use zkml_prover::visibility::{Visibility, VisibilitySettings};
 
-use crate::bench::{commit, machine, today};
 
 /// Proof counts measured, up to the `--max-proofs` asked for.
 const COUNTS: [usize; 4] = [1, 2, 4, 8];
@@ -75,16 +74,11 @@ pub fn run(output: &Path, max_proofs: usize) -> Result<()> {
         println!("{row}");
         writeln!(rows, "{row}")?;
     }
-    let mut text = std::fs::read_to_string(output).unwrap_or_default();
-    write!(
-        text,
-        "\n## Gas report, {} on {}{}\n\nAggregated proofs of digits-MLP and digits-CNN proofs (outputs hashed), `zkml gas-report`; gas of the verify call in revm (Prague rules).\n\n| proofs | models | k | public inputs | verifier runtime bytes | verify gas | aggregate s |\n|---|---|---|---|---|---|---|\n{rows}",
-        today(),
-        machine(),
-        commit()
-    )?;
-    std::fs::write(output, text)?;
-    eprintln!("appended to {}", output.display());
+    let body = format!(
+        "Aggregated proofs of digits-MLP and digits-CNN proofs (outputs hashed), `zkml gas-report`; gas of the verify call in revm (Prague rules).\n\n\
+         | proofs | models | k | public inputs | verifier runtime bytes | verify gas | aggregate s |\n|---|---|---|---|---|---|---|\n{rows}"
+    );
+    crate::bench::append_section(output, "Gas report, ", &body)?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
