@@ -16,7 +16,7 @@ use zkml_prover::proof::{fr_to_hex, prove, verify};
 use zkml_prover::quantize::QuantizeConfig;
 
 /// tract's float outputs for the model at `path` on `input`.
-fn tract_run(path: &Path, dims: &[usize], input: &[f32]) -> Vec<f32> {
+fn tract_run<T: Datum + Clone>(path: &Path, dims: &[usize], input: &[T]) -> Vec<f32> {
     let model = tract_onnx::onnx().model_for_path(path).unwrap().into_optimized().unwrap().into_runnable().unwrap();
     let x = tract_ndarray::ArrayD::from_shape_vec(dims.to_vec(), input.to_vec()).unwrap();
     let out = model.run(tvec!(Tensor::from(x).into())).unwrap();
@@ -372,9 +372,7 @@ fn embedding_lookup_by_computed_indices() {
     let tokens = [3i64, 0, 9, 5];
     let model = compile_onnx(&path, CONFIG).unwrap();
     let report = forward(&model, &[tokens.iter().map(|&t| t as f32).collect()]).unwrap();
-    let runnable = tract_onnx::onnx().model_for_path(&path).unwrap().into_optimized().unwrap().into_runnable().unwrap();
-    let x = tract_ndarray::ArrayD::from_shape_vec(vec![1, 4], tokens.to_vec()).unwrap();
-    let reference: Vec<f32> = runnable.run(tvec!(Tensor::from(x).into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+    let reference = tract_run(&path, &[1, 4], &tokens);
     let float = &report.float_outputs.as_ref().unwrap()[0];
     for (ours, theirs) in float.iter().zip(&reference) {
         assert!((ours - *theirs as f64).abs() < 1e-4, "float import differs from tract: {ours} vs {theirs}");
