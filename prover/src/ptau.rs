@@ -66,32 +66,45 @@ fn fq_from_montgomery(bytes: &[u8], r_inv: &Fq) -> Option<Fq> {
 pub fn read_ptau(path: &Path, k: u32) -> Result<PowersOfTau, ProverError> {
     let file = std::fs::File::open(path).map_err(|e| ProverError::io(path, e))?;
     let mut r = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut read = |n: usize| -> Result<Vec<u8>, ProverError> {
-        let mut buf = vec![0u8; n];
-        r.read_exact(&mut buf).map_err(|e| bad(path, format!("truncated ({e})")))?;
+    // Reads `n` bytes, or (`keep = false`) skips them without holding them in memory: sections
+    // the import does not need can be gigabytes, and a damaged size field must not allocate.
+    let mut take = |n: u64, keep: bool| -> Result<Vec<u8>, ProverError> {
+        let mut buf = Vec::new();
+        let got = if keep {
+            (&mut r).take(n).read_to_end(&mut buf)
+        } else {
+            std::io::copy(&mut (&mut r).take(n), &mut std::io::sink()).map(|c| c as usize)
+        }
+        .map_err(|e| bad(path, format!("unreadable ({e})")))?;
+        if got as u64 != n {
+            return Err(bad(path, "truncated"));
+        }
         Ok(buf)
     };
     let u32_at = |b: &[u8]| u32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
-    if read(4)? != b"ptau" {
+    if take(4, true)? != b"ptau" {
         return Err(bad(path, "it does not start with \"ptau\""));
     }
-    let _version = u32_at(&read(4)?);
-    let sections = u32_at(&read(4)?);
+    let _version = u32_at(&take(4, true)?);
+    let sections = u32_at(&take(4, true)?);
     // R^-1 for Montgomery form with R = 2^256.
     let r_inv = Fq::from(2).pow_vartime([256]).invert().expect("2 is invertible");
     let (mut power, mut tau_g1, mut g2_points) = (None, None, None);
     for _ in 0..sections {
-        let kind = u32_at(&read(4)?);
-        let size = u64::from_le_bytes(read(8)?.try_into().expect("8 bytes"));
+        let kind = u32_at(&take(4, true)?);
+        let size = u64::from_le_bytes(take(8, true)?.try_into().expect("8 bytes"));
         match kind {
             1 => {
-                let n8 = u32_at(&read(4)?) as usize;
-                if n8 != 32 || read(n8)? != modulus_le() {
+                let n8 = u32_at(&take(4, true)?) as usize;
+                if n8 != 32 || take(n8 as u64, true)? != modulus_le() {
                     return Err(bad(path, "its curve is not BN254 (bn128)"));
                 }
-                let p = u32_at(&read(4)?);
+                let p = u32_at(&take(4, true)?);
+                if p > 28 {
+                    return Err(bad(path, format!("power {p}: BN254's FFT domain allows at most 28")));
+                }
                 let rest = size.checked_sub(4 + 32 + 4).ok_or_else(|| bad(path, "short header"))?;
-                read(rest as usize)?;
+                take(rest, false)?;
                 if k > p {
                     return Err(ProverError::Srs(format!(
                         "{} holds 2^{p} powers of tau; k = {k} needs a file of power {k} or more",
@@ -110,28 +123,28 @@ pub fn read_ptau(path: &Path, k: u32) -> Result<PowersOfTau, ProverError> {
                 let wanted = 1usize << k;
                 let mut points = Vec::with_capacity(wanted);
                 for i in 0..wanted {
-                    let b = read(64)?;
+                    let b = take(64, true)?;
                     let xy = fq_from_montgomery(&b[..32], &r_inv).zip(fq_from_montgomery(&b[32..], &r_inv));
                     let point = xy.and_then(|(x, y)| Option::<G1Affine>::from(G1Affine::from_xy(x, y)));
                     points.push(point.ok_or_else(|| bad(path, format!("G1 power {i} is not a point of the curve")))?);
                 }
-                read((size - 64 * wanted as u64) as usize)?;
+                take(size - 64 * wanted as u64, false)?;
                 tau_g1 = Some(points);
             }
             3 => {
                 let mut points = Vec::with_capacity(2);
                 for i in 0..2 {
-                    let b = read(128)?;
+                    let b = take(128, true)?;
                     let fq = |o: usize| fq_from_montgomery(&b[o..o + 32], &r_inv);
                     let coords = (|| Some((Fq2 { c0: fq(0)?, c1: fq(32)? }, Fq2 { c0: fq(64)?, c1: fq(96)? })))();
                     let point = coords.and_then(|(x, y)| Option::<G2Affine>::from(G2Affine::from_xy(x, y)));
                     points.push(point.ok_or_else(|| bad(path, format!("G2 power {i} is not a point of the curve")))?);
                 }
-                read((size.checked_sub(256).ok_or_else(|| bad(path, "short G2 section"))?) as usize)?;
+                take(size.checked_sub(256).ok_or_else(|| bad(path, "short G2 section"))?, false)?;
                 g2_points = Some(points);
             }
             _ => {
-                read(size as usize)?;
+                take(size, false)?;
             }
         }
         if tau_g1.is_some() && g2_points.is_some() {
@@ -198,6 +211,11 @@ mod tests {
         let path = dir.join("x.ptau");
         std::fs::write(&path, b"ptau\x01\x00\x00\x00\x01\x00\x00\x00").unwrap();
         assert!(read_ptau(&path, 4).unwrap_err().to_string().contains("not a usable"));
+        // A section claiming 2^60 bytes is skipped, not allocated: truncated, not an abort.
+        let mut huge = b"ptau\x01\x00\x00\x00\x01\x00\x00\x00\x05\x00\x00\x00".to_vec();
+        huge.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        std::fs::write(&path, &huge).unwrap();
+        assert!(read_ptau(&path, 4).unwrap_err().to_string().contains("truncated"));
         std::fs::write(&path, b"zkey").unwrap();
         assert!(read_ptau(&path, 4).unwrap_err().to_string().contains("ptau"));
     }
