@@ -21,7 +21,7 @@ def main() -> int:
     proof = json.loads((agg / "proof.json").read_text())
     manifest = json.loads((agg / "manifest.json").read_text())
     record = json.loads((agg / "verifier.json").read_text())
-    if record["aggregation_vk_hash"] != proof["model_hash"]:
+    if record.get("accepts_model_hash", record.get("aggregation_vk_hash")) != proof["model_hash"]:
         print(f"{agg}/Verifier.bin was made for another aggregation: run zkml evm-verifier first", file=sys.stderr)
         return 1
     fixture = {

@@ -11,7 +11,7 @@ use zkml_prover::calibrate::Calibration;
 use zkml_prover::compile::{compile_model, compile_onnx_calibrated, forward, load_inputs};
 use zkml_prover::input::InputFile;
 use zkml_prover::keys;
-use zkml_prover::proof::{self, ProofFile};
+use zkml_prover::proof::{self, ProofFile, TranscriptKind};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::srs::{Srs, SrsStore};
 use zkml_prover::visibility::VisibilitySettings;
@@ -32,9 +32,10 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup { dir, force } => setup(&dir, force).map(|_| ExitCode::SUCCESS),
-        Command::Prove { dir, input, output, force } => {
+        Command::Prove { dir, input, output, force, evm } => {
             refuse_overwrite(&output, force)?;
-            let proof = prove(&dir, &input)?;
+            let transcript = if evm { TranscriptKind::Evm } else { TranscriptKind::Poseidon };
+            let proof = prove(&dir, &input, transcript)?;
             proof.save(&output)?;
             eprintln!("proof written to {} ({} bytes)", output.display(), proof.proof_bytes()?.len());
             println!("{}", serde_json::to_string(&proof.outputs)?);
@@ -50,16 +51,18 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             aggregate(&models, &proofs, &output, k).map(|_| ExitCode::SUCCESS)
         }
-        Command::EvmVerifier { agg_dir } => evm_verifier(&agg_dir).map(|_| ExitCode::SUCCESS),
-        Command::EvmVerify { agg_dir, rpc, private_key, deployed } => evm_verify(&agg_dir, rpc.as_deref(), private_key.as_deref(), deployed),
+        Command::EvmVerifier { dir } => evm_verifier(&dir).map(|_| ExitCode::SUCCESS),
+        Command::EvmVerify { dir, proof, rpc, private_key, deployed } => {
+            evm_verify(&dir, proof.as_deref(), rpc.as_deref(), private_key.as_deref(), deployed)
+        }
         Command::Demo { dir, rpc } => demo(dir, rpc.as_deref()),
-        Command::Deploy { agg_dir, rpc, private_key, force } => {
+        Command::Deploy { dir, rpc, private_key, force } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let record = step(&format!("deploying the verifier to {rpc}"), || {
-                runtime.block_on(workflow::deploy_verifier(&agg_dir, &rpc, private_key.as_deref(), force))
+                runtime.block_on(workflow::deploy_verifier(&dir, &rpc, private_key.as_deref(), force))
             })?;
             println!("deployed at {} (chain {}, transaction {})", record.address, record.chain_id, record.tx_hash);
-            eprintln!("recorded in {}", agg_dir.join(workflow::DEPLOYMENT_FILE).display());
+            eprintln!("recorded in {}", dir.join(workflow::DEPLOYMENT_FILE).display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Srs { action: SrsCommand::Import { ptau, k, force } } => {
@@ -198,14 +201,14 @@ fn setup(dir: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn prove(dir: &Path, input: &Path) -> Result<ProofFile> {
+fn prove(dir: &Path, input: &Path, transcript: TranscriptKind) -> Result<ProofFile> {
     let model = CompiledModel::load(dir)?;
     let inputs = load_inputs(&model, input)?;
     // Refuse an unprovable input before any expensive step.
     forward(&model, &inputs)?;
     let srs = load_srs(&model)?;
     let pk = step("loading proving key", || keys::load_pk(dir, &model, &srs.params))?;
-    Ok(step("proving", || proof::prove(&model, &srs.params, &pk, &inputs))?)
+    Ok(step("proving", || proof::prove_with(&model, &srs.params, &pk, &inputs, transcript))?)
 }
 
 fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCode> {
@@ -261,24 +264,50 @@ fn tools() -> Tools {
     Tools::find(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
-fn evm_verifier(agg_dir: &Path) -> Result<workflow::VerifierSummary> {
-    let summary = step("generating and compiling the Solidity verifier", || workflow::write_evm_verifier(agg_dir, &tools()))?;
+fn evm_verifier(dir: &Path) -> Result<workflow::VerifierSummary> {
+    let tools = tools();
+    let summary = match step("generating and compiling the Solidity verifier", || workflow::write_evm_verifier(dir, &tools)) {
+        Err(zkml_aggregator::AggregatorError::VerifierTooLarge { runtime_size }) => {
+            eprintln!(
+                "a direct verifier of this model would be {runtime_size} bytes of runtime bytecode, over EIP-170's 24,576: \
+                 making an aggregated verifier instead (its circuit is sized so that its verifier fits)"
+            );
+            let (agg_dir, aggregation, verifier) =
+                step("aggregating a proof of an all-zero input to lay out the aggregation (takes minutes)", || {
+                    workflow::write_aggregated_verifier_for_model(dir, &tools)
+                })?;
+            eprintln!(
+                "aggregation circuit: k = {}; to verify a proof on chain: zkml prove {} ... -o P.json && zkml aggregate P.json -m {} -o AGG \
+                 && zkml evm-verify AGG (same verifying key as {})",
+                aggregation.degree,
+                dir.display(),
+                dir.display(),
+                agg_dir.display()
+            );
+            verifier
+        }
+        other => other?,
+    };
     eprintln!(
-        "wrote {} and {}: runtime bytecode {} bytes (EIP-170 limit 24,576)",
+        "wrote {} and {}: {} verifier, runtime bytecode {} bytes (EIP-170 limit 24,576)",
         summary.solidity.display(),
         summary.bytecode.display(),
+        summary.kind,
         summary.runtime_size
     );
+    if summary.kind == workflow::VerifierKind::Direct {
+        eprintln!("it checks proofs made with `zkml prove {} --input ... -o P.json --evm`", dir.display());
+    }
     if summary.runtime_size > zkml_aggregator::EIP170_LIMIT {
         bail!("the verifier ({} bytes) exceeds EIP-170: aggregate with a larger --k", summary.runtime_size);
     }
     Ok(summary)
 }
 
-fn evm_verify(agg_dir: &Path, rpc: Option<&str>, private_key: Option<&str>, deployed: bool) -> Result<ExitCode> {
+fn evm_verify(dir: &Path, proof: Option<&Path>, rpc: Option<&str>, private_key: Option<&str>, deployed: bool) -> Result<ExitCode> {
     let accepted = match rpc {
         None => {
-            let outcome = workflow::evm_verify_local(agg_dir)?;
+            let outcome = workflow::evm_verify_local(dir, proof)?;
             println!(
                 "{} in revm: gas used {}, verifier runtime bytecode {} bytes",
                 if outcome.accepted { "accepted" } else { "REJECTED" },
@@ -291,10 +320,10 @@ fn evm_verify(agg_dir: &Path, rpc: Option<&str>, private_key: Option<&str>, depl
             let runtime = tokio::runtime::Runtime::new()?;
             let outcome = if deployed {
                 step(&format!("verifying with the deployed verifier on {url}"), || {
-                    runtime.block_on(workflow::evm_verify_deployed(agg_dir, url, private_key))
+                    runtime.block_on(workflow::evm_verify_deployed(dir, proof, url, private_key))
                 })?
             } else {
-                step(&format!("deploying and verifying on {url}"), || runtime.block_on(workflow::evm_verify_rpc(agg_dir, url, private_key)))?
+                step(&format!("deploying and verifying on {url}"), || runtime.block_on(workflow::evm_verify_rpc(dir, proof, url, private_key)))?
             };
             match outcome.gas_used {
                 Some(gas) if outcome.accepted => println!("accepted on {url}: verifier at {:?}, gas used {gas}", outcome.address),
@@ -332,7 +361,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let float_outputs = report.float_outputs.clone().context("the example model has a float graph")?;
     setup(&model_dir, false)?;
     let t = Instant::now();
-    let proof = prove(&model_dir, &input)?;
+    let proof = prove(&model_dir, &input, TranscriptKind::Poseidon)?;
     let prove_secs = t.elapsed().as_secs_f64();
     proof.save(&proof_path)?;
     if verify(&model_dir, &proof_path, None)? != ExitCode::SUCCESS {
@@ -358,10 +387,25 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
         bail!("quantization error {max_err} exceeds the demo's tolerance {DEMO_TOLERANCE}");
     }
 
+    // A model this small also gets a direct verifier: no aggregation, seconds instead of minutes.
+    let direct = evm_verifier(&model_dir)?;
+    let evm_proof_path = work.join("proof-evm.json");
+    prove(&model_dir, &input, TranscriptKind::Evm)?.save(&evm_proof_path)?;
+    let outcome = workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?;
+    println!(
+        "direct EVM verifier: {} bytes runtime bytecode; revm: {}, gas used {}",
+        direct.runtime_size,
+        if outcome.accepted { "accepted" } else { "REJECTED" },
+        outcome.gas_used
+    );
+    if !outcome.accepted {
+        bail!("the direct EVM verifier rejected the proof");
+    }
+
     let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, None)?;
     println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
     let verifier = evm_verifier(&agg_dir)?;
-    let outcome = workflow::evm_verify_local(&agg_dir)?;
+    let outcome = workflow::evm_verify_local(&agg_dir, None)?;
     println!(
         "EVM verifier: {} bytes runtime bytecode (limit 24,576); revm: {}, gas used {}",
         verifier.runtime_size,
@@ -372,7 +416,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
         bail!("the EVM verifier rejected the aggregated proof");
     }
     if let Some(url) = rpc {
-        if evm_verify(&agg_dir, Some(url), None, false)? != ExitCode::SUCCESS {
+        if evm_verify(&agg_dir, None, Some(url), None, false)? != ExitCode::SUCCESS {
             bail!("the verifier on {url} rejected the proof");
         }
     }

@@ -1,5 +1,6 @@
 //! `zkml gas-report`: the gas and bytecode size of aggregated verification for N = 1, 2, 4, 8
-//! proofs (digits MLP and CNN alternating, outputs hashed), appended to BENCHMARKS.md.
+//! proofs (digits MLP and CNN alternating, outputs hashed), and of the two models' direct
+//! verifiers, appended to BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,30 @@ fn prove_samples(root: &Path, example: &str, count: usize, work: &Path) -> Resul
     Ok((model_dir, proofs))
 }
 
+/// The direct verifier of the model compiled in `dir`: a table row with its size and the gas of
+/// verifying one held-out sample's proof, or why it does not fit.
+fn direct_row(name: &str, dir: &Path, tools: &Tools, work: &Path) -> Result<String> {
+    let model = zkml_prover::artifact::CompiledModel::load(dir)?;
+    let public_inputs = model.quantized.public_input_count();
+    let verifier = match workflow::write_evm_verifier(dir, tools) {
+        Ok(v) => v,
+        Err(zkml_aggregator::AggregatorError::VerifierTooLarge { runtime_size }) => {
+            return Ok(format!("| {name} | {} | {public_inputs} | {runtime_size} (over EIP-170) | - |", model.layout.k));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let srs = keys::model_srs(&model)?;
+    let pk = keys::load_pk(dir, &model, &srs.params)?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let heldout: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("examples").join(name.to_lowercase()).join("heldout.json"))?)?;
+    let sample: Vec<f32> = serde_json::from_value(heldout["inputs"][0].clone()).context("reading a held-out sample")?;
+    let path = work.join(format!("{name}-direct.json"));
+    proof::prove_with(&model, &srs.params, &pk, &[sample], proof::TranscriptKind::Evm)?.save(&path)?;
+    let outcome = workflow::evm_verify_local(dir, Some(&path))?;
+    anyhow::ensure!(outcome.accepted, "the direct verifier of the {name} rejected its proof");
+    Ok(format!("| {name} | {} | {public_inputs} | {} | {} |", model.layout.k, verifier.runtime_size, outcome.gas_used))
+}
+
 /// Measures every count up to `max_proofs` and appends a dated section to `output`.
 pub fn run(output: &Path, max_proofs: usize) -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -52,6 +77,12 @@ pub fn run(output: &Path, max_proofs: usize) -> Result<()> {
     let (cnn, cnn_proofs) = prove_samples(root, "cnn", most / 2, &work)?;
     let interleaved: Vec<PathBuf> = (0..most).map(|i| if i % 2 == 0 { mlp_proofs[i / 2].clone() } else { cnn_proofs[i / 2].clone() }).collect();
     let tools = Tools::find(root);
+    let mut direct_rows = String::new();
+    for (name, dir) in [("MLP", &mlp), ("CNN", &cnn)] {
+        let row = direct_row(name, dir, &tools, &work)?;
+        println!("{row}");
+        writeln!(direct_rows, "{row}")?;
+    }
     let mut rows = String::new();
     for n in counts {
         eprintln!("aggregating {n} proof(s) ...");
@@ -60,7 +91,7 @@ pub fn run(output: &Path, max_proofs: usize) -> Result<()> {
         let summary = workflow::aggregate_proofs(&[mlp.clone(), cnn.clone()], &interleaved[..n], &agg, None)?;
         let seconds = started.elapsed().as_secs_f64();
         let verifier = workflow::write_evm_verifier(&agg, &tools)?;
-        let outcome = workflow::evm_verify_local(&agg)?;
+        let outcome = workflow::evm_verify_local(&agg, None)?;
         anyhow::ensure!(outcome.accepted, "the verifier of {n} proof(s) rejected its proof");
         let row = format!(
             "| {n} | {} | {} | {} | {} | {} | {:.0} |",
@@ -76,7 +107,9 @@ pub fn run(output: &Path, max_proofs: usize) -> Result<()> {
     }
     let body = format!(
         "Aggregated proofs of digits-MLP and digits-CNN proofs (outputs hashed), `zkml gas-report`; gas of the verify call in revm (Prague rules).\n\n\
-         | proofs | models | k | public inputs | verifier runtime bytes | verify gas | aggregate s |\n|---|---|---|---|---|---|---|\n{rows}"
+         | proofs | models | k | public inputs | verifier runtime bytes | verify gas | aggregate s |\n|---|---|---|---|---|---|---|\n{rows}\n\
+         Direct verifiers (one proof, keccak transcript, no aggregation) of the same compiled models:\n\n\
+         | model | k | public inputs | verifier runtime bytes | verify gas |\n|---|---|---|---|---|\n{direct_rows}"
     );
     crate::bench::append_section(output, "Gas report, ", &body)?;
     let _ = std::fs::remove_dir_all(&work);

@@ -32,6 +32,10 @@ Typical flow:
   zkml aggregate proof.json -m out/ -o agg/   one EVM-friendly proof
   zkml evm-verifier agg/                   Solidity verifier + bytecode
   zkml evm-verify agg/ [--rpc URL]         run it in revm (default) or on a node
+Or, for a model small enough for a direct verifier (no aggregation):
+  zkml evm-verifier out/                   direct verifier if it fits EIP-170, else aggregated
+  zkml prove out/ --input input.json -o p.json --evm
+  zkml evm-verify out/ --proof p.json
 Or all of it on the example model: zkml demo
 
 SRS files live in ~/.zkml/srs (override with ZKML_SRS_DIR). Until a ceremony SRS is imported,
@@ -95,6 +99,10 @@ enum Command {
         /// Overwrite an existing proof file.
         #[arg(long)]
         force: bool,
+        /// Use the keccak (EVM) transcript: the proof is for the model's direct Solidity verifier
+        /// (`zkml evm-verifier DIR`) and cannot be aggregated.
+        #[arg(long)]
+        evm: bool,
     },
     /// Verify a proof natively; exit status 0 only for a valid proof.
     Verify {
@@ -131,16 +139,26 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Write the Solidity verifier of an aggregation and its compiled bytecode into AGG_DIR.
+    /// Write a Solidity verifier, its bytecode and verifier.json into DIR.
+    ///
+    /// For an aggregation (AGG_DIR from `zkml aggregate`): the aggregation's verifier. For a
+    /// compiled model with keys: its direct verifier (for proofs made with `zkml prove --evm`) if
+    /// that fits EIP-170's 24,576 bytes; otherwise an aggregated verifier, made by aggregating a
+    /// proof of an all-zero input into DIR/aggregated (minutes), which accepts `zkml aggregate` of
+    /// any later proof of the model.
     EvmVerifier {
-        /// A directory written by `zkml aggregate`.
-        agg_dir: PathBuf,
+        /// A directory written by `zkml aggregate`, or by `zkml compile` and `zkml setup`.
+        dir: PathBuf,
     },
-    /// Verify AGG_DIR/proof.json with the EVM verifier: in an embedded EVM (revm) by default, or
+    /// Verify a proof with the EVM verifier of DIR: in an embedded EVM (revm) by default, or
     /// deployed to the node at --rpc. Exit status 0 only if the verifier accepts.
     EvmVerify {
-        /// A directory written by `zkml aggregate` and `zkml evm-verifier`.
-        agg_dir: PathBuf,
+        /// A directory with a verifier (`zkml evm-verifier`): an aggregation or a compiled model.
+        dir: PathBuf,
+        /// The proof to check (default: DIR/proof.json, an aggregation's own proof). For a direct
+        /// verifier, a proof made with `zkml prove --evm`.
+        #[arg(long)]
+        proof: Option<PathBuf>,
         /// JSON-RPC URL of a node (e.g. anvil at http://127.0.0.1:8545) to deploy and verify on.
         #[arg(long)]
         rpc: Option<String>,
@@ -148,7 +166,7 @@ enum Command {
         /// sends (anvil). Also read from ZKML_PRIVATE_KEY.
         #[arg(long, env = "ZKML_PRIVATE_KEY", hide_env_values = true)]
         private_key: Option<String>,
-        /// With --rpc: use the verifier recorded in AGG_DIR/deployment.json (`zkml deploy`)
+        /// With --rpc: use the verifier recorded in DIR/deployment.json (`zkml deploy`)
         /// instead of deploying a new one.
         #[arg(long, requires = "rpc")]
         deployed: bool,
@@ -158,11 +176,11 @@ enum Command {
         #[command(subcommand)]
         action: SrsCommand,
     },
-    /// Deploy the verifier of an aggregation (AGG_DIR/Verifier.bin) to a node and record its
-    /// address and transaction in AGG_DIR/deployment.json.
+    /// Deploy the verifier in DIR (DIR/Verifier.bin, from `zkml evm-verifier`) to a node and record
+    /// its address and transaction in DIR/deployment.json.
     Deploy {
-        /// A directory written by `zkml aggregate` and `zkml evm-verifier`.
-        agg_dir: PathBuf,
+        /// A directory with a verifier: an aggregation or a compiled model.
+        dir: PathBuf,
         /// JSON-RPC URL of the node (e.g. anvil at http://127.0.0.1:8545).
         #[arg(long)]
         rpc: String,
@@ -170,12 +188,12 @@ enum Command {
         /// (anvil). Also read from ZKML_PRIVATE_KEY.
         #[arg(long, env = "ZKML_PRIVATE_KEY", hide_env_values = true)]
         private_key: Option<String>,
-        /// Deploy again even if AGG_DIR/deployment.json records a deployment (it is replaced).
+        /// Deploy again even if DIR/deployment.json records a deployment (it is replaced).
         #[arg(long)]
         force: bool,
     },
     /// Measure the gas and bytecode size of aggregated verification for 1, 2, 4 and 8 proofs of the
-    /// example models (outputs hashed) and append them to BENCHMARKS.md. Takes long: aggregating
+    /// example models (outputs hashed), and of their direct verifiers; append them to BENCHMARKS.md. Takes long: aggregating
     /// 4 proofs needs k = 22 (about 10 minutes and 13 GiB), 8 more.
     GasReport {
         /// The file the results are appended to.

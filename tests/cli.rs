@@ -305,6 +305,67 @@ fn visibility_flags_decide_what_the_proof_reveals() {
     assert!(text(&wrong).contains("another input 0"), "{}", text(&wrong));
 }
 
+/// A small model gets a direct Solidity verifier (no aggregation): proofs made with `--evm` pass
+/// natively, in revm and on anvil; a flipped proof byte or a changed public input is rejected by
+/// each; proofs with the wrong transcript are refused with a clear error both ways.
+#[test]
+fn a_small_model_gets_a_direct_evm_verifier() {
+    let dir = scratch("direct");
+    let example = repo().join("examples/mlp");
+    let compiled = dir.join("compiled");
+    let c = compiled.to_str().unwrap();
+    let calibration = example.join("calibration.json");
+    run_ok(&["compile", example.join("model.onnx").to_str().unwrap(), "-o", c, "--calibration-data", calibration.to_str().unwrap()]);
+    run_ok(&["setup", c]);
+    let made = run_ok(&["evm-verifier", c]);
+    assert!(text(&made).contains("direct verifier"), "{}", text(&made));
+
+    let input = example.join("input.json");
+    let proofs = dir.join("proofs");
+    std::fs::create_dir_all(&proofs).unwrap();
+    let evm_proof = proofs.join("proof.json");
+    run_ok(&["prove", c, "--input", input.to_str().unwrap(), "-o", evm_proof.to_str().unwrap(), "--evm"]);
+    run_ok(&["verify", c, evm_proof.to_str().unwrap()]);
+    let ok = run_ok(&["evm-verify", c, "--proof", evm_proof.to_str().unwrap()]);
+    assert!(text(&ok).contains("accepted in revm"), "{}", text(&ok));
+
+    let flipped = tampered_copy(&proofs, "proof.json", |j| {
+        let p = j["proof"].as_str().unwrap().to_string();
+        j["proof"] = flip_hex_byte(&p, 150).into();
+    });
+    let changed = tampered_copy(&proofs, "proof.json", |j| {
+        let i = j["instances"][3].as_str().unwrap().to_string();
+        j["instances"][3] = bump_instance(&i).into();
+        let o = j["outputs"][0][3].as_f64().unwrap();
+        j["outputs"][0][3] = (o + 1.0 / 256.0).into();
+    });
+    let anvil = Anvil::start();
+    let on_chain = run_ok(&["evm-verify", c, "--proof", evm_proof.to_str().unwrap(), "--rpc", &anvil.url]);
+    assert!(text(&on_chain).contains("accepted on"), "{}", text(&on_chain));
+    for bad in [&flipped, &changed] {
+        let bad = bad.join("proof.json");
+        let b = bad.to_str().unwrap();
+        assert_eq!(zkml(&["verify", c, b]).status.code(), Some(1), "native verifier accepted {b}");
+        let local = zkml(&["evm-verify", c, "--proof", b]);
+        assert_eq!(local.status.code(), Some(1), "revm accepted {b}: {}", text(&local));
+        let remote = zkml(&["evm-verify", c, "--proof", b, "--rpc", &anvil.url]);
+        assert_eq!(remote.status.code(), Some(1), "anvil accepted {b}: {}", text(&remote));
+    }
+
+    // Transcripts do not mix: a Poseidon proof is not for the EVM, an EVM proof not for aggregation.
+    let poseidon_proof = dir.join("poseidon.json");
+    run_ok(&["prove", c, "--input", input.to_str().unwrap(), "-o", poseidon_proof.to_str().unwrap()]);
+    let refused = zkml(&["evm-verify", c, "--proof", poseidon_proof.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("--evm"), "{}", text(&refused));
+    let refused = zkml(&["aggregate", evm_proof.to_str().unwrap(), "-m", c, "-o", dir.join("agg").to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("without --evm"), "{}", text(&refused));
+    let no_proof = zkml(&["evm-verify", c]);
+    assert_eq!(no_proof.status.code(), Some(2), "{}", text(&no_proof));
+    assert!(text(&no_proof).contains("name the proof"), "{}", text(&no_proof));
+}
+
 /// Writes held-out sample `index` of `example` as an INPUT.json in `dir` and returns its path.
 fn heldout_sample(example: &Path, index: usize, dir: &Path) -> PathBuf {
     let heldout: serde_json::Value = serde_json::from_slice(&std::fs::read(example.join("heldout.json")).unwrap()).unwrap();

@@ -17,6 +17,14 @@ pub enum AggregatorError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A direct verifier of a model's circuit would be `runtime_size` bytes of runtime bytecode,
+    /// more than EIP-170 allows on chain; nothing was written. Aggregation makes one that fits.
+    #[error("the direct verifier would be {runtime_size} bytes of runtime bytecode, over EIP-170's 24,576")]
+    VerifierTooLarge {
+        /// Its runtime bytecode size.
+        runtime_size: usize,
+    },
+
     /// Inner proof number `index` (0-based, in the order given) does not verify natively against
     /// the aggregation SRS, so aggregating it could only produce a proof that every verifier rejects.
     #[error("inner proof #{index} does not verify: {reason}")]

@@ -1,126 +1,77 @@
-//! Compiling Solidity with an external `solc` through its standard-JSON interface.
+//! Compiling Solidity with foundry-compilers over an external `solc` (standard JSON).
 
 use crate::error::{AggregatorError, Result};
-use serde_json::{json, Value};
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use foundry_compilers::artifacts::{
+    output_selection::OutputSelection, CompilerOutput, EvmVersion, Settings, SolcInput, SolcLanguage, Source, Sources,
+};
+use foundry_compilers::error::SolcError;
+use foundry_compilers::solc::Solc;
+use std::path::{Path, PathBuf};
 
 /// EVM version requested from solc: `paris`, the newest 0.8.19 knows (it rejects `shanghai` and
 /// `cancun`) and its default. Paris bytecode has no PUSH0 and runs under every later fork,
 /// including revm 27's default Prague and anvil's Prague/Osaka.
 pub const EVM_VERSION: &str = "paris";
 
-/// Compiles `source` with the solc executable at `solc` (`solc --standard-json`, JSON on stdin,
-/// optimizer off, EVM version [`EVM_VERSION`]) and returns the creation bytecode of the one
-/// contract in the source that has bytecode.
+/// Compiles `source` with foundry-compilers' [`Solc`] driving the executable at `solc` (`solc
+/// --version`, then `solc --standard-json`; optimizer off, EVM version [`EVM_VERSION`]) and
+/// returns the creation bytecode of the one contract in the source that has bytecode.
 ///
 /// Errors: [`AggregatorError::SolcSpawn`] if `solc` cannot be run, [`AggregatorError::SolcFailed`]
-/// if its output is not standard JSON, [`AggregatorError::Compile`] with the compiler's formatted
+/// if it does not answer as solc does, [`AggregatorError::Compile`] with the compiler's formatted
 /// messages if the source has errors, and [`AggregatorError::InvalidInput`] if the source defines
 /// no deployable contract or several. Warnings are ignored. The optimizer stays off: solc-js runs
 /// out of wasm memory on large verifiers, and unoptimized verifiers fit EIP-170.
 pub fn compile_solidity(solc: &Path, source: &str) -> Result<Vec<u8>> {
-    let input = json!({
-        "language": "Solidity",
-        "sources": { "Verifier.sol": { "content": source } },
-        "settings": {
-            "optimizer": { "enabled": false },
-            "evmVersion": EVM_VERSION,
-            "outputSelection": { "*": { "*": ["evm.bytecode.object"] } }
-        }
-    });
-    let output = run_standard_json(solc, input.to_string().as_bytes())?;
-    parse_output(&output)
+    let compiler = Solc::new(solc).map_err(|e| solc_error(solc, e))?;
+    let mut sources = Sources::new();
+    sources.insert(PathBuf::from("Verifier.sol"), Source::new(source));
+    let mut settings = Settings::default();
+    settings.optimizer.enabled = Some(false);
+    settings.optimizer.runs = None;
+    settings.evm_version = Some(EvmVersion::Paris);
+    settings.output_selection = OutputSelection::common_output_selection(["evm.bytecode.object".to_string()]);
+    let mut input = SolcInput::new(SolcLanguage::Solidity, sources, settings);
+    // Drops settings this solc version does not know (foundry-compilers' defaults are newer).
+    input.sanitize(&compiler.version);
+    let output = compiler.compile_exact(&input).map_err(|e| solc_error(solc, e))?;
+    parse_output(output)
 }
 
-fn run_standard_json(solc: &Path, input: &[u8]) -> Result<Value> {
-    let spawn_err = |source| AggregatorError::SolcSpawn { path: solc.to_path_buf(), source };
-    let mut child = Command::new(solc)
-        .arg("--standard-json")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_err)?;
-    // Write stdin from another thread so a large output cannot deadlock against a large input.
-    let mut stdin = child.stdin.take().ok_or_else(|| {
-        AggregatorError::SolcFailed("could not open solc's standard input".into())
-    })?;
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().map_err(spawn_err)?;
-    // A write error (broken pipe) is only interesting if solc also failed; its output says why.
-    let write_result = writer.join();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match serde_json::from_str::<Value>(stdout.trim()) {
-        Ok(v) if v.is_object() => Ok(v),
-        _ => {
-            let mut msg = format!("{} exited with {}", solc.display(), out.status);
-            if let Ok(Err(e)) = write_result {
-                msg.push_str(&format!("; writing its input failed: {e}"));
-            }
-            for (name, text) in [("stderr", stderr.trim()), ("stdout", stdout.trim())] {
-                if !text.is_empty() {
-                    let text: String = text.chars().take(2000).collect();
-                    msg.push_str(&format!("\n{name}: {text}"));
-                }
-            }
-            msg.push_str("\n(no standard-JSON output: is this a solc that supports --standard-json?)");
-            Err(AggregatorError::SolcFailed(msg))
-        }
+fn solc_error(solc: &Path, e: SolcError) -> AggregatorError {
+    match e {
+        SolcError::Io(io) => AggregatorError::SolcSpawn { path: solc.to_path_buf(), source: std::io::Error::other(io.to_string()) },
+        other => AggregatorError::SolcFailed(format!(
+            "{}: {other} (is this a solc that answers --version and --standard-json?)",
+            solc.display()
+        )),
     }
 }
 
-fn parse_output(output: &Value) -> Result<Vec<u8>> {
+fn parse_output(output: CompilerOutput) -> Result<Vec<u8>> {
     let errors: Vec<String> = output
-        .get("errors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.get("severity").and_then(Value::as_str) == Some("error"))
-        .map(|e| {
-            e.get("formattedMessage")
-                .or_else(|| e.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
-                .trim_end()
-                .to_string()
-        })
+        .errors
+        .iter()
+        .filter(|e| e.severity.is_error())
+        .map(|e| e.formatted_message.as_deref().unwrap_or(&e.message).trim_end().to_string())
         .collect();
     if !errors.is_empty() {
         return Err(AggregatorError::Compile(errors.join("\n")));
     }
     let mut found = Vec::new();
-    if let Some(files) = output.get("contracts").and_then(Value::as_object) {
-        for (file, contracts) in files {
-            for (name, contract) in contracts.as_object().into_iter().flatten() {
-                let object = contract
-                    .pointer("/evm/bytecode/object")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if !object.is_empty() {
-                    found.push((format!("{file}:{name}"), object.to_string()));
-                }
-            }
+    for (name, contract) in output.contracts_into_iter() {
+        let Some(object) = contract.evm.and_then(|evm| evm.bytecode).map(|b| b.object) else { continue };
+        if object.is_unlinked() {
+            return Err(AggregatorError::InvalidInput(format!("{name} needs linked libraries; not supported")));
+        }
+        match object.into_bytes() {
+            Some(bytes) if !bytes.is_empty() => found.push((name, bytes.to_vec())),
+            _ => {}
         }
     }
     match found.len() {
-        0 => Err(AggregatorError::InvalidInput(
-            "the Solidity source defines no deployable contract".into(),
-        )),
-        1 => {
-            let (name, object) = &found[0];
-            if object.contains("__$") {
-                return Err(AggregatorError::InvalidInput(format!(
-                    "{name} needs linked libraries; not supported"
-                )));
-            }
-            hex::decode(object.trim_start_matches("0x")).map_err(|e| {
-                AggregatorError::SolcFailed(format!("bytecode of {name} is not hex: {e}"))
-            })
-        }
+        0 => Err(AggregatorError::InvalidInput("the Solidity source defines no deployable contract".into())),
+        1 => Ok(found.remove(0).1),
         _ => Err(AggregatorError::InvalidInput(format!(
             "the Solidity source defines several deployable contracts ({}); expected one",
             found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
@@ -131,14 +82,19 @@ fn parse_output(output: &Value) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn output(value: serde_json::Value) -> CompilerOutput {
+        serde_json::from_value(value).unwrap()
+    }
 
     #[test]
     fn compile_errors_are_reported() {
-        let out = json!({"errors": [
-            {"severity": "warning", "formattedMessage": "Warning: x"},
-            {"severity": "error", "formattedMessage": "ParserError: Expected ';'\n"}
-        ]});
-        match parse_output(&out) {
+        let out = output(json!({"errors": [
+            {"type": "Warning", "component": "general", "severity": "warning", "message": "x", "formattedMessage": "Warning: x"},
+            {"type": "ParserError", "component": "general", "severity": "error", "message": "Expected ';'", "formattedMessage": "ParserError: Expected ';'\n"}
+        ]}));
+        match parse_output(out) {
             Err(AggregatorError::Compile(m)) => assert_eq!(m, "ParserError: Expected ';'"),
             other => panic!("unexpected {other:?}"),
         }
@@ -146,11 +102,11 @@ mod tests {
 
     #[test]
     fn one_contract_is_picked() {
-        let out = json!({"contracts": {"Verifier.sol": {
+        let out = output(json!({"contracts": {"Verifier.sol": {
             "I": {"evm": {"bytecode": {"object": ""}}},
             "V": {"evm": {"bytecode": {"object": "6001"}}}
-        }}});
-        assert_eq!(parse_output(&out).unwrap(), vec![0x60, 0x01]);
+        }}}));
+        assert_eq!(parse_output(out).unwrap(), vec![0x60, 0x01]);
     }
 
     #[test]

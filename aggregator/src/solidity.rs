@@ -1,15 +1,26 @@
-//! Solidity source of the EVM verifier for an aggregation circuit.
+//! Solidity source of EVM verifiers: for an aggregation circuit, or for a model circuit directly.
 
 use crate::aggregate::ACCUMULATOR_LIMBS;
 use crate::error::{catch_panic, AggregatorError, Result};
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, G1Affine},
     plonk::VerifyingKey,
-    poly::{commitment::Params, kzg::commitment::ParamsKZG},
+    poly::{
+        commitment::{Params, ParamsProver},
+        kzg::commitment::ParamsKZG,
+    },
 };
 use snark_verifier_sdk::{
-    evm::gen_evm_verifier_sol_code, halo2::aggregation::AggregationCircuit, SHPLONK,
+    evm::gen_evm_verifier_sol_code,
+    halo2::aggregation::AggregationCircuit,
+    snark_verifier::{
+        loader::evm::EvmLoader,
+        system::halo2::{compile, transcript::evm::EvmTranscript, Config},
+        verifier::SnarkVerifier,
+    },
+    PlonkVerifier, SHPLONK,
 };
+use std::rc::Rc;
 
 /// The Solidity pragma snark-verifier emits; the project's solc (solc-js 0.8.19) accepts it as is.
 pub const VERIFIER_PRAGMA: &str = "pragma solidity 0.8.19;";
@@ -48,5 +59,46 @@ pub fn verifier_solidity(
     }
     catch_panic("generating the Solidity verifier", || {
         Ok(gen_evm_verifier_sol_code::<AggregationCircuit, SHPLONK>(params, vk, vec![num_instances]))
+    })
+}
+
+/// Generates a Solidity verifier (SHPLONK, keccak transcript) for the plain circuit with verifying
+/// key `vk` over its own SRS `params` (degree = the vk's), reading `num_instances` public inputs
+/// from its one instance column: a *direct* verifier, for proofs made with the EVM transcript
+/// (`zkml prove --evm`), no aggregation involved.
+///
+/// The contract has no ABI, like the aggregation verifier: calldata is the public inputs as
+/// 32-byte big-endian words, then the proof; it returns empty on success and reverts otherwise.
+/// Its final pairing check is the KZG opening of this one proof. Errors if `params` is not the
+/// SRS of `vk`'s degree or the circuit does not have exactly one instance column.
+pub fn direct_verifier_solidity(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instances: usize,
+) -> Result<String> {
+    let vk_k = vk.get_domain().k();
+    if params.k() != vk_k {
+        return Err(AggregatorError::InvalidInput(format!(
+            "the SRS has degree {} but the verifying key is for degree {vk_k}",
+            params.k()
+        )));
+    }
+    if vk.cs().num_instance_columns() != 1 {
+        return Err(AggregatorError::InvalidInput("a direct verifier needs a circuit with exactly one instance column".into()));
+    }
+    catch_panic("generating the Solidity verifier", || {
+        // No accumulator indices: the circuit verifies no other proof, so the contract's pairing
+        // check is this proof's own opening.
+        let protocol = compile(params, vk, Config::kzg().with_num_instance(vec![num_instances]));
+        let deciding_key = (params.get_g()[0], params.g2(), params.s_g2()).into();
+        let loader = EvmLoader::new::<halo2_proofs::halo2curves::bn256::Fq, halo2_proofs::halo2curves::bn256::Fr>();
+        let protocol = protocol.loaded(&loader);
+        let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
+        let instances = transcript.load_instances(vec![num_instances]);
+        let proof = PlonkVerifier::<SHPLONK>::read_proof(&deciding_key, &protocol, &instances, &mut transcript)
+            .map_err(|e| AggregatorError::Internal { context: "generating the Solidity verifier", message: format!("{e:?}") })?;
+        PlonkVerifier::<SHPLONK>::verify(&deciding_key, &protocol, &instances, &proof)
+            .map_err(|e| AggregatorError::Internal { context: "generating the Solidity verifier", message: format!("{e:?}") })?;
+        Ok(loader.solidity_code())
     })
 }

@@ -6,7 +6,11 @@
 //!   inner proofs' public inputs, `outputs` the inner model outputs as floats;
 //! - `aggregation.json`: the [`AggregatedProof`] with its verifying key and circuit configuration,
 //!   from which the Solidity verifier is generated;
-//! - `Verifier.sol` and `Verifier.bin` (hex creation bytecode), written by [`write_evm_verifier`].
+//! - `Verifier.sol`, `Verifier.bin` (hex creation bytecode) and `verifier.json` (what it verifies),
+//!   written by [`write_evm_verifier`]; `deployment.json` after `zkml deploy`.
+//!
+//! A compiled model directory can hold the same three verifier files for a *direct* verifier
+//! (no aggregation; proofs made with `zkml prove --evm`) when it fits EIP-170.
 
 use std::path::{Path, PathBuf};
 
@@ -15,15 +19,15 @@ use halo2_proofs::poly::commitment::Params;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zkml_prover::artifact::{srs_fingerprint, CompiledModel, FORMAT_VERSION};
-use zkml_prover::proof::{fr_to_hex, verify as verify_model_proof, NamedCommitment, ProofFile};
+use zkml_prover::proof::{fr_to_hex, verify as verify_model_proof, NamedCommitment, ProofFile, TranscriptKind};
 use zkml_prover::srs::SrsStore;
 use zkml_prover::{keys, ProverError};
 
 use crate::error::{AggregatorError, Result};
-use crate::revm::{deployed_size, verify_in_revm, EvmOutcome};
+use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
 use crate::rpc::{deploy_and_verify, RpcOutcome};
 use crate::aggregate::{aggregate_with_shape, AggregationShape};
-use crate::{compile_solidity, snark_from_parts, verifier_solidity, AggregatedProof, ACCUMULATOR_LIMBS};
+use crate::{compile_solidity, direct_verifier_solidity, snark_from_parts, verifier_solidity, AggregatedProof, ACCUMULATOR_LIMBS};
 
 /// File names inside `AGG_DIR`.
 pub const PROOF_FILE: &str = "proof.json";
@@ -168,6 +172,13 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
     let mut next_instance = ACCUMULATOR_LIMBS;
     for (index, path) in proofs.iter().enumerate() {
         let file = ProofFile::load(path)?;
+        if file.transcript != TranscriptKind::Poseidon {
+            return Err(AggregatorError::InvalidInput(format!(
+                "{} was made with the {} transcript (for a direct verifier); aggregation needs a proof made without --evm",
+                path.display(),
+                file.transcript
+            )));
+        }
         let (hash, model, vk, inner_srs) = models.iter().find(|(h, ..)| *h == file.model_hash).ok_or_else(|| {
             AggregatorError::InvalidInput(format!(
                 "{} is a proof of a model that was not given (model hash {}); pass its compiled directory with --model",
@@ -225,6 +236,7 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
         inputs,
         outputs,
         commitments,
+        transcript: TranscriptKind::Evm,
     };
     proof_file.save(&out_dir.join(PROOF_FILE))?;
     write_json(&out_dir.join(AGGREGATION_FILE), &aggregated)?;
@@ -287,6 +299,8 @@ fn load_aggregation(agg_dir: &Path) -> Result<AggregatedProof> {
 /// What [`write_evm_verifier`] wrote.
 #[derive(Clone, Debug)]
 pub struct VerifierSummary {
+    /// Aggregated or direct.
+    pub kind: VerifierKind,
     /// The Solidity source.
     pub solidity: PathBuf,
     /// The hex creation bytecode.
@@ -295,9 +309,50 @@ pub struct VerifierSummary {
     pub runtime_size: usize,
 }
 
-/// Generates the Solidity verifier of the aggregation in `agg_dir`, compiles it with
-/// `tools.solc`, and writes `Verifier.sol` and `Verifier.bin`.
-pub fn write_evm_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
+/// What a verifier checks: an aggregated proof, or one model proof directly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifierKind {
+    /// The verifier of an aggregation circuit (`AGG_DIR`): reads the 12 accumulator limbs and the
+    /// inner public inputs.
+    #[default]
+    Aggregated,
+    /// The verifier of one model's circuit (`MODEL_DIR`): reads the model's public inputs and a
+    /// proof made with `zkml prove --evm`.
+    Direct,
+}
+
+impl std::fmt::Display for VerifierKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VerifierKind::Aggregated => "aggregated",
+            VerifierKind::Direct => "direct",
+        })
+    }
+}
+
+/// Generates the Solidity verifier of `dir`, compiles it with `tools.solc`, and writes
+/// `Verifier.sol`, `Verifier.bin` and `verifier.json` there.
+///
+/// `dir` is either an aggregation (`zkml aggregate`'s output: the aggregation verifier, always
+/// made to fit EIP-170 by the aggregation's planned degree) or a compiled model with keys: then a
+/// *direct* verifier of the model's own proofs (`zkml prove --evm`), written only if its runtime
+/// bytecode fits EIP-170; otherwise [`AggregatorError::VerifierTooLarge`] and nothing is written
+/// (see [`write_aggregated_verifier_for_model`]).
+pub fn write_evm_verifier(dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
+    if dir.join(AGGREGATION_FILE).exists() {
+        return write_aggregation_verifier(dir, tools);
+    }
+    if CompiledModel::path_in(dir).exists() {
+        return write_direct_verifier(dir, tools);
+    }
+    Err(AggregatorError::InvalidInput(format!(
+        "{} holds neither an aggregation (run `zkml aggregate`) nor a compiled model (run `zkml compile` and `zkml setup`)",
+        dir.display()
+    )))
+}
+
+fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
     let aggregated = load_aggregation(agg_dir)?;
     let srs = SrsStore::default_location().params(aggregated.config.degree)?;
     if srs.params.k() != aggregated.config.degree {
@@ -306,28 +361,84 @@ pub fn write_evm_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierSumma
     let vk = aggregated.verifying_key()?;
     let source = verifier_solidity(&srs.params, &vk, aggregated.instances.len())?;
     let bytecode = compile_solidity(&tools.solc, &source)?;
-    let runtime_size = deployed_size(&bytecode)?;
-    let (sol, bin) = (agg_dir.join(SOLIDITY_FILE), agg_dir.join(BYTECODE_FILE));
-    std::fs::write(&sol, &source).map_err(|e| io(&sol, e))?;
-    std::fs::write(&bin, hex::encode(&bytecode)).map_err(|e| io(&bin, e))?;
     let record = VerifierRecord {
         format_version: FORMAT_VERSION,
-        aggregation_vk_hash: hex::encode(Sha256::digest(&aggregated.vk)),
+        kind: VerifierKind::Aggregated,
+        accepts_model_hash: hex::encode(Sha256::digest(&aggregated.vk)),
         bytecode_sha256: hex::encode(Sha256::digest(&bytecode)),
-        runtime_size,
+        runtime_size: deployed_size(&bytecode)?,
         public_inputs: aggregated.instances.len(),
     };
-    write_json(&agg_dir.join(VERIFIER_RECORD_FILE), &record)?;
-    Ok(VerifierSummary { solidity: sol, bytecode: bin, runtime_size })
+    save_verifier(agg_dir, &source, &bytecode, &record)
 }
 
-/// `AGG_DIR/verifier.json`: which aggregation `Verifier.bin` was generated for.
+fn write_direct_verifier(model_dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
+    let model = CompiledModel::load(model_dir)?;
+    let srs = SrsStore::default_location().params(model.layout.k)?;
+    let vk = keys::load_vk(model_dir, &model, &srs.params)?;
+    let public_inputs = model.quantized.public_input_count();
+    let source = direct_verifier_solidity(&srs.params, &vk, public_inputs)?;
+    let bytecode = compile_solidity(&tools.solc, &source)?;
+    let runtime_size = deployed_size(&bytecode)?;
+    if runtime_size > EIP170_LIMIT {
+        return Err(AggregatorError::VerifierTooLarge { runtime_size });
+    }
+    let record = VerifierRecord {
+        format_version: FORMAT_VERSION,
+        kind: VerifierKind::Direct,
+        accepts_model_hash: hex::encode(model.hash()),
+        bytecode_sha256: hex::encode(Sha256::digest(&bytecode)),
+        runtime_size,
+        public_inputs,
+    };
+    save_verifier(model_dir, &source, &bytecode, &record)
+}
+
+fn save_verifier(dir: &Path, source: &str, bytecode: &[u8], record: &VerifierRecord) -> Result<VerifierSummary> {
+    let (sol, bin) = (dir.join(SOLIDITY_FILE), dir.join(BYTECODE_FILE));
+    std::fs::write(&sol, source).map_err(|e| io(&sol, e))?;
+    std::fs::write(&bin, hex::encode(bytecode)).map_err(|e| io(&bin, e))?;
+    write_json(&dir.join(VERIFIER_RECORD_FILE), record)?;
+    Ok(VerifierSummary { kind: record.kind, solidity: sol, bytecode: bin, runtime_size: record.runtime_size })
+}
+
+/// Subdirectory of a model directory where [`write_aggregated_verifier_for_model`] puts its
+/// aggregation.
+pub const MODEL_AGGREGATION_DIR: &str = "aggregated";
+
+/// For a model whose direct verifier does not fit EIP-170: proves the model once on an all-zero
+/// input (Poseidon transcript), aggregates that proof into `MODEL_DIR/aggregated` at the planned
+/// degree, and writes the aggregation's verifier there. The aggregation's shape is cached
+/// ([`shape_cache_dir`]), so `zkml aggregate` of any later proof of this model gets the same
+/// verifying key, and this verifier accepts it. Returns the aggregation directory and what was
+/// written.
+pub fn write_aggregated_verifier_for_model(model_dir: &Path, tools: &Tools) -> Result<(PathBuf, AggregationSummary, VerifierSummary)> {
+    let model = CompiledModel::load(model_dir)?;
+    let srs = keys::model_srs(&model)?;
+    let pk = keys::load_pk(model_dir, &model, &srs.params)?;
+    let zeros: Vec<Vec<f32>> = model.quantized.inputs.iter().map(|&i| vec![0.0; model.quantized.nodes[i].shape.iter().product()]).collect();
+    let sample = zkml_prover::proof::prove(&model, &srs.params, &pk, &zeros)?;
+    let agg_dir = model_dir.join(MODEL_AGGREGATION_DIR);
+    std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
+    let sample_path = agg_dir.join("sample-proof.json");
+    sample.save(&sample_path)?;
+    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, None)?;
+    let verifier = write_aggregation_verifier(&agg_dir, tools)?;
+    Ok((agg_dir, summary, verifier))
+}
+
+/// `DIR/verifier.json`: which proofs `Verifier.bin` was generated for.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct VerifierRecord {
     /// Artifact format version.
     pub format_version: u32,
-    /// SHA-256 of the aggregation verifying key the verifier checks, hex.
-    pub aggregation_vk_hash: String,
+    /// Aggregated or direct.
+    #[serde(default)]
+    pub kind: VerifierKind,
+    /// The `model_hash` of the proof files it verifies: SHA-256 of the aggregation verifying key
+    /// (aggregated), or the model hash (direct), hex.
+    #[serde(alias = "aggregation_vk_hash")]
+    pub accepts_model_hash: String,
     /// SHA-256 of the creation bytecode in `Verifier.bin`, hex.
     pub bytecode_sha256: String,
     /// Its runtime bytecode size.
@@ -336,43 +447,71 @@ pub struct VerifierRecord {
     pub public_inputs: usize,
 }
 
-/// The verifier bytecode and the calldata of `agg_dir/proof.json`.
-fn bytecode_and_calldata(agg_dir: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
-    let bin = agg_dir.join(BYTECODE_FILE);
+/// `DIR/Verifier.bin`, checked against `DIR/verifier.json`: refuses a verifier that was edited
+/// since it was generated or comes from another format version.
+pub fn load_verifier(dir: &Path) -> Result<(Vec<u8>, VerifierRecord)> {
+    let bin = dir.join(BYTECODE_FILE);
     if !bin.exists() {
-        return Err(AggregatorError::InvalidInput(format!("{} not found: run `zkml evm-verifier` first", bin.display())));
+        return Err(AggregatorError::InvalidInput(format!("{} not found: run `zkml evm-verifier {}` first", bin.display(), dir.display())));
     }
     let text = std::fs::read_to_string(&bin).map_err(|e| io(&bin, e))?;
     let bytecode = hex::decode(text.trim().trim_start_matches("0x"))
         .map_err(|e| AggregatorError::InvalidInput(format!("{} is not hex: {e}", bin.display())))?;
-    let proof = ProofFile::load(&agg_dir.join(PROOF_FILE))?;
-    check_verifier_record(agg_dir, &bytecode, &proof)?;
-    let calldata = crate::encode_calldata(&proof.instance_values()?, &proof.proof_bytes()?);
-    Ok((bytecode, calldata))
-}
-
-/// Refuses a `Verifier.bin` that was not generated for the aggregation `proof` belongs to (or was
-/// edited since): its verdict would be about another verifying key.
-fn check_verifier_record(agg_dir: &Path, bytecode: &[u8], proof: &ProofFile) -> Result<()> {
-    let path = agg_dir.join(VERIFIER_RECORD_FILE);
-    let stale = |why: &str| {
-        AggregatorError::InvalidInput(format!("{}: {why}; run `zkml evm-verifier {}` again", agg_dir.join(BYTECODE_FILE).display(), agg_dir.display()))
-    };
-    let bytes = std::fs::read(&path).map_err(|_| stale("no verifier.json records which aggregation it was made for"))?;
+    let stale = |why: &str| AggregatorError::InvalidInput(format!("{}: {why}; run `zkml evm-verifier {}` again", bin.display(), dir.display()));
+    let bytes = std::fs::read(dir.join(VERIFIER_RECORD_FILE)).map_err(|_| stale("no verifier.json records what it was made for"))?;
     let record: VerifierRecord = serde_json::from_slice(&bytes).map_err(|_| stale("verifier.json is corrupt"))?;
     if record.format_version != FORMAT_VERSION {
         return Err(stale("it was generated by another zkml format version"));
     }
-    if record.bytecode_sha256 != hex::encode(Sha256::digest(bytecode)) {
+    if record.bytecode_sha256 != hex::encode(Sha256::digest(&bytecode)) {
         return Err(stale("the bytecode changed since it was generated"));
     }
-    if record.aggregation_vk_hash != proof.model_hash {
-        return Err(stale("it was generated for another aggregation than the one in proof.json"));
-    }
-    Ok(())
+    Ok((bytecode, record))
 }
 
-/// `AGG_DIR/deployment.json`: where the verifier of this aggregation was deployed.
+/// The proof a verifier in `dir` is to check: `proof` if given, else `dir/proof.json` (an
+/// aggregation's own proof). Refuses a proof of other circuits than the verifier's, or one made
+/// with a transcript the EVM cannot read.
+pub fn load_proof_for(dir: &Path, record: &VerifierRecord, proof: Option<&Path>) -> Result<ProofFile> {
+    let path = match (proof, record.kind) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, VerifierKind::Aggregated) => dir.join(PROOF_FILE),
+        (None, VerifierKind::Direct) => {
+            return Err(AggregatorError::InvalidInput(format!(
+                "{} holds a direct verifier: name the proof to check (a PROOF.json made with `zkml prove --evm`)",
+                dir.display()
+            )))
+        }
+    };
+    let file = ProofFile::load(&path)?;
+    if file.model_hash != record.accepts_model_hash {
+        return Err(AggregatorError::InvalidInput(format!(
+            "{} is not a proof this verifier checks: it was generated for {} proofs with model hash {}, the proof has {}",
+            path.display(),
+            record.kind,
+            record.accepts_model_hash,
+            file.model_hash
+        )));
+    }
+    if file.transcript != TranscriptKind::Evm {
+        return Err(AggregatorError::InvalidInput(format!(
+            "{} was made with the {} transcript, which the EVM verifier does not read: prove again with `zkml prove --evm`, or aggregate it",
+            path.display(),
+            file.transcript
+        )));
+    }
+    Ok(file)
+}
+
+/// The verifier bytecode of `dir` and the calldata of the proof it is to check.
+fn bytecode_and_calldata(dir: &Path, proof: Option<&Path>) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (bytecode, record) = load_verifier(dir)?;
+    let file = load_proof_for(dir, &record, proof)?;
+    let calldata = crate::encode_calldata(&file.instance_values()?, &file.proof_bytes()?);
+    Ok((bytecode, calldata))
+}
+
+/// `DIR/deployment.json`: where the verifier of `DIR` was deployed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DeploymentRecord {
     /// Artifact format version.
@@ -385,27 +524,27 @@ pub struct DeploymentRecord {
     pub address: String,
     /// The deployment transaction.
     pub tx_hash: String,
-    /// SHA-256 of the aggregation verifying key the verifier checks, hex.
-    pub aggregation_vk_hash: String,
+    /// The `model_hash` of the proofs the deployed verifier checks (see [`VerifierRecord`]).
+    #[serde(alias = "aggregation_vk_hash")]
+    pub accepts_model_hash: String,
     /// Number of public inputs the verifier reads.
     pub public_inputs: usize,
 }
 
-/// File name of the deployment record in `AGG_DIR`.
+/// File name of the deployment record in `DIR`.
 pub const DEPLOYMENT_FILE: &str = "deployment.json";
 
-/// Deploys `AGG_DIR/Verifier.bin` (checked to be the verifier of this aggregation) to the node at
-/// `rpc_url` and writes `AGG_DIR/deployment.json`. An existing record is kept unless `replace`.
-pub async fn deploy_verifier(agg_dir: &Path, rpc_url: &str, private_key: Option<&str>, replace: bool) -> Result<DeploymentRecord> {
-    let record_path = agg_dir.join(DEPLOYMENT_FILE);
+/// Deploys `DIR/Verifier.bin` (checked against `DIR/verifier.json`) to the node at `rpc_url` and
+/// writes `DIR/deployment.json`. An existing record is kept unless `replace`.
+pub async fn deploy_verifier(dir: &Path, rpc_url: &str, private_key: Option<&str>, replace: bool) -> Result<DeploymentRecord> {
+    let record_path = dir.join(DEPLOYMENT_FILE);
     if record_path.exists() && !replace {
         return Err(AggregatorError::InvalidInput(format!(
             "{} already records a deployment; pass --force to deploy again and replace it",
             record_path.display()
         )));
     }
-    let (bytecode, _) = bytecode_and_calldata(agg_dir)?;
-    let proof = ProofFile::load(&agg_dir.join(PROOF_FILE))?;
+    let (bytecode, verifier) = load_verifier(dir)?;
     let deployment = crate::rpc::deploy(rpc_url, private_key, &bytecode).await?;
     let record = DeploymentRecord {
         format_version: FORMAT_VERSION,
@@ -413,37 +552,40 @@ pub async fn deploy_verifier(agg_dir: &Path, rpc_url: &str, private_key: Option<
         chain_id: deployment.chain_id,
         address: format!("{:?}", deployment.address),
         tx_hash: format!("{:?}", deployment.tx_hash),
-        aggregation_vk_hash: proof.model_hash.clone(),
-        public_inputs: proof.instances.len(),
+        accepts_model_hash: verifier.accepts_model_hash,
+        public_inputs: verifier.public_inputs,
     };
     write_json(&record_path, &record)?;
     Ok(record)
 }
 
-/// Verifies `agg_dir/proof.json` with the verifier recorded in `agg_dir/deployment.json` (no new
-/// deployment); refuses a record made for another aggregation.
-pub async fn evm_verify_deployed(agg_dir: &Path, rpc_url: &str, private_key: Option<&str>) -> Result<RpcOutcome> {
-    let path = agg_dir.join(DEPLOYMENT_FILE);
+/// Verifies a proof (`proof`, or `DIR/proof.json` for an aggregation) with the verifier recorded
+/// in `DIR/deployment.json` (no new deployment); refuses a record made for other proofs.
+pub async fn evm_verify_deployed(dir: &Path, proof: Option<&Path>, rpc_url: &str, private_key: Option<&str>) -> Result<RpcOutcome> {
+    let path = dir.join(DEPLOYMENT_FILE);
     let bytes = std::fs::read(&path).map_err(|_| AggregatorError::InvalidInput(format!("{} not found: run `zkml deploy` first", path.display())))?;
     let record: DeploymentRecord =
         serde_json::from_slice(&bytes).map_err(|e| AggregatorError::InvalidInput(format!("{} is corrupt: {e}", path.display())))?;
-    let (_, calldata) = bytecode_and_calldata(agg_dir)?;
-    let proof = ProofFile::load(&agg_dir.join(PROOF_FILE))?;
-    if record.aggregation_vk_hash != proof.model_hash {
-        return Err(AggregatorError::InvalidInput(format!("{}: the deployed verifier is for another aggregation", path.display())));
+    let (_, verifier) = load_verifier(dir)?;
+    let file = load_proof_for(dir, &verifier, proof)?;
+    if record.accepts_model_hash != file.model_hash {
+        return Err(AggregatorError::InvalidInput(format!("{}: the deployed verifier checks other proofs", path.display())));
     }
+    let calldata = crate::encode_calldata(&file.instance_values()?, &file.proof_bytes()?);
     let address = record.address.parse().map_err(|e| AggregatorError::InvalidInput(format!("{}: bad address: {e}", path.display())))?;
     crate::rpc::verify_at(rpc_url, private_key, address, &calldata).await
 }
 
-/// Runs the verifier on `agg_dir/proof.json` in the embedded EVM.
-pub fn evm_verify_local(agg_dir: &Path) -> Result<EvmOutcome> {
-    let (bytecode, calldata) = bytecode_and_calldata(agg_dir)?;
+/// Runs the verifier of `dir` on a proof (`proof`, or `DIR/proof.json` for an aggregation) in the
+/// embedded EVM.
+pub fn evm_verify_local(dir: &Path, proof: Option<&Path>) -> Result<EvmOutcome> {
+    let (bytecode, calldata) = bytecode_and_calldata(dir, proof)?;
     verify_in_revm(&bytecode, &calldata)
 }
 
-/// Deploys the verifier to the node at `rpc_url` and verifies `agg_dir/proof.json` there.
-pub async fn evm_verify_rpc(agg_dir: &Path, rpc_url: &str, private_key: Option<&str>) -> Result<RpcOutcome> {
-    let (bytecode, calldata) = bytecode_and_calldata(agg_dir)?;
+/// Deploys the verifier of `dir` to the node at `rpc_url` and verifies a proof there (`proof`, or
+/// `DIR/proof.json` for an aggregation).
+pub async fn evm_verify_rpc(dir: &Path, proof: Option<&Path>, rpc_url: &str, private_key: Option<&str>) -> Result<RpcOutcome> {
+    let (bytecode, calldata) = bytecode_and_calldata(dir, proof)?;
     deploy_and_verify(rpc_url, private_key, &bytecode, &calldata).await
 }

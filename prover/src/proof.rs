@@ -1,14 +1,17 @@
 //! Proving and verifying one forward pass, and the proof file format.
 //!
-//! Proofs use SHPLONK over KZG with snark-verifier's Poseidon transcript, so the aggregator can
-//! verify them inside its circuit. A proof file (`PROOF.json`) holds:
+//! Proofs use SHPLONK over KZG. By default the Fiat–Shamir transcript is snark-verifier's Poseidon
+//! one, so the aggregator can verify the proof inside its circuit; a proof meant for a direct
+//! Solidity verifier uses the keccak (EVM) transcript instead ([`TranscriptKind`]). A proof file
+//! (`PROOF.json`) holds:
 //! - `proof`: the proof bytes, 0x-prefixed hex;
 //! - `instances`: the public inputs, each a 0x-prefixed 32-byte big-endian field element, in the
 //!   order of [`crate::visibility`] (input section, params commitment, output section);
 //! - `inputs` and `outputs`: the public input and output values dequantized to floats, one list
 //!   per model input/output (empty for one that is not public);
 //! - `commitments`: the Poseidon commitments among the public inputs, named by what they commit to;
-//! - `model_hash` and `format_version`, so a proof is never checked against another model.
+//! - `model_hash` and `format_version`, so a proof is never checked against another model;
+//! - `transcript`: `poseidon` (absent in older files) or `evm`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +24,9 @@ use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
+use halo2_proofs::transcript::{TranscriptReadBuffer, TranscriptWriterBuffer};
 use snark_verifier_sdk::halo2::{PoseidonTranscript, POSEIDON_SPEC};
+use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use snark_verifier_sdk::NativeLoader;
 
 use crate::artifact::{CompiledModel, FORMAT_VERSION};
@@ -51,6 +56,32 @@ pub struct ProofFile {
     /// The commitments among the public inputs.
     #[serde(default)]
     pub commitments: Vec<NamedCommitment>,
+    /// The transcript the proof was made with.
+    #[serde(default)]
+    pub transcript: TranscriptKind,
+}
+
+/// The Fiat–Shamir transcript of a proof: which hash turns the prover's messages into challenges.
+/// A verifier must use the same one, so it decides where a proof can be checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TranscriptKind {
+    /// Poseidon over BN254's scalar field: cheap inside a circuit, so `zkml aggregate` can verify
+    /// the proof recursively. Not what a Solidity verifier reads.
+    #[default]
+    Poseidon,
+    /// Keccak-256 (snark-verifier's EVM transcript): what a direct Solidity verifier reads, and what
+    /// aggregated proofs use. Cannot be aggregated.
+    Evm,
+}
+
+impl std::fmt::Display for TranscriptKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TranscriptKind::Poseidon => "poseidon",
+            TranscriptKind::Evm => "evm",
+        })
+    }
 }
 
 /// A Poseidon commitment among a proof's public inputs.
@@ -138,24 +169,39 @@ impl ProofFile {
     }
 }
 
-/// Proves one forward pass of `model` on float `inputs` (one flat row-major list per input).
+/// Proves one forward pass of `model` on float `inputs` (one flat row-major list per input), with
+/// the Poseidon transcript (aggregatable). See [`prove_with`].
 pub fn prove(model: &CompiledModel, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, inputs: &[Vec<f32>]) -> Result<ProofFile, ProverError> {
+    prove_with(model, params, pk, inputs, TranscriptKind::Poseidon)
+}
+
+/// Proves one forward pass of `model` on float `inputs` with the given transcript: Poseidon for
+/// proofs to aggregate, EVM (keccak) for a direct Solidity verifier.
+pub fn prove_with(
+    model: &CompiledModel,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    inputs: &[Vec<f32>],
+    transcript: TranscriptKind,
+) -> Result<ProofFile, ProverError> {
     let q = &model.quantized;
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
     }
     let tensors = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
     let (circuit, instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors)?;
-    let mut transcript = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-        params,
-        pk,
-        &[circuit],
-        &[&[&instances]],
-        OsRng,
-        &mut transcript,
-    )?;
-    let proof = transcript.finalize();
+    let proof = match transcript {
+        TranscriptKind::Poseidon => {
+            let mut t = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
+            create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(params, pk, &[circuit], &[&[&instances]], OsRng, &mut t)?;
+            t.finalize()
+        }
+        TranscriptKind::Evm => {
+            let mut t = <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<_, _, _>>::init(vec![]);
+            create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(params, pk, &[circuit], &[&[&instances]], OsRng, &mut t)?;
+            t.finalize()
+        }
+    };
     let public = decode_public(model, &instances)?;
     Ok(ProofFile {
         format_version: FORMAT_VERSION,
@@ -165,6 +211,7 @@ pub fn prove(model: &CompiledModel, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G
         inputs: public.inputs,
         outputs: public.outputs,
         commitments: public.commitments,
+        transcript,
     })
 }
 
@@ -214,7 +261,7 @@ pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKe
             return Err(ProverError::Artifact("the proof commits to other parameters than this model's".into()));
         }
     }
-    verify_raw(params, vk, &instances, &proof.proof_bytes()?)
+    verify_raw_with(params, vk, &instances, &proof.proof_bytes()?, proof.transcript)
 }
 
 /// Checks that `proof` is about the float `inputs`: its public input values, or its input
@@ -245,13 +292,26 @@ pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>
 
 /// Verifies raw proof bytes against public inputs (Poseidon transcript, SHPLONK).
 pub fn verify_raw(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> Result<(), ProverError> {
-    let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(proof, POSEIDON_SPEC.clone());
-    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-        params,
-        vk,
-        SingleStrategy::new(params),
-        &[&[instances]],
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Plonk(format!("the proof is invalid ({e:?})")))
+    verify_raw_with(params, vk, instances, proof, TranscriptKind::Poseidon)
+}
+
+/// Verifies raw proof bytes against public inputs (SHPLONK) with the given transcript.
+pub fn verify_raw_with(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+    transcript: TranscriptKind,
+) -> Result<(), ProverError> {
+    let result = match transcript {
+        TranscriptKind::Poseidon => {
+            let mut t = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(proof, POSEIDON_SPEC.clone());
+            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(params, vk, SingleStrategy::new(params), &[&[instances]], &mut t)
+        }
+        TranscriptKind::Evm => {
+            let mut t = <EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>> as TranscriptReadBuffer<_, _, _>>::init(proof);
+            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(params, vk, SingleStrategy::new(params), &[&[instances]], &mut t)
+        }
+    };
+    result.map_err(|e| ProverError::Plonk(format!("the proof is invalid ({e:?})")))
 }
