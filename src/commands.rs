@@ -148,10 +148,11 @@ fn compile(
         model.quantized.dequantize(model.quantized.activation_range().highest() as i64),
     );
     eprintln!(
-        "circuit: k = {} ({} rows), {} advice + {} lookup columns, {} rows used, {} range checks, {} public inputs",
+        "circuit: k = {} ({} rows), {} advice{} + {} lookup columns, {} rows used, {} range checks, {} public inputs",
         l.k,
         1u64 << l.k,
         l.shape.width,
+        if l.shape.gadgets.freivalds { " (+1 for the convolutions' randomized checks)" } else { "" },
         l.shape.lookup_columns,
         l.main_rows,
         l.range_checks,

@@ -19,7 +19,7 @@ pub struct BenchResult {
     pub model: String,
     /// Circuit size `2^k`.
     pub k: u32,
-    /// Advice columns of the main area.
+    /// Advice columns of the main area, plus the second-phase column of the randomized checks.
     pub advice_columns: usize,
     /// Lookup columns.
     pub lookup_columns: usize,
@@ -73,7 +73,7 @@ pub fn bench_model(model: &Path, input: &Path, calibration: Option<&Path>, confi
     Ok(BenchResult {
         model: model.display().to_string(),
         k: compiled.layout.k,
-        advice_columns: compiled.layout.shape.width,
+        advice_columns: compiled.layout.shape.width + usize::from(compiled.layout.shape.gadgets.freivalds),
         lookup_columns: compiled.layout.shape.lookup_columns,
         compile_s,
         srs_s,

@@ -24,6 +24,7 @@ use crate::gadgets::matvec::{MatVecChip, MatVecConfig};
 use crate::gadgets::max::{MaxChip, MaxConfig, MaxSlot};
 use crate::gadgets::constant::{ConstantChip, ConstantConfig};
 use crate::gadgets::divide::{DivideChip, DivideConfig, Numerator};
+use crate::gadgets::freivalds::{FreivaldsChip, FreivaldsConfig, PendingCheck};
 use crate::gadgets::params::{self, ParamCells};
 use crate::gadgets::product::{ProductChip, ProductConfig};
 use crate::gadgets::sqrt::{SqrtChip, SqrtConfig};
@@ -97,6 +98,9 @@ pub struct GadgetSet {
     pub constant: bool,
     /// [`PoseidonConfig`].
     pub poseidon: bool,
+    /// [`FreivaldsConfig`] (a second-phase column and two challenges).
+    #[serde(default)]
+    pub freivalds: bool,
 }
 
 impl GadgetSet {
@@ -117,6 +121,7 @@ impl GadgetSet {
             rescale_activation: true,
             constant: true,
             poseidon: true,
+            freivalds: true,
         }
     }
 
@@ -184,6 +189,8 @@ pub struct ModelConfig {
     pub constant: Option<ConstantConfig>,
     /// Poseidon commitments.
     pub poseidon: Option<PoseidonConfig>,
+    /// Randomized checks of convolutions.
+    pub freivalds: Option<FreivaldsConfig>,
     /// Range checks and their table.
     pub range: RangeCheckConfig,
     /// The public inputs.
@@ -223,6 +230,7 @@ impl ModelConfig {
             rescale_activation: g.rescale_activation.then(|| RescaleActivationConfig::configure(meta, c)),
             constant: g.constant.then(|| ConstantConfig::configure(meta, c)),
             poseidon: if g.poseidon { PoseidonConfig::configure(meta, c) } else { None },
+            freivalds: g.freivalds.then(|| FreivaldsConfig::configure(meta, c)),
             range: RangeCheckConfig::configure(meta, params.lookup_columns, params.function_columns),
             columns,
             instance,
@@ -277,9 +285,28 @@ pub fn node_roles(model: &QuantizedModel) -> Vec<NodeRole> {
     roles
 }
 
+/// `(positions, inputs, outputs)` of a convolution that a circuit of `width` columns with the
+/// Freivalds check enabled checks that way ([`FreivaldsConfig`]): one with weights fixed in the
+/// circuit, not depthwise, whose check takes fewer rows than its row-by-row product.
+fn freivalds_shape(model: &QuantizedModel, node: &QNode, width: usize, enabled: bool) -> Option<(usize, usize, usize)> {
+    if !enabled || model.visibility.witnessed_params() {
+        return None;
+    }
+    let QOp::Conv2d { weight, conv, .. } = &node.op else { return None };
+    if conv.depthwise {
+        return None;
+    }
+    let outputs = (*node.shape.last()?).max(1);
+    let (inputs, positions) = (weight.data().len() / outputs, node.shape.iter().product::<usize>() / outputs);
+    let taps = conv.taps(&model.nodes[node.inputs[0]].shape, weight.shape()).ok()?;
+    let product_rows: usize = taps.iter().step_by(outputs).map(|t| MatVecConfig::rows(t.len(), outputs, width)).sum();
+    let check_rows = FreivaldsConfig::rows(positions, inputs, outputs, width) + 2 * ConstantConfig::rows(1);
+    (check_rows < product_rows).then_some((positions, inputs, outputs))
+}
+
 /// Main-area rows and range checks one node takes with `width` columns. The planner sizes the
 /// circuit with this; synthesis checks it used exactly this much.
-fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize) -> (usize, usize) {
+fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize, freivalds: bool) -> (usize, usize) {
     let count: usize = node.shape.iter().product();
     let (rescale_rows, rescale_checks) = match role {
         NodeRole::Absorbed => return (0, 0),
@@ -304,6 +331,10 @@ fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize)
             QOp::AddConst { .. } => return (AddConfig::rows_add(count, width), 0),
             _ => {}
         }
+    }
+    if let Some((positions, inputs, outputs)) = freivalds_shape(model, node, width, freivalds) {
+        // Plus the zero and one cells the folds copy.
+        return (FreivaldsConfig::rows(positions, inputs, outputs, width) + 2 * ConstantConfig::rows(1) + rescale_rows, rescale_checks);
     }
     match &node.op {
         // Shapes were validated when the model was built, so the taps exist.
@@ -357,7 +388,7 @@ fn node_cost(model: &QuantizedModel, node: &QNode, role: NodeRole, width: usize)
 }
 
 /// The gadgets `model`'s circuit needs.
-fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole]) -> GadgetSet {
+fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole], width: usize, freivalds: bool) -> GadgetSet {
     let mut g = GadgetSet::default();
     let witnessed = model.visibility.witnessed_params();
     for (node, role) in model.nodes.iter().zip(roles) {
@@ -378,6 +409,8 @@ fn gadgets_used(model: &QuantizedModel, roles: &[NodeRole]) -> GadgetSet {
                 g.rescale |= rescales;
                 if conv.depthwise {
                     g.dot_weights = true;
+                } else if freivalds_shape(model, node, width, freivalds).is_some() {
+                    (g.freivalds, g.constant) = (true, true);
                 } else {
                     g.matvec = true;
                 }
@@ -443,12 +476,22 @@ fn function_lookups(model: &QuantizedModel) -> usize {
 /// (remainders, clamp bounds) and one segment of `2B` rows for activations, and `B` must be at
 /// least `2^(range_bits - 1)`.
 pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
+    let shapes: Vec<(usize, bool)> = WIDTHS.into_iter().flat_map(|w| [(w, false), (w, true)]).collect();
+    plan_among(model, &shapes)
+}
+
+/// [`plan`] restricted to `width` main columns, with the Freivalds check of convolutions on or off
+/// (tests use it to exercise a shape the cost model would not pick for a small model).
+pub fn plan_with(model: &QuantizedModel, width: usize, freivalds: bool) -> Result<CircuitLayout, ProverError> {
+    plan_among(model, &[(width, freivalds)])
+}
+
+fn plan_among(model: &QuantizedModel, shapes: &[(usize, bool)]) -> Result<CircuitLayout, ProverError> {
     let fixed_rows = RangeCheckConfig::table_rows(&model.fixed_ranges(), &model.function_tables());
     let min_bound = 1i64 << (model.config.range_bits - 1);
     model.check_visibility()?;
     let public_inputs = model.public_input_count();
     let roles = node_roles(model);
-    let gadgets = gadgets_used(model, &roles);
     let mut best: Option<(u128, CircuitLayout)> = None;
     for k in K_RANGE {
         let usable = (1usize << k) - RESERVED_ROWS;
@@ -457,20 +500,25 @@ pub fn plan(model: &QuantizedModel) -> Result<CircuitLayout, ProverError> {
             continue;
         }
         let table_rows = fixed_rows + 2 * activation_bound as usize;
-        for width in WIDTHS.into_iter().filter(|&w| w >= gadgets.min_width()) {
+        for &(width, freivalds) in shapes {
+            let gadgets = gadgets_used(model, &roles, width, freivalds);
+            if width < gadgets.min_width() || freivalds != gadgets.freivalds {
+                continue;
+            }
             let function_columns = function_lookups(model).div_ceil(usable);
             let (main_rows, range_checks) = model
                 .nodes
                 .iter()
                 .zip(&roles)
-                .map(|(n, &role)| node_cost(model, n, role, width))
+                .map(|(n, &role)| node_cost(model, n, role, width, freivalds))
                 .fold((visibility_rows(model, width), 0usize), |(r, c), (dr, dc)| (r.saturating_add(dr), c.saturating_add(dc)));
             if main_rows > usable {
                 continue;
             }
             let lookup_columns = range_checks.div_ceil(usable).max(1);
-            // Each lookup column costs itself plus about three more (permuted pair, product).
-            let cost = ((width + 4 * lookup_columns + 5 * function_columns) as u128) << k;
+            // Each lookup column costs itself plus about three more (permuted pair, product); the
+            // Freivalds check adds its second-phase column.
+            let cost = ((width + usize::from(freivalds) + 4 * lookup_columns + 5 * function_columns) as u128) << k;
             let layout = CircuitLayout {
                 k,
                 shape: ShapeParams { width, lookup_columns, function_columns, gadgets },
@@ -564,12 +612,14 @@ impl Circuit<Fr> for ModelCircuit {
                 };
                 let mut values: Vec<Vec<Num>> = Vec::with_capacity(model.nodes.len());
                 let mut next_input = 0;
+                let mut deferred = Vec::new();
                 let roles = node_roles(model);
+                let freivalds = self.layout.shape.gadgets.freivalds;
                 for (id, node) in model.nodes.iter().enumerate() {
                     let (row_before, checks_before, fns_before) = (ctx.row, ctx.range.slots_used(), ctx.range.function_slots_used());
                     let node_params = params.as_ref().map(|p| (p.per_node[id].as_slice(), p.one));
-                    let out = self.layout_node(&config, &mut ctx, node, roles[id], &values, &mut next_input, node_params)?;
-                    let (rows, checks) = node_cost(model, node, roles[id], config.columns.width());
+                    let out = self.layout_node(&config, &mut ctx, node, roles[id], &values, &mut next_input, node_params, &mut deferred)?;
+                    let (rows, checks) = node_cost(model, node, roles[id], config.columns.width(), freivalds);
                     let expected = (rows, checks, node_function_lookups(node));
                     let used = (ctx.row - row_before, ctx.range.slots_used() - checks_before, ctx.range.function_slots_used() - fns_before);
                     if used != expected {
@@ -580,6 +630,16 @@ impl Circuit<Fr> for ModelCircuit {
                     values.push(out);
                 }
                 let public = self.public_cells(&config, &mut ctx, &values, params.as_ref())?;
+                // Every first-phase cell is assigned: commit them, draw the challenges, and
+                // complete the randomized checks with them.
+                if let Some(freivalds) = &config.freivalds {
+                    ctx.region.next_phase();
+                    let chip = FreivaldsChip::new(freivalds);
+                    let challenges = chip.challenges(&ctx);
+                    for pending in &deferred {
+                        chip.assign_check(&mut ctx, pending, challenges)?;
+                    }
+                }
                 if ctx.row != self.layout.main_rows {
                     eprintln!("internal error: the circuit used {} main rows, planned {}", ctx.row, self.layout.main_rows);
                     return Err(Error::Synthesis);
@@ -708,6 +768,7 @@ impl ModelCircuit {
         values: &[Vec<Num>],
         next_input: &mut usize,
         params: Option<(&[Num], Num)>,
+        deferred: &mut Vec<PendingCheck>,
     ) -> Result<Vec<Num>, Error> {
         if role == NodeRole::Absorbed {
             // The node before computed the activation already.
@@ -838,7 +899,24 @@ impl ModelCircuit {
                     Some(linear::dot_rescale(xs, t.iter().map(|&(_, j)| weight.data()[j]), bias[o % channels], shift))
                 };
                 let mut accs = Vec::with_capacity(count);
-                if let Some((p, one)) = params {
+                if let Some((positions, inputs, outputs)) = freivalds_shape(model, node, config.columns.width(), config.freivalds.is_some()) {
+                    let constant = ConstantChip::new(need(&config.constant)?);
+                    let (zero, one) = (constant.assign(ctx, 0)?, constant.assign(ctx, 1)?);
+                    // Input slot `s` of every position is tap `s` of its first output channel.
+                    let mut patches = vec![vec![None; inputs]; positions];
+                    for (patch, group) in patches.iter_mut().zip(taps.chunks(outputs)) {
+                        for &(i, slot) in &group[0] {
+                            patch[slot] = Some(x[i]);
+                        }
+                    }
+                    let weights: Vec<Vec<i64>> = (0..inputs).map(|s| (0..outputs).map(|o| weight.data()[o * inputs + s]).collect()).collect();
+                    let ws: Vec<_> = taps.iter().enumerate().map(|(o, t)| witness(t, o)).collect();
+                    let claimed: Vec<_> = ws.iter().map(|w| w.map(|w| w.acc)).collect();
+                    let chip = FreivaldsChip::new(need(&config.freivalds)?);
+                    let (products, pending) = chip.assign_products(ctx, &patches, &weights, bias, &claimed, &zero, &one)?;
+                    deferred.push(pending);
+                    accs.extend(products.into_iter().zip(ws.iter().map(|w| w.map(|w| w.out))));
+                } else if let Some((p, one)) = params {
                     let (weights, biases) = p.split_at(weight.data().len());
                     let chip = DotActivationsChip::new(need(&config.dot_activations)?);
                     for (o, t) in taps.iter().enumerate() {

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tract_onnx::prelude::*;
 use zkml_prover::artifact::CompiledModel;
+use zkml_prover::circuit::plan_with;
 use zkml_prover::compile::{compile_onnx, forward};
 use zkml_prover::keys::{generate_keys, load_pk, load_vk, model_srs, save_keys};
 use zkml_prover::proof::{fr_to_hex, prove, verify};
@@ -25,8 +26,9 @@ fn tract_run<T: Datum + Clone>(path: &Path, dims: &[usize], input: &[T]) -> Vec<
 
 const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 13, activation_bound: None };
 
-/// Imports, checks the float import against tract, then proves, verifies and tampers.
-fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<usize>), input_dims: &[usize], seed: u64) {
+/// Imports, checks the float import against tract, then proves, verifies and tampers. Returns the
+/// compiled model and the input it was proved on.
+fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<usize>), input_dims: &[usize], seed: u64) -> (CompiledModel, Vec<f32>) {
     let dir = scratch(name);
     let path = dir.join("model.onnx");
     let mut b = OnnxBuilder::new(seed);
@@ -57,7 +59,7 @@ fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<
     save_keys(&dir, &model, &srs.params, &pk).unwrap();
     let (pk, vk) = (load_pk(&dir, &model, &srs.params).unwrap(), load_vk(&dir, &model, &srs.params).unwrap());
 
-    let proof = prove(&model, &srs.params, &pk, &[input]).unwrap();
+    let proof = prove(&model, &srs.params, &pk, &[input.clone()]).unwrap();
     assert_eq!(proof.outputs, report.outputs, "{name}: proved outputs differ from the reference forward pass");
     verify(&model, &srs.params, &vk, &proof).unwrap();
 
@@ -77,6 +79,7 @@ fn check_model(name: &str, build: impl FnOnce(&mut OnnxBuilder) -> (String, Vec<
     tampered.instances = values.iter().map(fr_to_hex).collect();
     tampered.outputs[0][0] += 1.0 / 128.0;
     assert!(verify(&model, &srs.params, &vk, &tampered).is_err(), "{name}: changed output accepted");
+    (model, input)
 }
 
 #[test]
@@ -138,7 +141,7 @@ fn product_of_two_activations() {
 
 #[test]
 fn small_cnn_with_padding_strides_depthwise_and_pooling() {
-    check_model(
+    let (model, input) = check_model(
         "small_cnn",
         |b| {
             // x: [1, 2, 7, 7] -> 3x3 conv, padded, 4 channels -> Relu -> 2x2 average pool (stride 2)
@@ -154,6 +157,21 @@ fn small_cnn_with_padding_strides_depthwise_and_pooling() {
         &[1, 2, 7, 7],
         5,
     );
+    // The same model with its first (padded, 49-position) convolution checked by Freivalds'
+    // randomized check instead of row by row: the cost model picks that only for larger models.
+    let mut folded = model.clone();
+    folded.layout = plan_with(&model.quantized, 5, true).unwrap();
+    assert!(folded.layout.shape.gadgets.freivalds && folded.layout.k == model.layout.k, "{:?}", folded.layout);
+    let srs = model_srs(&folded).unwrap();
+    let pk = generate_keys(&folded, &srs.params).unwrap();
+    let proof = prove(&folded, &srs.params, &pk, &[input.clone()]).unwrap();
+    assert_eq!(proof.outputs, forward(&model, &[input]).unwrap().outputs);
+    verify(&folded, &srs.params, pk.get_vk(), &proof).unwrap();
+    let mut tampered = proof.clone();
+    let mut bytes = proof.proof_bytes().unwrap();
+    bytes[40] ^= 1;
+    tampered.proof = format!("0x{}", hex::encode(&bytes));
+    assert!(verify(&folded, &srs.params, pk.get_vk(), &tampered).is_err());
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod add;
 pub mod clamp;
 pub mod constant;
 pub mod divide;
+pub mod freivalds;
 pub mod dot_activations;
 pub mod dot_weights;
 pub mod matvec;
