@@ -42,16 +42,29 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { dir, proof, input } => verify(&dir, &proof, input.as_deref()),
-        Command::Aggregate { proofs, models, output, k, force } => {
+        Command::Aggregate { proofs, models, output, k, min_gas, force } => {
             if !force && workflow::aggregation_exists(&output) {
                 bail!("{} already holds an aggregation; pass --force to replace it", output.display());
             }
             if proofs.len() > MAX_AGGREGATED {
                 bail!("{} proofs given; aggregate at most {MAX_AGGREGATED} at once", proofs.len());
             }
-            aggregate(&models, &proofs, &output, k).map(|_| ExitCode::SUCCESS)
+            let degree = match (k, min_gas) {
+                (Some(k), _) => workflow::Degree::Exactly(k),
+                (None, true) => workflow::Degree::CheapestVerifier,
+                (None, false) => workflow::Degree::Fits,
+            };
+            aggregate(&models, &proofs, &output, degree).map(|_| ExitCode::SUCCESS)
         }
-        Command::EvmVerifier { dir } => evm_verifier(&dir).map(|_| ExitCode::SUCCESS),
+        Command::EvmVerifier { dir, sol_out, force } => {
+            let summary = evm_verifier(&dir)?;
+            if let Some(file) = sol_out {
+                let verifier_dir = summary.solidity.parent().unwrap_or(&dir);
+                let name = workflow::export_solidity(verifier_dir, &file, force)?;
+                eprintln!("wrote {} (contract {name})", file.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::EvmVerify { dir, proof, rpc, private_key, deployed } => {
             evm_verify(&dir, proof.as_deref(), rpc.as_deref(), private_key.as_deref(), deployed)
         }
@@ -243,10 +256,14 @@ fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCod
 /// Most proofs one aggregation takes (the circuit grows with each).
 const MAX_AGGREGATED: usize = 8;
 
-fn aggregate(models: &[PathBuf], proofs: &[PathBuf], output: &Path, k: Option<u32>) -> Result<workflow::AggregationSummary> {
-    let degree = k.map_or_else(|| "planned".to_string(), |k| k.to_string());
-    let summary = step(&format!("aggregating {} proof(s) (k = {degree}; takes minutes)", proofs.len()), || {
-        workflow::aggregate_proofs(models, proofs, output, k)
+fn aggregate(models: &[PathBuf], proofs: &[PathBuf], output: &Path, degree: workflow::Degree) -> Result<workflow::AggregationSummary> {
+    let planned = match degree {
+        workflow::Degree::Exactly(k) => k.to_string(),
+        workflow::Degree::Fits => "planned to fit EIP-170".into(),
+        workflow::Degree::CheapestVerifier => "planned for the cheapest verifier".into(),
+    };
+    let summary = step(&format!("aggregating {} proof(s) (k {planned}; takes minutes)", proofs.len()), || {
+        workflow::aggregate_proofs(models, proofs, output, degree)
     })?;
     eprintln!("aggregation circuit: k = {}", summary.degree);
     if summary.srs_insecure {
@@ -403,7 +420,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
         bail!("the direct EVM verifier rejected the proof");
     }
 
-    let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, None)?;
+    let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits)?;
     println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
     let verifier = evm_verifier(&agg_dir)?;
     let outcome = workflow::evm_verify_local(&agg_dir, None)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use zkml_aggregator::workflow::{self, Tools};
+use zkml_aggregator::workflow::{self, Degree, Tools};
 use zkml_prover::compile::compile_onnx_calibrated;
 use zkml_prover::input::InputFile;
 use zkml_prover::keys;
@@ -84,17 +84,21 @@ pub fn run(output: &Path, max_proofs: usize) -> Result<()> {
         writeln!(direct_rows, "{row}")?;
     }
     let mut rows = String::new();
-    for n in counts {
-        eprintln!("aggregating {n} proof(s) ...");
-        let agg = work.join(format!("agg-{n}"));
+    // Each count at the degree that fits EIP-170, then one proof at the degree of the cheapest
+    // verifier (`zkml aggregate --min-gas`).
+    let runs = counts.iter().map(|&n| (n, Degree::Fits)).chain([(1, Degree::CheapestVerifier)]);
+    for (n, degree) in runs {
+        eprintln!("aggregating {n} proof(s) ({degree:?}) ...");
+        let agg = work.join(format!("agg-{n}-{degree:?}"));
         let started = Instant::now();
-        let summary = workflow::aggregate_proofs(&[mlp.clone(), cnn.clone()], &interleaved[..n], &agg, None)?;
+        let summary = workflow::aggregate_proofs(&[mlp.clone(), cnn.clone()], &interleaved[..n], &agg, degree)?;
         let seconds = started.elapsed().as_secs_f64();
         let verifier = workflow::write_evm_verifier(&agg, &tools)?;
         let outcome = workflow::evm_verify_local(&agg, None)?;
         anyhow::ensure!(outcome.accepted, "the verifier of {n} proof(s) rejected its proof");
         let row = format!(
-            "| {n} | {} | {} | {} | {} | {} | {:.0} |",
+            "| {n}{} | {} | {} | {} | {} | {} | {:.0} |",
+            if degree == Degree::CheapestVerifier { " (`--min-gas`)" } else { "" },
             if n == 1 { "MLP" } else { "MLP + CNN" },
             summary.degree,
             summary.public_inputs,

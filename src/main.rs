@@ -135,6 +135,11 @@ enum Command {
         /// at more proving time. Default: the smallest k (from 20) whose verifier fits EIP-170.
         #[arg(long)]
         k: Option<u32>,
+        /// Plan k for the cheapest verifier instead: the smallest k (up to 23) at which the
+        /// aggregation circuit needs one advice column. For one digits-MLP proof: k = 23, about
+        /// 325,000 gas to verify (against 440,000-490,000 at k = 20), 13 minutes and 17 GiB.
+        #[arg(long, conflicts_with = "k")]
+        min_gas: bool,
         /// Overwrite an existing aggregation in the output directory.
         #[arg(long)]
         force: bool,
@@ -149,6 +154,14 @@ enum Command {
     EvmVerifier {
         /// A directory written by `zkml aggregate`, or by `zkml compile` and `zkml setup`.
         dir: PathBuf,
+        /// Also write the Solidity source into a Foundry project, e.g.
+        /// contracts/src/generated/MnistVerifier.sol: the contract is renamed to the file's stem.
+        /// Put it behind contracts/src/ZkmlVerifier.sol's stable `IZkmlVerifier` interface.
+        #[arg(long, value_name = "FILE.sol")]
+        sol_out: Option<PathBuf>,
+        /// Replace an existing --sol-out file.
+        #[arg(long)]
+        force: bool,
     },
     /// Verify a proof with the EVM verifier of DIR: in an embedded EVM (revm) by default, or
     /// deployed to the node at --rpc. Exit status 0 only if the verifier accepts.

@@ -58,10 +58,12 @@ pub const PLANNED_VERIFIER_SIZE: usize = 22_000;
 
 /// The smallest aggregation degree from `DEFAULT_AGG_K` up to `max_k` at which the Solidity
 /// verifier of the circuit aggregating `snarks` is estimated ([`estimated_verifier_size`]) to fit
-/// on chain with [`PLANNED_VERIFIER_SIZE`]. Lays the circuit out once (no keys, no proof) at `DEFAULT_AGG_K`; each degree
-/// more halves the columns the same cells need. `params` may be any SRS sharing the inner proofs'
-/// secret (only its generators are read).
-pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u32) -> Result<u32> {
+/// on chain with [`PLANNED_VERIFIER_SIZE`]; with `cheapest`, the smallest at which the circuit needs
+/// a single advice column (the smallest verifier and the least verification gas, for the longest
+/// aggregation), or `max_k` if that comes first. Lays the circuit out once (no keys, no proof) at
+/// `DEFAULT_AGG_K`; each degree more halves the columns the same cells need. `params` may be any
+/// SRS sharing the inner proofs' secret (only its generators are read).
+pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u32, cheapest: bool) -> Result<u32> {
     let k0 = DEFAULT_AGG_K;
     let config = catch_panic("planning the aggregation", || {
         let initial = AggregationConfigParams { degree: k0, lookup_bits: k0 as usize - 1, ..Default::default() };
@@ -70,13 +72,18 @@ pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u3
         Ok(circuit.calculate_params(Some(MINIMUM_ROWS)))
     })?;
     let instances = ACCUMULATOR_LIMBS + snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum::<usize>()).sum::<usize>();
+    let max_k = max_k.min(MAX_AGG_K);
     let (mut k, mut columns) = (k0, config.num_advice);
     while estimated_verifier_size(columns, instances) > PLANNED_VERIFIER_SIZE {
-        if k >= max_k.min(MAX_AGG_K) {
+        if k >= max_k {
             return Err(AggregatorError::InvalidInput(format!(
                 "aggregating these proofs needs more than 2^{k} rows for a verifier that fits EIP-170 (about {columns} advice columns at k = {k} and {instances} public inputs); aggregate fewer proofs at once, or hash their outputs (--output-visibility hashed)"
             )));
         }
+        k += 1;
+        columns = columns.div_ceil(2);
+    }
+    while cheapest && columns > 1 && k < max_k {
         k += 1;
         columns = columns.div_ceil(2);
     }

@@ -57,6 +57,25 @@ impl Tools {
     }
 }
 
+/// How [`aggregate_proofs`] chooses the degree `k` of the aggregation circuit. A larger `k` spreads
+/// the same cells over fewer advice columns: a smaller verifier that costs less gas, for a longer
+/// aggregation (and more memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Degree {
+    /// The smallest `k` from [`crate::DEFAULT_AGG_K`] whose verifier fits EIP-170: the fastest
+    /// aggregation.
+    Fits,
+    /// The smallest `k` (up to [`MAX_PLANNED_K`]) at which the circuit needs one advice column: the
+    /// cheapest verifier (one digits-MLP proof: k = 23, 13,495 bytes, 324,575 gas; 13 minutes and
+    /// 17 GiB to aggregate on 2 cores).
+    CheapestVerifier,
+    /// This `k`.
+    Exactly(u32),
+}
+
+/// Largest degree the planner picks: 2^23 rows aggregate in about 17 GiB, within a 24 GiB machine.
+pub const MAX_PLANNED_K: u32 = 23;
+
 /// What [`aggregate_proofs`] produced.
 #[derive(Clone, Debug)]
 pub struct AggregationSummary {
@@ -139,9 +158,12 @@ pub fn shape_cache_dir() -> PathBuf {
 /// circuits and degree ([`shape_cache_dir`]): later aggregations of proofs of the same models, in
 /// the same order, get the same verifying key, so a verifier deployed once keeps working.
 ///
-/// With `k = None` the degree is planned ([`crate::plan_aggregation_k`]): the smallest from
-/// [`crate::DEFAULT_AGG_K`] at which the Solidity verifier fits EIP-170.
-pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Path, k: Option<u32>) -> Result<AggregationSummary> {
+/// The degree is chosen by `degree` ([`Degree`]).
+pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Path, degree: Degree) -> Result<AggregationSummary> {
+    let k = match degree {
+        Degree::Exactly(k) => Some(k),
+        Degree::Fits | Degree::CheapestVerifier => None,
+    };
     if proofs.is_empty() {
         return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
     }
@@ -207,7 +229,7 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
     }
     let k = match k {
         Some(k) => k,
-        None => crate::plan_aggregation_k(&agg_srs.params, &snarks, crate::MAX_AGG_K - 3)?,
+        None => crate::plan_aggregation_k(&agg_srs.params, &snarks, MAX_PLANNED_K, degree == Degree::CheapestVerifier)?,
     };
     if k != base_k {
         agg_srs = store.params(k)?;
@@ -402,6 +424,38 @@ fn save_verifier(dir: &Path, source: &str, bytecode: &[u8], record: &VerifierRec
     Ok(VerifierSummary { kind: record.kind, solidity: sol, bytecode: bin, runtime_size: record.runtime_size })
 }
 
+/// Copies the verifier generated in `dir` (checked against its `verifier.json`) to `file`, a
+/// Solidity source in a Foundry project (e.g. `contracts/src/generated/MnistVerifier.sol`), with its
+/// contract renamed to the file's stem so that several generated verifiers coexist in one project.
+/// The stem must be a Solidity identifier; an existing `file` is replaced only with `replace`.
+pub fn export_solidity(dir: &Path, file: &Path, replace: bool) -> Result<String> {
+    load_verifier(dir)?;
+    let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || file.extension().and_then(|e| e.to_str()) != Some("sol") {
+        return Err(AggregatorError::InvalidInput(format!(
+            "{}: name the file CONTRACT_NAME.sol, with a Solidity identifier as CONTRACT_NAME",
+            file.display()
+        )));
+    }
+    if file.exists() && !replace {
+        return Err(AggregatorError::InvalidInput(format!("{} exists; pass --force to replace it", file.display())));
+    }
+    let sol = dir.join(SOLIDITY_FILE);
+    let source = std::fs::read_to_string(&sol).map_err(|e| io(&sol, e))?;
+    const GENERATED: &str = "contract Halo2Verifier {";
+    if source.matches(GENERATED).count() != 1 {
+        return Err(AggregatorError::InvalidInput(format!("{} does not hold one generated verifier contract", sol.display())));
+    }
+    let renamed = source.replacen(GENERATED, &format!("contract {name} {{"), 1);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    }
+    std::fs::write(file, renamed).map_err(|e| io(file, e))?;
+    Ok(name)
+}
+
 /// Subdirectory of a model directory where [`write_aggregated_verifier_for_model`] puts its
 /// aggregation.
 pub const MODEL_AGGREGATION_DIR: &str = "aggregated";
@@ -422,7 +476,7 @@ pub fn write_aggregated_verifier_for_model(model_dir: &Path, tools: &Tools) -> R
     std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
     let sample_path = agg_dir.join("sample-proof.json");
     sample.save(&sample_path)?;
-    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, None)?;
+    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, Degree::Fits)?;
     let verifier = write_aggregation_verifier(&agg_dir, tools)?;
     Ok((agg_dir, summary, verifier))
 }
