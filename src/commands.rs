@@ -56,8 +56,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
             };
             aggregate(&models, &proofs, &output, degree).map(|_| ExitCode::SUCCESS)
         }
-        Command::EvmVerifier { dir, sol_out, force } => {
-            let summary = evm_verifier(&dir)?;
+        Command::EvmVerifier { dir, sol_out, force, input } => {
+            let summary = evm_verifier(&dir, input.as_deref())?;
             if let Some(file) = sol_out {
                 let verifier_dir = summary.solidity.parent().unwrap_or(&dir);
                 let name = workflow::export_solidity(verifier_dir, &file, force)?;
@@ -282,7 +282,7 @@ fn tools() -> Tools {
     Tools::find(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
-fn evm_verifier(dir: &Path) -> Result<workflow::VerifierSummary> {
+fn evm_verifier(dir: &Path, sample_input: Option<&Path>) -> Result<workflow::VerifierSummary> {
     let tools = tools();
     let summary = match step("generating and compiling the Solidity verifier", || workflow::write_evm_verifier(dir, &tools)) {
         Err(zkml_aggregator::AggregatorError::VerifierTooLarge { runtime_size }) => {
@@ -290,10 +290,14 @@ fn evm_verifier(dir: &Path) -> Result<workflow::VerifierSummary> {
                 "a direct verifier of this model would be {runtime_size} bytes of runtime bytecode, over EIP-170's 24,576: \
                  making an aggregated verifier instead (its circuit is sized so that its verifier fits)"
             );
-            let (agg_dir, aggregation, verifier) =
-                step("aggregating a proof of an all-zero input to lay out the aggregation (takes minutes)", || {
-                    workflow::write_aggregated_verifier_for_model(dir, &tools)
-                })?;
+            let sample = match sample_input {
+                Some(path) => Some(load_inputs(&CompiledModel::load(dir)?, path)?),
+                None => None,
+            };
+            let what = if sample.is_some() { "the given input" } else { "an all-zero input" };
+            let (agg_dir, aggregation, verifier) = step(&format!("aggregating a proof of {what} to lay out the aggregation (takes minutes)"), || {
+                workflow::write_aggregated_verifier_for_model(dir, sample.as_deref(), &tools)
+            })?;
             eprintln!(
                 "aggregation circuit: k = {}; to verify a proof on chain: zkml prove {} ... -o P.json && zkml aggregate P.json -m {} -o AGG \
                  && zkml evm-verify AGG (same verifying key as {})",
@@ -406,33 +410,15 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     }
 
     // A model this small also gets a direct verifier: no aggregation, seconds instead of minutes.
-    let direct = evm_verifier(&model_dir)?;
+    let direct = evm_verifier(&model_dir, None)?;
     let evm_proof_path = work.join("proof-evm.json");
     prove(&model_dir, &input, TranscriptKind::Evm)?.save(&evm_proof_path)?;
-    let outcome = workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?;
-    println!(
-        "direct EVM verifier: {} bytes runtime bytecode; revm: {}, gas used {}",
-        direct.runtime_size,
-        if outcome.accepted { "accepted" } else { "REJECTED" },
-        outcome.gas_used
-    );
-    if !outcome.accepted {
-        bail!("the direct EVM verifier rejected the proof");
-    }
+    report_revm("direct EVM verifier", &direct, &workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?)?;
 
     let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits)?;
     println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
-    let verifier = evm_verifier(&agg_dir)?;
-    let outcome = workflow::evm_verify_local(&agg_dir, None)?;
-    println!(
-        "EVM verifier: {} bytes runtime bytecode (limit 24,576); revm: {}, gas used {}",
-        verifier.runtime_size,
-        if outcome.accepted { "accepted" } else { "REJECTED" },
-        outcome.gas_used
-    );
-    if !outcome.accepted {
-        bail!("the EVM verifier rejected the aggregated proof");
-    }
+    let verifier = evm_verifier(&agg_dir, None)?;
+    report_revm("aggregated EVM verifier", &verifier, &workflow::evm_verify_local(&agg_dir, None)?)?;
     if let Some(url) = rpc {
         if evm_verify(&agg_dir, None, Some(url), None, false)? != ExitCode::SUCCESS {
             bail!("the verifier on {url} rejected the proof");
@@ -440,6 +426,20 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     }
     println!("demo finished in {:.1} s; artifacts in {}", started.elapsed().as_secs_f64(), work.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a verifier's size and its verdict and gas in revm; an error if it rejected the proof.
+fn report_revm(label: &str, verifier: &workflow::VerifierSummary, outcome: &zkml_aggregator::EvmOutcome) -> Result<()> {
+    println!(
+        "{label}: {} bytes runtime bytecode (limit 24,576); revm: {}, gas used {}",
+        verifier.runtime_size,
+        if outcome.accepted { "accepted" } else { "REJECTED" },
+        outcome.gas_used
+    );
+    if !outcome.accepted {
+        bail!("the {label} rejected the proof");
+    }
+    Ok(())
 }
 
 fn fmt_list(v: &[f64]) -> String {

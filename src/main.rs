@@ -162,6 +162,11 @@ enum Command {
         /// Replace an existing --sol-out file.
         #[arg(long)]
         force: bool,
+        /// When the model's verifier must be aggregated: the input to prove once to lay the
+        /// aggregation out (INPUT.json or inp.msgpack; default: all zeros, which some models
+        /// refuse, e.g. a LayerNorm of a constant).
+        #[arg(short, long)]
+        input: Option<PathBuf>,
     },
     /// Verify a proof with the EVM verifier of DIR: in an embedded EVM (revm) by default, or
     /// deployed to the node at --rpc. Exit status 0 only if the verifier accepts.

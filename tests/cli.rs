@@ -511,7 +511,7 @@ fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
     run(&["verify", model.to_str().unwrap(), proof.to_str().unwrap()]);
     // Its direct verifier would not fit EIP-170: `evm-verifier` says so and makes an aggregated
     // verifier (the degree planned so that it fits) in model/aggregated.
-    let made = run(&["evm-verifier", model.to_str().unwrap()]);
+    let made = run(&["evm-verifier", model.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap()]);
     assert!(text(&made).contains("over EIP-170") && text(&made).contains("aggregated verifier"), "{}", text(&made));
     let planned = model.join("aggregated");
     assert!(text(&run(&["evm-verify", planned.to_str().unwrap()])).contains("accepted in revm"));

@@ -40,13 +40,7 @@ pub fn verifier_solidity(
     vk: &VerifyingKey<G1Affine>,
     num_instances: usize,
 ) -> Result<String> {
-    let vk_k = vk.get_domain().k();
-    if params.k() != vk_k {
-        return Err(AggregatorError::InvalidInput(format!(
-            "the SRS has degree {} but the verifying key is for degree {vk_k}",
-            params.k()
-        )));
-    }
+    check_degree(params, vk)?;
     if num_instances < ACCUMULATOR_LIMBS {
         return Err(AggregatorError::InvalidInput(format!(
             "an aggregation proof has at least {ACCUMULATOR_LIMBS} public inputs, got {num_instances}"
@@ -76,13 +70,7 @@ pub fn direct_verifier_solidity(
     vk: &VerifyingKey<G1Affine>,
     num_instances: usize,
 ) -> Result<String> {
-    let vk_k = vk.get_domain().k();
-    if params.k() != vk_k {
-        return Err(AggregatorError::InvalidInput(format!(
-            "the SRS has degree {} but the verifying key is for degree {vk_k}",
-            params.k()
-        )));
-    }
+    check_degree(params, vk)?;
     if vk.cs().num_instance_columns() != 1 {
         return Err(AggregatorError::InvalidInput("a direct verifier needs a circuit with exactly one instance column".into()));
     }
@@ -101,4 +89,17 @@ pub fn direct_verifier_solidity(
             .map_err(|e| AggregatorError::Internal { context: "generating the Solidity verifier", message: format!("{e:?}") })?;
         Ok(loader.solidity_code())
     })
+}
+
+/// Refuses an SRS whose degree is not the verifying key's: the verifier would check against the
+/// wrong generators.
+fn check_degree(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> Result<()> {
+    let vk_k = vk.get_domain().k();
+    if params.k() != vk_k {
+        return Err(AggregatorError::InvalidInput(format!(
+            "the SRS has degree {} but the verifying key is for degree {vk_k}",
+            params.k()
+        )));
+    }
+    Ok(())
 }

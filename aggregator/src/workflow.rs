@@ -460,18 +460,18 @@ pub fn export_solidity(dir: &Path, file: &Path, replace: bool) -> Result<String>
 /// aggregation.
 pub const MODEL_AGGREGATION_DIR: &str = "aggregated";
 
-/// For a model whose direct verifier does not fit EIP-170: proves the model once on an all-zero
-/// input (Poseidon transcript), aggregates that proof into `MODEL_DIR/aggregated` at the planned
-/// degree, and writes the aggregation's verifier there. The aggregation's shape is cached
-/// ([`shape_cache_dir`]), so `zkml aggregate` of any later proof of this model gets the same
+/// For a model whose direct verifier does not fit EIP-170: proves the model once on `sample` (or
+/// an all-zero input; Poseidon transcript), aggregates that proof into `MODEL_DIR/aggregated` at
+/// the planned degree, and writes the aggregation's verifier there. The aggregation's shape is
+/// cached ([`shape_cache_dir`]), so `zkml aggregate` of any later proof of this model gets the same
 /// verifying key, and this verifier accepts it. Returns the aggregation directory and what was
 /// written.
-pub fn write_aggregated_verifier_for_model(model_dir: &Path, tools: &Tools) -> Result<(PathBuf, AggregationSummary, VerifierSummary)> {
+pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Vec<f32>]>, tools: &Tools) -> Result<(PathBuf, AggregationSummary, VerifierSummary)> {
     let model = CompiledModel::load(model_dir)?;
     let srs = keys::model_srs(&model)?;
     let pk = keys::load_pk(model_dir, &model, &srs.params)?;
     let zeros: Vec<Vec<f32>> = model.quantized.inputs.iter().map(|&i| vec![0.0; model.quantized.nodes[i].shape.iter().product()]).collect();
-    let sample = zkml_prover::proof::prove(&model, &srs.params, &pk, &zeros)?;
+    let sample = zkml_prover::proof::prove(&model, &srs.params, &pk, sample.unwrap_or(&zeros))?;
     let agg_dir = model_dir.join(MODEL_AGGREGATION_DIR);
     std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
     let sample_path = agg_dir.join("sample-proof.json");
