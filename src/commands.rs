@@ -102,7 +102,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&result)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::GasReport { output, max_proofs } => crate::gas_report::run(&output, max_proofs).map(|_| ExitCode::SUCCESS),
+        Command::GasReport { output, proofs } => crate::gas_report::run(&output, &proofs).map(|_| ExitCode::SUCCESS),
         Command::Bench { output, single: None } => crate::bench::run(&output).map(|_| ExitCode::SUCCESS),
     }
 }

@@ -83,11 +83,32 @@ pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u3
         k += 1;
         columns = columns.div_ceil(2);
     }
-    while cheapest && columns > 1 && k < max_k {
+    while cheapest && columns > 1 && k < max_k && estimated_memory_gib(k + 1, columns.div_ceil(2)) <= machine_memory_gib() {
         k += 1;
         columns = columns.div_ceil(2);
     }
+    let (needed, available) = (estimated_memory_gib(k, columns), machine_memory_gib());
+    if needed > available {
+        return Err(AggregatorError::InvalidInput(format!(
+            "aggregating these proofs needs k = {k} ({columns} advice columns) for a verifier that fits EIP-170, about {needed:.0} GiB of memory; this machine has {available:.0} GiB: aggregate fewer proofs at once"
+        )));
+    }
     Ok(k)
+}
+
+/// Peak memory, in GiB, of aggregating at degree `k` with `columns` advice columns, fitted to
+/// measurements on the digits models (k = 22 with 2 and 6 columns: 10.4 and 13 GiB; k = 23 with
+/// 1 column: 16.6 GiB): a fixed part and a part per column, both doubling with each degree.
+pub fn estimated_memory_gib(k: u32, columns: usize) -> f64 {
+    2f64.powi(k as i32 - 22) * (9.1 + 0.65 * columns as f64)
+}
+
+/// This machine's memory in GiB (`MemTotal` of /proc/meminfo); unbounded where it cannot be read.
+fn machine_memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(f64::INFINITY, |kib| kib / (1024.0 * 1024.0))
 }
 
 /// Number of public inputs that encode the KZG accumulator: 4 coordinates × 3 limbs of 88 bits.
