@@ -212,7 +212,7 @@ enum Command {
     },
     /// Measure the gas and bytecode size of aggregated verification for 1, 2, 4 and 8 proofs of the
     /// example models (outputs hashed), and of their direct verifiers; append them to BENCHMARKS.md. Takes long: aggregating
-    /// 4 proofs needs k = 22 (about 10 minutes and 13 GiB), 8 about 17 GiB.
+    /// 4 proofs needs k = 22 (about 10 minutes and 13 GiB); 8 need more memory than 24 GiB.
     GasReport {
         /// The file the results are appended to.
         #[arg(long, default_value = "BENCHMARKS.md")]

@@ -98,9 +98,11 @@ pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u3
 
 /// Peak memory, in GiB, of aggregating at degree `k` with `columns` advice columns, fitted to
 /// measurements on the digits models (k = 22 with 2 and 6 columns: 10.4 and 13 GiB; k = 23 with
-/// 1 column: 16.6 GiB): a fixed part and a part per column, both doubling with each degree.
+/// 1 column: 16.6 GiB; k = 22 with 12 columns: killed past 24.3 GiB): the larger of two linear
+/// fits, both doubling with each degree.
 pub fn estimated_memory_gib(k: u32, columns: usize) -> f64 {
-    2f64.powi(k as i32 - 22) * (9.1 + 0.65 * columns as f64)
+    let c = columns as f64;
+    2f64.powi(k as i32 - 22) * (9.1 + 0.65 * c).max(1.6 + 1.9 * c)
 }
 
 /// This machine's memory in GiB (`MemTotal` of /proc/meminfo); unbounded where it cannot be read.
