@@ -29,7 +29,7 @@ pub fn compile_solidity(solc: &Path, source: &str) -> Result<Vec<u8>> {
     let mut settings = Settings::default();
     settings.optimizer.enabled = Some(false);
     settings.optimizer.runs = None;
-    settings.evm_version = Some(EvmVersion::Paris);
+    settings.evm_version = Some(EVM_VERSION.parse::<EvmVersion>().map_err(|e| AggregatorError::SolcFailed(format!("EVM version {EVM_VERSION}: {e}")))?);
     settings.output_selection = OutputSelection::common_output_selection(["evm.bytecode.object".to_string()]);
     let mut input = SolcInput::new(SolcLanguage::Solidity, sources, settings);
     // Drops settings this solc version does not know (foundry-compilers' defaults are newer).
