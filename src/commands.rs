@@ -42,7 +42,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { dir, proof, input } => verify(&dir, &proof, input.as_deref()),
-        Command::Aggregate { proofs, models, output, k, min_gas, force } => {
+        Command::Aggregate { proofs, models, output, k, min_gas, group_size, force } => {
             if !force && workflow::aggregation_exists(&output) {
                 bail!("{} already holds an aggregation; pass --force to replace it", output.display());
             }
@@ -54,7 +54,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 (None, true) => workflow::Degree::CheapestVerifier,
                 (None, false) => workflow::Degree::Fits,
             };
-            aggregate(&models, &proofs, &output, degree).map(|_| ExitCode::SUCCESS)
+            let grouping = group_size.map_or(workflow::Grouping::Auto, |n| workflow::Grouping::GroupsOf(n as usize));
+            aggregate(&models, &proofs, &output, degree, grouping).map(|_| ExitCode::SUCCESS)
         }
         Command::EvmVerifier { dir, sol_out, force, input } => {
             let summary = evm_verifier(&dir, input.as_deref())?;
@@ -256,15 +257,23 @@ fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCod
 /// Most proofs one aggregation takes (the circuit grows with each).
 const MAX_AGGREGATED: usize = 8;
 
-fn aggregate(models: &[PathBuf], proofs: &[PathBuf], output: &Path, degree: workflow::Degree) -> Result<workflow::AggregationSummary> {
+fn aggregate(models: &[PathBuf], proofs: &[PathBuf], output: &Path, degree: workflow::Degree, grouping: workflow::Grouping) -> Result<workflow::AggregationSummary> {
     let planned = match degree {
         workflow::Degree::Exactly(k) => k.to_string(),
         workflow::Degree::Fits => "planned to fit EIP-170".into(),
         workflow::Degree::CheapestVerifier => "planned for the cheapest verifier".into(),
     };
     let summary = step(&format!("aggregating {} proof(s) (k {planned}; takes minutes)", proofs.len()), || {
-        workflow::aggregate_proofs(models, proofs, output, degree)
+        workflow::aggregate_proofs(models, proofs, output, degree, grouping)
     })?;
+    for group in &summary.groups {
+        eprintln!(
+            "first level: proofs {}..{} aggregated at k = {}",
+            group.first_proof + 1,
+            group.first_proof + group.proofs,
+            group.degree
+        );
+    }
     eprintln!("aggregation circuit: k = {}", summary.degree);
     if summary.srs_insecure {
         eprintln!("warning: the aggregation uses the INSECURE development SRS");
@@ -415,7 +424,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     prove(&model_dir, &input, TranscriptKind::Evm)?.save(&evm_proof_path)?;
     report_revm("direct EVM verifier", &direct, &workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?)?;
 
-    let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits)?;
+    let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits, workflow::Grouping::Auto)?;
     println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
     let verifier = evm_verifier(&agg_dir, None)?;
     report_revm("aggregated EVM verifier", &verifier, &workflow::evm_verify_local(&agg_dir, None)?)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use zkml_aggregator::workflow::{self, Degree, Tools};
+use zkml_aggregator::workflow::{self, Degree, Grouping, Tools};
 use zkml_prover::compile::compile_onnx_calibrated;
 use zkml_prover::input::InputFile;
 use zkml_prover::keys;
@@ -91,10 +91,10 @@ pub fn run(output: &Path, counts: &[usize]) -> Result<()> {
         eprintln!("aggregating {n} proof(s) ({degree:?}) ...");
         let agg = work.join(format!("agg-{n}-{degree:?}"));
         let started = Instant::now();
-        let summary = match workflow::aggregate_proofs(&[mlp.clone(), cnn.clone()], &interleaved[..n], &agg, degree) {
+        let summary = match workflow::aggregate_proofs(&[mlp.clone(), cnn.clone()], &interleaved[..n], &agg, degree, Grouping::Auto) {
             Ok(summary) => summary,
             // A count this machine cannot aggregate (the planner's memory estimate) is a row too.
-            Err(zkml_aggregator::AggregatorError::InvalidInput(why)) => {
+            Err(zkml_aggregator::AggregatorError::AggregationTooLarge(why)) => {
                 let row = format!("| {n} | not measured: {why} | | | | | |");
                 println!("{row}");
                 writeln!(rows, "{row}")?;
@@ -106,8 +106,12 @@ pub fn run(output: &Path, counts: &[usize]) -> Result<()> {
         let verifier = workflow::write_evm_verifier(&agg, &tools)?;
         let outcome = workflow::evm_verify_local(&agg, None)?;
         anyhow::ensure!(outcome.accepted, "the verifier of {n} proof(s) rejected its proof");
+        let levels = match summary.groups.as_slice() {
+            [] => String::new(),
+            groups => format!(" (two levels: {} groups, k = {})", groups.len(), groups.iter().map(|g| g.degree.to_string()).collect::<Vec<_>>().join(", ")),
+        };
         let row = format!(
-            "| {n}{}{} | {} | {} | {} | {} | {} | {:.0} |",
+            "| {n}{}{}{levels} | {} | {} | {} | {} | {} | {:.0} |",
             if degree == Degree::CheapestVerifier { " (`--min-gas`)" } else { "" },
             if verifier.runtime_size > zkml_aggregator::EIP170_LIMIT { " (over EIP-170)" } else { "" },
             if n == 1 { "MLP" } else { "MLP + CNN" },

@@ -118,7 +118,9 @@ enum Command {
     /// Aggregate proofs (1 to 8, of one model or of several) into one proof verifiable on the EVM.
     ///
     /// Its public inputs are the 12 accumulator limbs, then each proof's public inputs in the
-    /// order the proofs are given; AGG_DIR/manifest.json says where each proof's start.
+    /// order the proofs are given; AGG_DIR/manifest.json says where each proof's start. Proofs
+    /// too many for one aggregation circuit on this machine are aggregated in two levels (groups,
+    /// then the groups' aggregations), with the same public inputs.
     Aggregate {
         /// PROOF.json files written by `zkml prove`, in the order their public inputs should appear.
         #[arg(required = true)]
@@ -140,6 +142,12 @@ enum Command {
         /// 325,000 gas to verify (against 440,000-490,000 at k = 20), 13 minutes and 17 GiB.
         #[arg(long, conflicts_with = "k")]
         min_gas: bool,
+        /// Aggregate in two levels: consecutive groups of at most N proofs, each into an
+        /// intermediate proof, then those into the final one (--k and --min-gas apply to the
+        /// final circuit). Default: two halves, only when the proofs do not aggregate at once
+        /// (the planner's verifier-size and memory estimates).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=8))]
+        group_size: Option<u32>,
         /// Overwrite an existing aggregation in the output directory.
         #[arg(long)]
         force: bool,

@@ -15,7 +15,7 @@ use halo2_proofs::{
         },
         VerificationStrategy,
     },
-    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+    transcript::{EncodedChallenge, TranscriptReadBuffer, TranscriptWrite, TranscriptWriterBuffer},
     SerdeFormat,
 };
 use rand::rngs::OsRng;
@@ -68,16 +68,16 @@ pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u3
     let config = catch_panic("planning the aggregation", || {
         let initial = AggregationConfigParams { degree: k0, lookup_bits: k0 as usize - 1, ..Default::default() };
         let mut circuit = AggregationCircuit::new::<SHPLONK>(CircuitBuilderStage::Keygen, initial, params, snarks.to_vec(), VerifierUniversality::None);
-        circuit.expose_previous_instances(false);
+        circuit.expose_previous_instances(carries_accumulators(snarks)?);
         Ok(circuit.calculate_params(Some(MINIMUM_ROWS)))
     })?;
-    let instances = ACCUMULATOR_LIMBS + snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum::<usize>()).sum::<usize>();
+    let instances = ACCUMULATOR_LIMBS + exposed_instance_counts(snarks)?.iter().sum::<usize>();
     let max_k = max_k.min(MAX_AGG_K);
     let (mut k, mut columns) = (k0, config.num_advice);
     while estimated_verifier_size(columns, instances) > PLANNED_VERIFIER_SIZE {
         if k >= max_k {
-            return Err(AggregatorError::InvalidInput(format!(
-                "aggregating these proofs needs more than 2^{k} rows for a verifier that fits EIP-170 (about {columns} advice columns at k = {k} and {instances} public inputs); aggregate fewer proofs at once, or hash their outputs (--output-visibility hashed)"
+            return Err(AggregatorError::AggregationTooLarge(format!(
+                "aggregating these proofs at once needs more than 2^{k} rows for a verifier that fits EIP-170 (about {columns} advice columns at k = {k} and {instances} public inputs); aggregate them in groups, or hash their outputs (--output-visibility hashed)"
             )));
         }
         k += 1;
@@ -89,8 +89,8 @@ pub fn plan_aggregation_k(params: &ParamsKZG<Bn256>, snarks: &[Snark], max_k: u3
     }
     let (needed, available) = (estimated_memory_gib(k, columns), machine_memory_gib());
     if needed > available {
-        return Err(AggregatorError::InvalidInput(format!(
-            "aggregating these proofs needs k = {k} ({columns} advice columns) for a verifier that fits EIP-170, about {needed:.0} GiB of memory; this machine has {available:.0} GiB: aggregate fewer proofs at once"
+        return Err(AggregatorError::AggregationTooLarge(format!(
+            "aggregating these proofs at once needs k = {k} ({columns} advice columns) for a verifier that fits EIP-170, about {needed:.0} GiB of memory; this machine has {available:.0} GiB: aggregate them in groups"
         )));
     }
     Ok(k)
@@ -231,6 +231,11 @@ pub fn snark_from_parts(
 /// returned vk and Solidity verifier accept only proofs of those inner circuits. The inner public
 /// inputs are re-exposed after the 12 accumulator limbs (see the crate docs).
 ///
+/// The inner proofs are plain model proofs, or all of them aggregations made by
+/// [`aggregate_to_snark`]: then each one's accumulator (its first 12 public inputs) is checked in
+/// the circuit and folded into the new accumulator, and only its other public inputs are
+/// re-exposed. Mixing the two kinds is an error.
+///
 /// Every inner proof is first verified natively; a failing one gives
 /// [`AggregatorError::InnerProofInvalid`] instead of a useless aggregate. Keygen then proving takes
 /// about 1 + 2 minutes and 4 GiB at k = 20 on 2 cores.
@@ -263,24 +268,7 @@ impl AggregatedProof {
 /// aggregation of the same inner circuits at the same degree). Errors if the keys made from it
 /// differ from the shape's verifying key: the verifier generated for the shape would then reject.
 pub fn aggregate_with_shape(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Option<&AggregationShape>) -> Result<AggregatedProof> {
-    let k = params.k();
-    if !(MIN_AGG_K..=MAX_AGG_K).contains(&k) {
-        return Err(AggregatorError::InvalidInput(format!(
-            "aggregation degree {k} outside the supported range {MIN_AGG_K}..={MAX_AGG_K}"
-        )));
-    }
-    if snarks.is_empty() {
-        return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
-    }
-    let dk = deciding_key(params);
-    for (index, snark) in snarks.iter().enumerate() {
-        check_inner(index, snark, &dk)?;
-    }
-    if let Some(shape) = shape {
-        if shape.config.degree != k {
-            return Err(AggregatorError::InvalidInput(format!("the aggregation shape is for degree {}, not {k}", shape.config.degree)));
-        }
-    }
+    check_aggregation_input(params, &snarks, shape)?;
     catch_panic("aggregation", || aggregate_checked(params, snarks, shape))
 }
 
@@ -327,7 +315,8 @@ fn deciding_key(params: &ParamsKZG<Bn256>) -> KzgDecidingKey<Bn256> {
     (params.get_g()[0], params.g2(), params.s_g2()).into()
 }
 
-/// Verifies one inner proof natively (Poseidon transcript, SHPLONK, final pairing).
+/// Verifies one inner proof natively (Poseidon transcript, SHPLONK, final pairing; for an inner
+/// aggregation also the pairing of the accumulator it carries).
 fn check_inner(index: usize, snark: &Snark, dk: &KzgDecidingKey<Bn256>) -> Result<()> {
     let invalid = |reason: String| AggregatorError::InnerProofInvalid { index, reason };
     let counts = snark.instances.iter().map(Vec::len).collect::<Vec<_>>();
@@ -335,11 +324,6 @@ fn check_inner(index: usize, snark: &Snark, dk: &KzgDecidingKey<Bn256>) -> Resul
         return Err(AggregatorError::InvalidInput(format!(
             "inner proof #{index}: the protocol expects instance counts {:?} but {counts:?} were given",
             snark.protocol.num_instance
-        )));
-    }
-    if !snark.protocol.accumulator_indices.is_empty() {
-        return Err(AggregatorError::InvalidInput(format!(
-            "inner proof #{index} carries an accumulator; only plain circuits can be aggregated"
         )));
     }
     catch_panic("verifying an inner proof", || {
@@ -364,50 +348,158 @@ fn check_inner(index: usize, snark: &Snark, dk: &KzgDecidingKey<Bn256>) -> Resul
     })
 }
 
-fn aggregate_checked(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Option<&AggregationShape>) -> Result<AggregatedProof> {
-    let k = params.k();
-    let inner_instance_counts =
-        snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum()).collect::<Vec<usize>>();
-    let initial = AggregationConfigParams { degree: k, lookup_bits: k as usize - 1, ..Default::default() };
+/// Whether the proofs to aggregate are themselves aggregations, each carrying a KZG accumulator in
+/// its first 12 public inputs (all are, or none is: snark-verifier re-exposes the inner public
+/// inputs past the same offset for every proof).
+fn carries_accumulators(snarks: &[Snark]) -> Result<bool> {
+    let aggregation: Vec<Vec<(usize, usize)>> = vec![(0..ACCUMULATOR_LIMBS).map(|row| (0, row)).collect()];
+    let carrying = snarks.iter().filter(|s| !s.protocol.accumulator_indices.is_empty()).count();
+    if let Some(index) = snarks.iter().position(|s| !s.protocol.accumulator_indices.is_empty() && s.protocol.accumulator_indices != aggregation) {
+        return Err(AggregatorError::InvalidInput(format!(
+            "inner proof #{index} carries an accumulator elsewhere than in its first {ACCUMULATOR_LIMBS} public inputs"
+        )));
+    }
+    match carrying {
+        0 => Ok(false),
+        n if n == snarks.len() => Ok(true),
+        _ => Err(AggregatorError::InvalidInput(
+            "some inner proofs are aggregations and some are not; aggregate plain proofs and aggregations separately".into(),
+        )),
+    }
+}
 
-    // Keygen stage: lay out the circuit, size its columns (or take the given shape's), keep the
-    // break points.
+/// Number of public inputs each proof contributes to its aggregation: all of a plain proof's, or
+/// an inner aggregation's less the accumulator it carries (folded into the new one).
+fn exposed_instance_counts(snarks: &[Snark]) -> Result<Vec<usize>> {
+    let skipped = if carries_accumulators(snarks)? { ACCUMULATOR_LIMBS } else { 0 };
+    Ok(snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum::<usize>().saturating_sub(skipped)).collect())
+}
+
+/// An aggregation proved with snark-verifier's Poseidon transcript: a proof that another
+/// aggregation can verify in-circuit (the first level of a two-level aggregation).
+#[derive(Clone, Debug)]
+pub struct InnerAggregation {
+    /// The proof with its protocol; its first 12 public inputs are the accumulator, the rest the
+    /// aggregated proofs' public inputs in order.
+    pub snark: Snark,
+    /// The keygen decisions, to cache: the same inner circuits then give the same verifying key.
+    pub shape: AggregationShape,
+}
+
+/// [`aggregate_with_shape`], proved with the Poseidon transcript instead of keccak: the result is
+/// not for the EVM but an inner proof of a further aggregation (its accumulator is folded into the
+/// next one's). The proof is verified natively, accumulator included, before it is returned.
+pub fn aggregate_to_snark(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Option<&AggregationShape>) -> Result<InnerAggregation> {
+    check_aggregation_input(params, &snarks, shape)?;
+    catch_panic("aggregation", || {
+        let keys = aggregation_keys(params, &snarks, shape)?;
+        let (circuit, instances) = prover_circuit(params, snarks, &keys)?;
+        let proof = prove_poseidon(params, &keys.pk, circuit, &instances).map_err(halo2_error("prove"))?;
+        let protocol = compile(
+            params,
+            keys.pk.get_vk(),
+            Config::kzg().with_num_instance(vec![instances.len()]).with_accumulator_indices(AggregationCircuit::accumulator_indices()),
+        );
+        let snark = Snark::new(protocol, vec![instances], proof);
+        check_inner(0, &snark, &deciding_key(params)).map_err(|e| AggregatorError::SelfCheckFailed(e.to_string()))?;
+        Ok(InnerAggregation { snark, shape: keys.shape() })
+    })
+}
+
+/// The checks every aggregation makes before any expensive work: a supported degree, at least one
+/// proof, every proof valid, a shape for this degree.
+fn check_aggregation_input(params: &ParamsKZG<Bn256>, snarks: &[Snark], shape: Option<&AggregationShape>) -> Result<()> {
+    let k = params.k();
+    if !(MIN_AGG_K..=MAX_AGG_K).contains(&k) {
+        return Err(AggregatorError::InvalidInput(format!(
+            "aggregation degree {k} outside the supported range {MIN_AGG_K}..={MAX_AGG_K}"
+        )));
+    }
+    if snarks.is_empty() {
+        return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
+    }
+    carries_accumulators(snarks)?;
+    let dk = deciding_key(params);
+    for (index, snark) in snarks.iter().enumerate() {
+        check_inner(index, snark, &dk)?;
+    }
+    match shape {
+        Some(shape) if shape.config.degree != k => {
+            Err(AggregatorError::InvalidInput(format!("the aggregation shape is for degree {}, not {k}", shape.config.degree)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The proving key of an aggregation circuit and the layout decisions it was made with.
+struct AggregationKeys {
+    pk: ProvingKey<G1Affine>,
+    config: AggregationConfigParams,
+    break_points: MultiPhaseThreadBreakPoints,
+    /// Whether the inner proofs carry accumulators (then only their other public inputs are
+    /// re-exposed).
+    inner_accumulators: bool,
+}
+
+impl AggregationKeys {
+    fn shape(&self) -> AggregationShape {
+        AggregationShape {
+            config: self.config,
+            break_points: self.break_points.clone(),
+            vk: self.pk.get_vk().to_bytes(SerdeFormat::RawBytes),
+        }
+    }
+}
+
+fn halo2_error(stage: &'static str) -> impl Fn(halo2_proofs::plonk::Error) -> AggregatorError {
+    move |e| AggregatorError::Halo2 { stage, message: format!("{e:?}") }
+}
+
+/// Keygen stage: lays out the circuit, sizes its columns (or takes the given shape's), keeps the
+/// break points. Errors if a given shape does not reproduce its verifying key.
+fn aggregation_keys(params: &ParamsKZG<Bn256>, snarks: &[Snark], shape: Option<&AggregationShape>) -> Result<AggregationKeys> {
+    let k = params.k();
+    let inner_accumulators = carries_accumulators(snarks)?;
+    let initial = AggregationConfigParams { degree: k, lookup_bits: k as usize - 1, ..Default::default() };
     let mut circuit = AggregationCircuit::new::<SHPLONK>(
         CircuitBuilderStage::Keygen,
         shape.map_or(initial, |s| s.config),
         params,
-        snarks.clone(),
+        snarks.to_vec(),
         VerifierUniversality::None,
     );
-    circuit.expose_previous_instances(false);
+    circuit.expose_previous_instances(inner_accumulators);
     let config = match shape {
         Some(s) => s.config,
         None => circuit.calculate_params(Some(MINIMUM_ROWS)),
     };
-    let halo2 = |stage| move |e: halo2_proofs::plonk::Error| AggregatorError::Halo2 { stage, message: format!("{e:?}") };
-    let vk = keygen_vk(params, &circuit).map_err(halo2("keygen"))?;
-    let pk = keygen_pk(params, vk, &circuit).map_err(halo2("keygen"))?;
-    let break_points = circuit.break_points();
-    drop(circuit);
+    let vk = keygen_vk(params, &circuit).map_err(halo2_error("keygen"))?;
+    let pk = keygen_pk(params, vk, &circuit).map_err(halo2_error("keygen"))?;
+    let keys = AggregationKeys { pk, config, break_points: circuit.break_points(), inner_accumulators };
     if let Some(shape) = shape {
-        if pk.get_vk().to_bytes(SerdeFormat::RawBytes) != shape.vk || break_points != shape.break_points {
+        if keys.pk.get_vk().to_bytes(SerdeFormat::RawBytes) != shape.vk || keys.break_points != shape.break_points {
             return Err(AggregatorError::Internal {
                 context: "aggregation keygen",
                 message: "the keys made from the cached aggregation shape differ from it; remove the cached shape to start afresh".into(),
             });
         }
     }
+    Ok(keys)
+}
 
-    // Prover stage: same config, same break points, same exposed instances.
+/// Prover stage: the circuit with the keygen config, break points and exposed instances, and its
+/// one column of public inputs (accumulator limbs, then the inner proofs' exposed inputs).
+fn prover_circuit(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, keys: &AggregationKeys) -> Result<(AggregationCircuit, Vec<Fr>)> {
+    let expected = ACCUMULATOR_LIMBS + exposed_instance_counts(&snarks)?.iter().sum::<usize>();
     let mut circuit = AggregationCircuit::new::<SHPLONK>(
         CircuitBuilderStage::Prover,
-        config,
+        keys.config,
         params,
         snarks,
         VerifierUniversality::None,
     )
-    .use_break_points(break_points.clone());
-    circuit.expose_previous_instances(false);
+    .use_break_points(keys.break_points.clone());
+    circuit.expose_previous_instances(keys.inner_accumulators);
     let mut columns = circuit.instances();
     if columns.len() != 1 {
         return Err(AggregatorError::Internal {
@@ -416,44 +508,47 @@ fn aggregate_checked(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Optio
         });
     }
     let instances = columns.pop().unwrap_or_default();
-    let expected = ACCUMULATOR_LIMBS + inner_instance_counts.iter().sum::<usize>();
     if instances.len() != expected {
         return Err(AggregatorError::Internal {
             context: "aggregation",
             message: format!("expected {expected} public inputs, got {}", instances.len()),
         });
     }
-
-    let proof = prove_evm(params, &pk, circuit, &instances).map_err(halo2("prove"))?;
-    verify_evm_native(params, pk.get_vk(), &instances, &proof)?;
-
-    Ok(AggregatedProof {
-        proof,
-        instances,
-        inner_instance_counts,
-        vk: pk.get_vk().to_bytes(SerdeFormat::RawBytes),
-        config,
-        break_points,
-    })
+    Ok((circuit, instances))
 }
 
-fn prove_evm(
+fn aggregate_checked(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: Option<&AggregationShape>) -> Result<AggregatedProof> {
+    let inner_instance_counts = exposed_instance_counts(&snarks)?;
+    let keys = aggregation_keys(params, &snarks, shape)?;
+    let (circuit, instances) = prover_circuit(params, snarks, &keys)?;
+    let proof = prove_evm(params, &keys.pk, circuit, &instances).map_err(halo2_error("prove"))?;
+    verify_evm_native(params, keys.pk.get_vk(), &instances, &proof)?;
+    let AggregationShape { config, break_points, vk } = keys.shape();
+    Ok(AggregatedProof { proof, instances, inner_instance_counts, vk, config, break_points })
+}
+
+fn prove_evm(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: AggregationCircuit, instances: &[Fr]) -> std::result::Result<Vec<u8>, halo2_proofs::plonk::Error> {
+    let mut transcript = <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, _>>::init(Vec::new());
+    prove_into(params, pk, circuit, instances, &mut transcript)?;
+    Ok(transcript.finalize())
+}
+
+fn prove_poseidon(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: AggregationCircuit, instances: &[Fr]) -> std::result::Result<Vec<u8>, halo2_proofs::plonk::Error> {
+    let mut transcript = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(Vec::new(), POSEIDON_SPEC.clone());
+    prove_into(params, pk, circuit, instances, &mut transcript)?;
+    Ok(transcript.finalize())
+}
+
+/// Proves `circuit` (one instance column) with SHPLONK into `transcript`.
+fn prove_into<E: EncodedChallenge<G1Affine>, T: TranscriptWrite<G1Affine, E>>(
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     circuit: AggregationCircuit,
     instances: &[Fr],
-) -> std::result::Result<Vec<u8>, halo2_proofs::plonk::Error> {
+    transcript: &mut T,
+) -> std::result::Result<(), halo2_proofs::plonk::Error> {
     let columns: &[&[Fr]] = &[instances];
-    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<_, _, _, _>, _>(
-        params,
-        pk,
-        &[circuit],
-        &[columns],
-        OsRng,
-        &mut transcript,
-    )?;
-    Ok(transcript.finalize())
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, _, _>(params, pk, &[circuit], &[columns], OsRng, transcript)
 }
 
 /// Verifies an EVM (keccak) aggregation proof natively: the halo2 check and the pairing check of

@@ -35,6 +35,12 @@ pub enum AggregatorError {
         reason: String,
     },
 
+    /// The proofs do not aggregate in one circuit: at every degree the planner may choose, its
+    /// Solidity verifier would exceed EIP-170 or its proving would need more memory than this
+    /// machine has. Aggregating them in groups (two levels) keeps each circuit small.
+    #[error("{0}")]
+    AggregationTooLarge(String),
+
     /// halo2 refused to generate keys or a proof (e.g. the circuit does not fit in 2^k rows).
     #[error("halo2 {stage} failed: {message}")]
     Halo2 {

@@ -29,6 +29,10 @@
 //!   [`AggregatedProof::inner_instance_counts`] says how many each proof contributes and
 //!   [`AggregatedProof::inner_instances`] slices them out.
 //!
+//! A two-level aggregation ([`grouping`]) has the same public inputs: its first-level group
+//! proofs ([`aggregate_to_snark`]) carry accumulators of their own, which the final circuit checks
+//! and folds into the one it exposes.
+//!
 //! The aggregation circuit has the inner verifying keys as constants, so its verifier accepts
 //! proofs of exactly those inner circuits, and every inner public input is bound to the proof.
 //!
@@ -42,6 +46,7 @@
 pub mod aggregate;
 pub mod calldata;
 pub mod error;
+pub mod grouping;
 pub mod revm;
 pub mod rpc;
 pub mod solc;
@@ -49,7 +54,7 @@ pub mod solidity;
 pub mod workflow;
 
 pub use crate::aggregate::{
-    aggregate, read_aggregation_vk, snark_from_parts, AggregatedProof, AggregationConfigParams,
+    aggregate, aggregate_to_snark, read_aggregation_vk, InnerAggregation, snark_from_parts, AggregatedProof, AggregationConfigParams,
     MultiPhaseThreadBreakPoints, Snark, ACCUMULATOR_LIMBS, DEFAULT_AGG_K, MAX_AGG_K, MIN_AGG_K, PLANNED_VERIFIER_SIZE,
     estimated_verifier_size, plan_aggregation_k,
 };

@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::poly::commitment::Params;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,7 +25,7 @@ use zkml_prover::{keys, ProverError};
 use crate::error::{AggregatorError, Result};
 use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
 use crate::rpc::{deploy_and_verify, RpcOutcome};
-use crate::aggregate::{aggregate_with_shape, AggregationShape};
+use crate::grouping::{aggregate_planned, PlannedAggregation, ShapeCache};
 use crate::{compile_solidity, direct_verifier_solidity, snark_from_parts, verifier_solidity, AggregatedProof, ACCUMULATOR_LIMBS};
 
 /// File names inside `AGG_DIR`.
@@ -57,24 +56,7 @@ impl Tools {
     }
 }
 
-/// How [`aggregate_proofs`] chooses the degree `k` of the aggregation circuit. A larger `k` spreads
-/// the same cells over fewer advice columns: a smaller verifier that costs less gas, for a longer
-/// aggregation (and more memory).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Degree {
-    /// The smallest `k` from [`crate::DEFAULT_AGG_K`] whose verifier fits EIP-170: the fastest
-    /// aggregation.
-    Fits,
-    /// The smallest `k` (up to [`MAX_PLANNED_K`]) at which the circuit needs one advice column: the
-    /// cheapest verifier (one digits-MLP proof: k = 23, 13,495 bytes, 324,575 gas; 13 minutes and
-    /// 17 GiB to aggregate on 2 cores).
-    CheapestVerifier,
-    /// This `k`.
-    Exactly(u32),
-}
-
-/// Largest degree the planner picks: 2^23 rows aggregate in about 17 GiB, within a 24 GiB machine.
-pub const MAX_PLANNED_K: u32 = 23;
+pub use crate::grouping::{Degree, GroupRecord, Grouping, MAX_PLANNED_K};
 
 /// What [`aggregate_proofs`] produced.
 #[derive(Clone, Debug)]
@@ -85,8 +67,10 @@ pub struct AggregationSummary {
     pub public_inputs: usize,
     /// Whether the SRS used is the insecure development one.
     pub srs_insecure: bool,
-    /// The aggregation degree used.
+    /// The aggregation degree used (of the final circuit, for two levels).
     pub degree: u32,
+    /// The first-level groups of a two-level aggregation; empty for one level.
+    pub groups: Vec<GroupRecord>,
 }
 
 /// Whether `dir` already holds an aggregation.
@@ -132,6 +116,10 @@ pub struct AggregationManifest {
     pub srs_insecure: bool,
     /// The inner proofs, in order.
     pub proofs: Vec<InnerProofEntry>,
+    /// For a two-level aggregation, its first-level groups (consecutive runs of `proofs`); empty
+    /// for one level. The public inputs are laid out the same either way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRecord>,
 }
 
 /// File name of the manifest in `AGG_DIR`.
@@ -139,39 +127,28 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// File name of the record binding `Verifier.bin` to its aggregation.
 pub const VERIFIER_RECORD_FILE: &str = "verifier.json";
 
-/// Where aggregation shapes are kept between runs: `ZKML_AGG_CACHE`, else `aggregation/` next to
-/// the SRS store.
-pub fn shape_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ZKML_AGG_CACHE") {
-        return dir.into();
-    }
-    let srs = SrsStore::default_location();
-    srs.dir().parent().map_or_else(|| PathBuf::from("aggregation"), |p| p.join("aggregation"))
-}
-
 /// Aggregates `proofs` (each a proof of one of the models compiled in `model_dirs`, matched by
-/// its `model_hash`; several proofs may share a model) with an aggregation circuit of `2^k` rows,
-/// and writes `out_dir/proof.json`, `aggregation.json` and `manifest.json`.
+/// its `model_hash`; several proofs may share a model) into one EVM proof, and writes
+/// `out_dir/proof.json`, `aggregation.json` and `manifest.json`.
 ///
 /// Each inner proof is verified natively first, so an invalid one is named instead of failing
-/// deep inside the aggregation. The aggregation's keygen decisions are cached per set of inner
-/// circuits and degree ([`shape_cache_dir`]): later aggregations of proofs of the same models, in
-/// the same order, get the same verifying key, so a verifier deployed once keeps working.
-///
-/// The degree is chosen by `degree` ([`Degree`]).
-pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Path, degree: Degree) -> Result<AggregationSummary> {
-    let k = match degree {
-        Degree::Exactly(k) => Some(k),
-        Degree::Fits | Degree::CheapestVerifier => None,
-    };
+/// deep inside the aggregation. The degree of the final circuit is chosen by `degree`; `grouping`
+/// says whether the proofs are aggregated in one level or in two ([`crate::grouping`]). The
+/// keygen decisions are cached per set of inner circuits and degree ([`ShapeCache`]): later
+/// aggregations of proofs of the same models, in the same order, get the same verifying key, so
+/// a verifier deployed once keeps working.
+pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Path, degree: Degree, grouping: Grouping) -> Result<AggregationSummary> {
     if proofs.is_empty() {
         return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
     }
     let store = SrsStore::default_location();
     // Inner proofs and the planning only read the SRS generators: any size of the store will do.
-    let base_k = k.unwrap_or(crate::DEFAULT_AGG_K);
-    let mut agg_srs = store.params(base_k)?;
-    let fingerprint = srs_fingerprint(&agg_srs.params);
+    let base_k = match degree {
+        Degree::Exactly(k) => k,
+        Degree::Fits | Degree::CheapestVerifier => crate::DEFAULT_AGG_K,
+    };
+    let base_srs = store.params(base_k)?;
+    let fingerprint = srs_fingerprint(&base_srs.params);
     let mut models = Vec::with_capacity(model_dirs.len());
     for dir in model_dirs {
         let model = CompiledModel::load(dir)?;
@@ -188,8 +165,6 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
     }
     let mut snarks = Vec::with_capacity(proofs.len());
     let mut entries = Vec::with_capacity(proofs.len());
-    let mut shape_key = Sha256::new();
-    shape_key.update(fingerprint);
     let (mut inputs, mut outputs, mut commitments) = (Vec::new(), Vec::new(), Vec::new());
     let mut next_instance = ACCUMULATOR_LIMBS;
     for (index, path) in proofs.iter().enumerate() {
@@ -214,8 +189,6 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
         outputs.extend(file.outputs.iter().cloned());
         commitments.extend(file.commitments.iter().map(|c| NamedCommitment { tensor: format!("proof {index} {}", c.tensor), value: c.value.clone() }));
         let instances = file.instance_values()?;
-        shape_key.update(vk.transcript_repr().to_repr());
-        shape_key.update((instances.len() as u64).to_le_bytes());
         entries.push(InnerProofEntry {
             file: path.display().to_string(),
             model_hash: hash.clone(),
@@ -225,28 +198,13 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
             layout: model.quantized.public_sections().iter().map(ToString::to_string).collect(),
         });
         next_instance += instances.len();
-        snarks.push(snark_from_parts(&agg_srs.params, vk, vec![instances], file.proof_bytes()?)?);
+        snarks.push(snark_from_parts(&base_srs.params, vk, vec![instances], file.proof_bytes()?)?);
     }
-    let k = match k {
-        Some(k) => k,
-        None => crate::plan_aggregation_k(&agg_srs.params, &snarks, MAX_PLANNED_K, degree == Degree::CheapestVerifier)?,
-    };
-    if k != base_k {
-        agg_srs = store.params(k)?;
-    }
-
-    shape_key.update(k.to_le_bytes());
-    let shape_path = shape_cache_dir().join(format!("{}.json", hex::encode(shape_key.finalize())));
-    let cached: Option<AggregationShape> = match std::fs::read(&shape_path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-            AggregatorError::InvalidInput(format!("{} is corrupt ({e}); delete it to make the aggregation keys afresh", shape_path.display()))
-        })?),
-        Err(_) => None,
-    };
-    let aggregated = aggregate_with_shape(&agg_srs.params, snarks, cached.as_ref())?;
-    if cached.is_none() {
-        write_json(&shape_path, &aggregated.shape())?;
-    }
+    let cache = ShapeCache::new(fingerprint);
+    let PlannedAggregation { proof: mut aggregated, degree: k, groups, srs_insecure } =
+        aggregate_planned(&store, &base_srs.params, &cache, snarks, degree, grouping)?;
+    // Two levels expose the same public inputs as one: report them per inner proof, not per group.
+    aggregated.inner_instance_counts = entries.iter().map(|e| e.instances).collect();
 
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let vk_hash = hex::encode(Sha256::digest(&aggregated.vk));
@@ -267,8 +225,9 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
         degree: k,
         aggregation_vk_hash: vk_hash,
         srs_fingerprint: hex::encode(fingerprint),
-        srs_insecure: agg_srs.source.is_insecure(),
+        srs_insecure,
         proofs: entries,
+        groups: groups.clone(),
     };
     write_json(&out_dir.join(MANIFEST_FILE), &manifest)?;
     // A verifier of an earlier aggregation in this directory no longer matches.
@@ -278,12 +237,13 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
     Ok(AggregationSummary {
         proof_bytes: aggregated.proof.len(),
         public_inputs: aggregated.instances.len(),
-        srs_insecure: agg_srs.source.is_insecure(),
+        srs_insecure,
         degree: k,
+        groups,
     })
 }
 
-fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
@@ -463,7 +423,7 @@ pub const MODEL_AGGREGATION_DIR: &str = "aggregated";
 /// For a model whose direct verifier does not fit EIP-170: proves the model once on `sample` (or
 /// an all-zero input; Poseidon transcript), aggregates that proof into `MODEL_DIR/aggregated` at
 /// the planned degree, and writes the aggregation's verifier there. The aggregation's shape is
-/// cached ([`shape_cache_dir`]), so `zkml aggregate` of any later proof of this model gets the same
+/// cached ([`ShapeCache`]), so `zkml aggregate` of any later proof of this model gets the same
 /// verifying key, and this verifier accepts it. Returns the aggregation directory and what was
 /// written.
 pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Vec<f32>]>, tools: &Tools) -> Result<(PathBuf, AggregationSummary, VerifierSummary)> {
@@ -476,7 +436,7 @@ pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Ve
     std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
     let sample_path = agg_dir.join("sample-proof.json");
     sample.save(&sample_path)?;
-    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, Degree::Fits)?;
+    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, Degree::Fits, Grouping::Auto)?;
     let verifier = write_aggregation_verifier(&agg_dir, tools)?;
     Ok((agg_dir, summary, verifier))
 }

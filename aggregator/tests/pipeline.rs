@@ -1,6 +1,6 @@
-//! The whole pipeline once (slow: keygen ~1 min, proving ~2 min, ~4 GiB; the SRS comes from the
-//! shared store):
-//! two small inner proofs → aggregate → Solidity → solc → revm, plus tampering checks.
+//! The whole pipeline on tiny inner circuits (slow: each aggregation takes minutes and ~4 GiB; the
+//! SRS comes from the shared store): two small inner proofs → aggregate → Solidity → solc → revm,
+//! the same in two levels (groups, then the groups' aggregations), plus tampering checks.
 
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner, Value},
@@ -81,6 +81,13 @@ impl Circuit<Fr> for Tiny {
     }
 }
 
+/// The tests here each need ~4 GiB and both cores: they take turns.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn solc() -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let solc = zkml_aggregator::workflow::Tools::find(&repo).solc;
@@ -90,6 +97,7 @@ fn solc() -> PathBuf {
 
 #[test]
 fn aggregate_two_proofs_and_verify_in_revm() {
+    let _heavy = heavy();
     const INNER_K: u32 = 8;
     let t = Instant::now();
     let params = zkml_prover::srs::SrsStore::default_location().params(DEFAULT_AGG_K).expect("SRS").params;
@@ -180,19 +188,73 @@ fn aggregate_two_proofs_and_verify_in_revm() {
         std::fs::write(dir.join("aggregated.json"), &json).unwrap();
     }
 
-    // A flipped proof byte is rejected.
-    let mut proof = agg.proof.clone();
-    let mid = proof.len() / 2;
-    proof[mid] ^= 1;
-    let r = verify_in_revm(&creation, &encode_calldata(&agg.instances, &proof)).unwrap();
-    assert!(!r.accepted, "flipped proof byte accepted");
+    // A flipped proof byte, a changed inner public input or accumulator limb: all rejected.
+    assert_revm_accepts_only(&creation, &agg);
+    assert!(params.k() == DEFAULT_AGG_K);
+}
 
-    // A changed inner public input is rejected, and so is a changed accumulator limb.
-    for index in [ACCUMULATOR_LIMBS, ACCUMULATOR_LIMBS + 1, 0] {
+/// Proofs of [`Tiny`] for each value, at degree `k`.
+fn tiny_snarks(params: &halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_proofs::halo2curves::bn256::Bn256>, k: u32, values: &[Fr]) -> Vec<Snark> {
+    let mut inner_params = params.clone();
+    inner_params.downsize(k);
+    let pk = gen_pk(&inner_params, &Tiny(values[0]), None);
+    values.iter().map(|v| gen_snark_shplonk(&inner_params, &pk, Tiny(*v), None::<&str>)).collect()
+}
+
+/// Asserts that the verifier `creation` accepts `agg` and rejects it with a flipped proof byte or
+/// with any one public input changed (accumulator limbs and inner public inputs alike).
+fn assert_revm_accepts_only(creation: &[u8], agg: &AggregatedProof) {
+    let ok = verify_in_revm(creation, &agg.calldata()).expect("revm");
+    assert!(ok.accepted, "the valid aggregated proof was rejected");
+    let mut proof = agg.proof.clone();
+    proof[agg.proof.len() / 3] ^= 1;
+    assert!(!verify_in_revm(creation, &encode_calldata(&agg.instances, &proof)).unwrap().accepted, "flipped proof byte accepted");
+    for index in 0..agg.instances.len() {
         let mut instances = agg.instances.clone();
         instances[index] += Fr::one();
-        let r = verify_in_revm(&creation, &encode_calldata(&instances, &agg.proof)).unwrap();
-        assert!(!r.accepted, "changed instance {index} accepted");
+        let r = verify_in_revm(creation, &encode_calldata(&instances, &agg.proof)).unwrap();
+        assert!(!r.accepted, "changed public input {index} accepted");
     }
-    assert!(params.k() == DEFAULT_AGG_K);
+}
+
+/// Two levels: two tiny proofs aggregated as one group with the Poseidon transcript, then the
+/// group proof aggregated for the EVM. The final public inputs are the two inner values after the
+/// 12 accumulator limbs (the group's accumulator is folded, not exposed); a group proof with a
+/// changed accumulator limb or inner value is refused; plain proofs and aggregations are not
+/// mixed; the EVM verifier rejects every tampering. (Several groups in order: the CLI test.)
+#[test]
+fn two_level_aggregation_folds_the_group_accumulator() {
+    const GROUP_K: u32 = 19;
+    let _heavy = heavy();
+    let store = zkml_prover::srs::SrsStore::default_location();
+    let params = store.params(DEFAULT_AGG_K).expect("SRS").params;
+    let group_params = store.params(GROUP_K).expect("SRS").params;
+    let values = [Fr::from(7u64), Fr::from(11u64)];
+    let snarks = tiny_snarks(&params, 8, &values);
+
+    let t = Instant::now();
+    let group = aggregate_to_snark(&group_params, snarks.clone(), None).expect("group");
+    eprintln!("group aggregation at k = {GROUP_K}: {:.1?}", t.elapsed());
+    assert_eq!(group.snark.instances, vec![[&group.snark.instances[0][..ACCUMULATOR_LIMBS], &values[..]].concat()]);
+    assert_eq!(group.snark.protocol.accumulator_indices.len(), 1);
+
+    for index in [0, ACCUMULATOR_LIMBS - 1, ACCUMULATOR_LIMBS + 1] {
+        let mut bad = group.snark.clone();
+        bad.instances[0][index] += Fr::one();
+        let r = aggregate(&params, vec![bad]);
+        assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 0, .. })), "changed group input {index}: {r:?}");
+    }
+    let r = aggregate(&params, vec![group.snark.clone(), snarks[0].clone()]);
+    assert!(matches!(r, Err(AggregatorError::InvalidInput(_))), "{r:?}");
+
+    let t = Instant::now();
+    let agg = aggregate(&params, vec![group.snark]).expect("final aggregation");
+    eprintln!("final aggregation at k = {DEFAULT_AGG_K}: {:.1?}, config {:?}", t.elapsed(), agg.config);
+    assert_eq!(agg.instances.len(), ACCUMULATOR_LIMBS + values.len());
+    assert_eq!(agg.instances[ACCUMULATOR_LIMBS..], values);
+    assert_eq!(agg.inner_instance_counts, vec![2]);
+
+    let sol = verifier_solidity(&params, &agg.verifying_key().unwrap(), agg.instances.len()).expect("solidity");
+    let creation = compile_solidity(&solc(), &sol).expect("compile");
+    assert_revm_accepts_only(&creation, &agg);
 }

@@ -1,0 +1,253 @@
+//! Planning an aggregation: its degree, whether it runs in one level or two, and the cached
+//! keygen decisions that keep its verifying key stable.
+//!
+//! One aggregation circuit verifies every proof given to it. Past a few proofs it no longer fits:
+//! its Solidity verifier would exceed EIP-170 at any degree this machine can prove (eight digits
+//! proofs need k = 23 with 6 advice columns, about 26 GiB). Then the proofs are aggregated in two
+//! levels:
+//!
+//! 1. each group of proofs is aggregated on its own, proved with snark-verifier's Poseidon
+//!    transcript ([`aggregate_to_snark`]): a proof whose first 12 public inputs are a KZG
+//!    accumulator (the deferred pairing check of its inner proofs) and whose other public inputs
+//!    are its proofs' public inputs in order;
+//! 2. the group proofs are aggregated into the EVM proof ([`aggregate_with_shape`], keccak
+//!    transcript). Its circuit verifies each group proof and folds the group's accumulator into
+//!    its own, so the one pairing check of the final verifier covers every inner proof; the
+//!    groups' accumulators are not re-exposed.
+//!
+//! The final proof's public inputs are therefore exactly those of a one-level aggregation: the 12
+//! accumulator limbs, then every inner proof's public inputs in the order given. A contract cannot
+//! tell the two apart, except by their verifying keys.
+
+use std::path::PathBuf;
+
+use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::halo2curves::ff::PrimeField;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zkml_prover::artifact::srs_fingerprint;
+use zkml_prover::srs::SrsStore;
+
+use crate::aggregate::{aggregate_to_snark, aggregate_with_shape, AggregationShape};
+use crate::error::{AggregatorError, Result};
+use crate::{plan_aggregation_k, AggregatedProof, Snark};
+
+/// How the degree `k` of the (final) aggregation circuit is chosen. A larger `k` spreads the same
+/// cells over fewer advice columns: a smaller verifier that costs less gas, for a longer
+/// aggregation (and more memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Degree {
+    /// The smallest `k` from [`crate::DEFAULT_AGG_K`] whose verifier fits EIP-170: the fastest
+    /// aggregation.
+    Fits,
+    /// The smallest `k` (up to [`MAX_PLANNED_K`]) at which the circuit needs one advice column: the
+    /// cheapest verifier (one digits-MLP proof: k = 23, 13,495 bytes, 324,575 gas; 13 minutes and
+    /// 17 GiB to aggregate on 2 cores).
+    CheapestVerifier,
+    /// This `k`.
+    Exactly(u32),
+}
+
+/// Largest degree the planner picks: 2^23 rows aggregate in about 17 GiB, within a 24 GiB machine.
+pub const MAX_PLANNED_K: u32 = 23;
+
+/// How proofs are split into first-level groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Grouping {
+    /// One level when one circuit can hold every proof (by the planner's size and memory
+    /// estimates, at the degree [`Degree`] asks for); otherwise two levels, in two groups of
+    /// (nearly) equal size. With [`Degree::Exactly`], always one level.
+    #[default]
+    Auto,
+    /// Two levels, in consecutive groups of at most this many proofs (the last may be smaller).
+    GroupsOf(usize),
+}
+
+/// One first-level group of a two-level aggregation, as recorded in the manifest.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct GroupRecord {
+    /// Index (in the order given) of the group's first proof.
+    pub first_proof: usize,
+    /// Number of proofs in the group.
+    pub proofs: usize,
+    /// Degree of the group's aggregation circuit.
+    pub degree: u32,
+    /// SHA-256 of the group circuit's verifying key, hex (a constant of the final circuit).
+    pub vk_hash: String,
+}
+
+/// What [`aggregate_planned`] made.
+pub struct PlannedAggregation {
+    /// The final (EVM) aggregation.
+    pub proof: AggregatedProof,
+    /// Its degree.
+    pub degree: u32,
+    /// The first-level groups; empty for a one-level aggregation.
+    pub groups: Vec<GroupRecord>,
+    /// Whether any SRS used is the insecure development one.
+    pub srs_insecure: bool,
+}
+
+/// Aggregation shapes kept between runs, one file per set of inner circuits and degree, so that
+/// later aggregations of proofs of the same circuits get the same verifying key (and a verifier
+/// deployed once keeps accepting them).
+pub struct ShapeCache {
+    dir: PathBuf,
+    srs_fingerprint: [u8; 32],
+}
+
+impl ShapeCache {
+    /// The cache in [`ShapeCache::default_dir`], for aggregations over the SRS with this fingerprint.
+    pub fn new(srs_fingerprint: [u8; 32]) -> Self {
+        ShapeCache { dir: Self::default_dir(), srs_fingerprint }
+    }
+
+    /// `ZKML_AGG_CACHE`, else `aggregation/` next to the SRS store.
+    pub fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("ZKML_AGG_CACHE") {
+            return dir.into();
+        }
+        let srs = SrsStore::default_location();
+        srs.dir().parent().map_or_else(|| PathBuf::from("aggregation"), |p| p.join("aggregation"))
+    }
+
+    /// The file of the shape for aggregating `snarks` (in this order) at degree `k`: keyed by the
+    /// SRS, each inner verifying key (its transcript digest) with its public-input count, and `k`.
+    /// The transcript the aggregation is proved with does not change its keys, so it is no part
+    /// of the key.
+    fn path(&self, snarks: &[Snark], k: u32) -> Result<PathBuf> {
+        let mut key = Sha256::new();
+        key.update(self.srs_fingerprint);
+        for snark in snarks {
+            let digest = snark.protocol.transcript_initial_state.ok_or_else(|| AggregatorError::Internal {
+                context: "aggregation cache",
+                message: "an inner protocol has no verifying-key digest".into(),
+            })?;
+            key.update(digest.to_repr());
+            key.update((snark.instances.iter().map(Vec::len).sum::<usize>() as u64).to_le_bytes());
+        }
+        key.update(k.to_le_bytes());
+        Ok(self.dir.join(format!("{}.json", hex::encode(key.finalize()))))
+    }
+
+    /// The cached shape for `snarks` at `k`, if any; a corrupt file is an error naming it.
+    pub fn load(&self, snarks: &[Snark], k: u32) -> Result<Option<AggregationShape>> {
+        let path = self.path(snarks, k)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                AggregatorError::InvalidInput(format!("{} is corrupt ({e}); delete it to make the aggregation keys afresh", path.display()))
+            }),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Records `shape` for `snarks` at `k`.
+    pub fn store(&self, snarks: &[Snark], k: u32, shape: &AggregationShape) -> Result<()> {
+        crate::workflow::write_json(&self.path(snarks, k)?, shape)
+    }
+
+    /// Aggregates `snarks` at the degree of `params` with `aggregate` (one of the two transcripts),
+    /// laid out as the cached shape says, and caches the shape of a first aggregation.
+    fn aggregate_cached<T>(
+        &self,
+        params: &ParamsKZG<Bn256>,
+        snarks: Vec<Snark>,
+        aggregate: impl FnOnce(&ParamsKZG<Bn256>, Vec<Snark>, Option<&AggregationShape>) -> Result<T>,
+        shape_of: impl Fn(&T) -> AggregationShape,
+    ) -> Result<T> {
+        let k = halo2_proofs::poly::commitment::Params::k(params);
+        let cached = self.load(&snarks, k)?;
+        let key = snarks.clone();
+        let made = aggregate(params, snarks, cached.as_ref())?;
+        if cached.is_none() {
+            self.store(&key, k, &shape_of(&made))?;
+        }
+        Ok(made)
+    }
+}
+
+/// The degree `degree` asks for when aggregating `snarks` in one circuit; `planning` is any SRS
+/// sharing the inner proofs' secret.
+fn final_degree(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree) -> Result<u32> {
+    match degree {
+        Degree::Exactly(k) => Ok(k),
+        Degree::Fits => plan_aggregation_k(planning, snarks, MAX_PLANNED_K, false),
+        Degree::CheapestVerifier => plan_aggregation_k(planning, snarks, MAX_PLANNED_K, true),
+    }
+}
+
+/// The first-level group size `grouping` asks for, `None` for one level.
+fn group_size(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree, grouping: Grouping) -> Result<Option<usize>> {
+    match (grouping, degree) {
+        (Grouping::GroupsOf(0), _) => Err(AggregatorError::InvalidInput("a group holds at least one proof".into())),
+        (Grouping::GroupsOf(size), _) => Ok(Some(size)),
+        (Grouping::Auto, Degree::Exactly(_)) => Ok(None),
+        (Grouping::Auto, _) => match final_degree(planning, snarks, degree) {
+            Ok(_) => Ok(None),
+            Err(AggregatorError::AggregationTooLarge(_)) if snarks.len() > 1 => Ok(Some(snarks.len().div_ceil(2))),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Aggregates `snarks` (inner model proofs, in order) into one EVM proof, in one level or two
+/// ([`Grouping`]); the final circuit's degree as `degree` says. Each first-level group is laid out
+/// like a one-level aggregation whose verifier would fit EIP-170 ([`Degree::Fits`]), which keeps
+/// its proof cheap to verify in the final circuit. Every aggregation's shape is cached in `cache`.
+///
+/// `planning` is any SRS of the store's setup (only its generators are read); the aggregation
+/// SRS of each degree comes from `store`.
+pub fn aggregate_planned(
+    store: &SrsStore,
+    planning: &ParamsKZG<Bn256>,
+    cache: &ShapeCache,
+    snarks: Vec<Snark>,
+    degree: Degree,
+    grouping: Grouping,
+) -> Result<PlannedAggregation> {
+    if snarks.is_empty() {
+        return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
+    }
+    let mut srs_insecure = false;
+    // Every aggregation SRS must share the inner proofs' secret: the final pairing covers them all.
+    let mut params_for = |k: u32| -> Result<ParamsKZG<Bn256>> {
+        let srs = store.params(k)?;
+        if srs_fingerprint(&srs.params) != cache.srs_fingerprint {
+            return Err(AggregatorError::InvalidInput(format!(
+                "the SRS file for k = {k} in {} comes from another setup than the inner proofs'; keep one source per store",
+                store.dir().display()
+            )));
+        }
+        srs_insecure |= srs.source.is_insecure();
+        Ok(srs.params)
+    };
+    let (inner, groups) = match group_size(planning, &snarks, degree, grouping)? {
+        None => (snarks, vec![]),
+        Some(size) => {
+            let (mut inner, mut groups) = (vec![], vec![]);
+            for (index, group) in snarks.chunks(size).enumerate() {
+                let k = plan_aggregation_k(planning, group, MAX_PLANNED_K, false).map_err(|e| match e {
+                    AggregatorError::AggregationTooLarge(why) => {
+                        AggregatorError::AggregationTooLarge(format!("a group of {} proofs: {why}", group.len()))
+                    }
+                    other => other,
+                })?;
+                let params = params_for(k)?;
+                let made = cache.aggregate_cached(&params, group.to_vec(), aggregate_to_snark, |g| g.shape.clone())?;
+                groups.push(GroupRecord {
+                    first_proof: index * size,
+                    proofs: group.len(),
+                    degree: k,
+                    vk_hash: hex::encode(Sha256::digest(&made.shape.vk)),
+                });
+                inner.push(made.snark);
+            }
+            (inner, groups)
+        }
+    };
+    let k = final_degree(planning, &inner, degree)?;
+    let params = params_for(k)?;
+    let proof = cache.aggregate_cached(&params, inner, aggregate_with_shape, AggregatedProof::shape)?;
+    Ok(PlannedAggregation { proof, degree: k, groups, srs_insecure })
+}
