@@ -177,15 +177,16 @@ fn final_degree(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree) -
     }
 }
 
-/// The first-level group size `grouping` asks for, `None` for one level.
-fn group_size(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree, grouping: Grouping) -> Result<Option<usize>> {
+/// How many levels `grouping` asks for: `Err(size)` for two levels in groups of at most `size`
+/// proofs, `Ok(k)` for one level at degree `k` (planned here, to decide between the two).
+fn levels(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree, grouping: Grouping) -> Result<std::result::Result<u32, usize>> {
     match (grouping, degree) {
         (Grouping::GroupsOf(0), _) => Err(AggregatorError::InvalidInput("a group holds at least one proof".into())),
-        (Grouping::GroupsOf(size), _) => Ok(Some(size)),
-        (Grouping::Auto, Degree::Exactly(_)) => Ok(None),
+        (Grouping::GroupsOf(size), _) => Ok(Err(size)),
+        (Grouping::Auto, Degree::Exactly(k)) => Ok(Ok(k)),
         (Grouping::Auto, _) => match final_degree(planning, snarks, degree) {
-            Ok(_) => Ok(None),
-            Err(AggregatorError::AggregationTooLarge(_)) if snarks.len() > 1 => Ok(Some(snarks.len().div_ceil(2))),
+            Ok(k) => Ok(Ok(k)),
+            Err(AggregatorError::AggregationTooLarge(_)) if snarks.len() > 1 => Ok(Err(snarks.len().div_ceil(2))),
             Err(e) => Err(e),
         },
     }
@@ -222,9 +223,9 @@ pub fn aggregate_planned(
         srs_insecure |= srs.source.is_insecure();
         Ok(srs.params)
     };
-    let (inner, groups) = match group_size(planning, &snarks, degree, grouping)? {
-        None => (snarks, vec![]),
-        Some(size) => {
+    let (inner, groups, planned) = match levels(planning, &snarks, degree, grouping)? {
+        Ok(k) => (snarks, vec![], Some(k)),
+        Err(size) => {
             let (mut inner, mut groups) = (vec![], vec![]);
             for (index, group) in snarks.chunks(size).enumerate() {
                 let k = plan_aggregation_k(planning, group, MAX_PLANNED_K, false).map_err(|e| match e {
@@ -243,10 +244,13 @@ pub fn aggregate_planned(
                 });
                 inner.push(made.snark);
             }
-            (inner, groups)
+            (inner, groups, None)
         }
     };
-    let k = final_degree(planning, &inner, degree)?;
+    let k = match planned {
+        Some(k) => k,
+        None => final_degree(planning, &inner, degree)?,
+    };
     let params = params_for(k)?;
     let proof = cache.aggregate_cached(&params, inner, aggregate_with_shape, AggregatedProof::shape)?;
     Ok(PlannedAggregation { proof, degree: k, groups, srs_insecure })
