@@ -16,7 +16,7 @@ use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::srs::{Srs, SrsStore};
 use zkml_prover::visibility::VisibilitySettings;
 
-use crate::progress::step;
+use crate::progress::{step, step_reporting};
 use crate::{Command, SrsCommand};
 
 /// Runs a subcommand. `Ok(ExitCode::FAILURE)` means a proof was rejected.
@@ -263,17 +263,9 @@ fn aggregate(models: &[PathBuf], proofs: &[PathBuf], output: &Path, degree: work
         workflow::Degree::Fits => "planned to fit EIP-170".into(),
         workflow::Degree::CheapestVerifier => "planned for the cheapest verifier".into(),
     };
-    let summary = step(&format!("aggregating {} proof(s) (k {planned}; takes minutes)", proofs.len()), || {
-        workflow::aggregate_proofs(models, proofs, output, degree, grouping)
+    let summary = step_reporting(&format!("aggregating {} proof(s) (k {planned}; takes minutes)", proofs.len()), |report| {
+        workflow::aggregate_proofs(models, proofs, output, degree, grouping, &|s| report(s.to_string()))
     })?;
-    for group in &summary.groups {
-        eprintln!(
-            "first level: proofs {}..{} aggregated at k = {}",
-            group.first_proof + 1,
-            group.first_proof + group.proofs,
-            group.degree
-        );
-    }
     eprintln!("aggregation circuit: k = {}", summary.degree);
     if summary.srs_insecure {
         eprintln!("warning: the aggregation uses the INSECURE development SRS");

@@ -481,7 +481,6 @@ fn compiled_example(name: &str, dir: &Path, visibility: &[&str]) -> PathBuf {
 /// Poseidon gates and the ten public outputs make it about 25.7 KB) gets an aggregated verifier
 /// from `zkml evm-verifier`, which fits and accepts its proof.
 #[test]
-#[ignore = "written 2026-12-02 and not yet run to completion (the session ran out of time): run it, then remove this"]
 fn a_wide_model_gets_an_aggregated_verifier() {
     let _heavy = aggregation_lock();
     let dir = scratch("wide");
@@ -501,7 +500,6 @@ fn a_wide_model_gets_an_aggregated_verifier() {
 /// one level, the manifest lists the groups, and the EVM verifier rejects a changed public input or
 /// a flipped proof byte.
 #[test]
-#[ignore = "written 2026-12-02 and not yet run to completion (the session ran out of time): run it, then remove this"]
 fn proofs_aggregate_in_two_levels_with_the_public_inputs_of_one() {
     let _heavy = aggregation_lock();
     let dir = scratch("two-levels");
@@ -520,7 +518,7 @@ fn proofs_aggregate_in_two_levels_with_the_public_inputs_of_one() {
     let refused = zkml(&["aggregate", p0, p1, "-m", m, "-o", a, "--group-size", "0"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     let out = run_ok(&["aggregate", p0, p1, "-m", m, "-o", a, "--group-size", "1"]);
-    assert!(text(&out).contains("first level: proofs 2..2"), "{}", text(&out));
+    assert!(text(&out).contains("first level: aggregating proofs 2..2"), "{}", text(&out));
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(2), "{manifest}");
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();

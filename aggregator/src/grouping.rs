@@ -77,6 +77,39 @@ pub struct GroupRecord {
     pub vk_hash: String,
 }
 
+/// A step of [`aggregate_planned`], reported as it starts: each takes minutes, and a caller
+/// showing progress needs to say which one is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggregationStep {
+    /// First level: one group of consecutive inner proofs.
+    Group {
+        /// Index (0-based, in the order given) of the group's first proof.
+        first_proof: usize,
+        /// Number of proofs in the group.
+        proofs: usize,
+        /// Degree of the group's aggregation circuit.
+        degree: u32,
+    },
+    /// The final (EVM) aggregation.
+    Final {
+        /// Number of proofs it verifies: the groups' proofs, or the inner proofs themselves.
+        inner: usize,
+        /// Degree of the final circuit.
+        degree: u32,
+    },
+}
+
+impl std::fmt::Display for AggregationStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AggregationStep::Group { first_proof, proofs, degree } => {
+                write!(f, "first level: aggregating proofs {}..{} at k = {degree}", first_proof + 1, first_proof + proofs)
+            }
+            AggregationStep::Final { inner, degree } => write!(f, "final aggregation of {inner} proof(s) at k = {degree}"),
+        }
+    }
+}
+
 /// What [`aggregate_planned`] made.
 pub struct PlannedAggregation {
     /// The final (EVM) aggregation.
@@ -206,6 +239,7 @@ pub fn aggregate_planned(
     snarks: Vec<Snark>,
     degree: Degree,
     grouping: Grouping,
+    report: &dyn Fn(AggregationStep),
 ) -> Result<PlannedAggregation> {
     if snarks.is_empty() {
         return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
@@ -235,6 +269,7 @@ pub fn aggregate_planned(
                     other => other,
                 })?;
                 let params = params_for(k)?;
+                report(AggregationStep::Group { first_proof: index * size, proofs: group.len(), degree: k });
                 let made = cache.aggregate_cached(&params, group.to_vec(), aggregate_to_snark, |g| g.shape.clone())?;
                 groups.push(GroupRecord {
                     first_proof: index * size,
@@ -252,6 +287,7 @@ pub fn aggregate_planned(
         None => final_degree(planning, &inner, degree)?,
     };
     let params = params_for(k)?;
+    report(AggregationStep::Final { inner: inner.len(), degree: k });
     let proof = cache.aggregate_cached(&params, inner, aggregate_with_shape, AggregatedProof::shape)?;
     Ok(PlannedAggregation { proof, degree: k, groups, srs_insecure })
 }

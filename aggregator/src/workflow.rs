@@ -56,7 +56,7 @@ impl Tools {
     }
 }
 
-pub use crate::grouping::{Degree, GroupRecord, Grouping, MAX_PLANNED_K};
+pub use crate::grouping::{AggregationStep, Degree, GroupRecord, Grouping, MAX_PLANNED_K};
 
 /// What [`aggregate_proofs`] produced.
 #[derive(Clone, Debug)]
@@ -137,7 +137,14 @@ pub const VERIFIER_RECORD_FILE: &str = "verifier.json";
 /// keygen decisions are cached per set of inner circuits and degree ([`ShapeCache`]): later
 /// aggregations of proofs of the same models, in the same order, get the same verifying key, so
 /// a verifier deployed once keeps working.
-pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Path, degree: Degree, grouping: Grouping) -> Result<AggregationSummary> {
+pub fn aggregate_proofs(
+    model_dirs: &[PathBuf],
+    proofs: &[PathBuf],
+    out_dir: &Path,
+    degree: Degree,
+    grouping: Grouping,
+    report: &dyn Fn(AggregationStep),
+) -> Result<AggregationSummary> {
     if proofs.is_empty() {
         return Err(AggregatorError::InvalidInput("no proofs to aggregate".into()));
     }
@@ -202,7 +209,7 @@ pub fn aggregate_proofs(model_dirs: &[PathBuf], proofs: &[PathBuf], out_dir: &Pa
     }
     let cache = ShapeCache::new(fingerprint);
     let PlannedAggregation { proof: mut aggregated, degree: k, groups, srs_insecure } =
-        aggregate_planned(&store, &base_srs.params, &cache, snarks, degree, grouping)?;
+        aggregate_planned(&store, &base_srs.params, &cache, snarks, degree, grouping, report)?;
     // Two levels expose the same public inputs as one: report them per inner proof, not per group.
     aggregated.inner_instance_counts = entries.iter().map(|e| e.instances).collect();
 
@@ -436,7 +443,7 @@ pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Ve
     std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
     let sample_path = agg_dir.join("sample-proof.json");
     sample.save(&sample_path)?;
-    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, Degree::Fits, Grouping::Auto)?;
+    let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, Degree::Fits, Grouping::Auto, &|_| {})?;
     let verifier = write_aggregation_verifier(&agg_dir, tools)?;
     Ok((agg_dir, summary, verifier))
 }
