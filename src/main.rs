@@ -220,7 +220,8 @@ enum Command {
     },
     /// Measure the gas and bytecode size of aggregated verification for 1, 2, 4 and 8 proofs of the
     /// example models (outputs hashed), and of their direct verifiers; append them to BENCHMARKS.md. Takes long: aggregating
-    /// 4 proofs needs k = 22 (about 10 minutes and 13 GiB); 8 need more memory than 24 GiB.
+    /// 4 proofs needs k = 22 (about 10 minutes and 13 GiB); 8 are aggregated in two levels (about
+    /// 55 minutes and 18 GiB).
     GasReport {
         /// The file the results are appended to.
         #[arg(long, default_value = "BENCHMARKS.md")]

@@ -19,7 +19,7 @@
 //! accumulator limbs, then every inner proof's public inputs in the order given. A contract cannot
 //! tell the two apart, except by their verifying keys.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_proofs::halo2curves::ff::PrimeField;
@@ -164,20 +164,14 @@ impl ShapeCache {
         Ok(self.dir.join(format!("{}.json", hex::encode(key.finalize()))))
     }
 
-    /// The cached shape for `snarks` at `k`, if any; a corrupt file is an error naming it.
-    pub fn load(&self, snarks: &[Snark], k: u32) -> Result<Option<AggregationShape>> {
-        let path = self.path(snarks, k)?;
-        match std::fs::read(&path) {
+    /// The shape cached in `path`, if any; a corrupt file is an error naming it.
+    fn load_from(path: &Path) -> Result<Option<AggregationShape>> {
+        match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 AggregatorError::InvalidInput(format!("{} is corrupt ({e}); delete it to make the aggregation keys afresh", path.display()))
             }),
             Err(_) => Ok(None),
         }
-    }
-
-    /// Records `shape` for `snarks` at `k`.
-    pub fn store(&self, snarks: &[Snark], k: u32, shape: &AggregationShape) -> Result<()> {
-        crate::workflow::write_json(&self.path(snarks, k)?, shape)
     }
 
     /// Aggregates `snarks` at the degree of `params` with `aggregate` (one of the two transcripts),
@@ -189,12 +183,11 @@ impl ShapeCache {
         aggregate: impl FnOnce(&ParamsKZG<Bn256>, Vec<Snark>, Option<&AggregationShape>) -> Result<T>,
         shape_of: impl Fn(&T) -> AggregationShape,
     ) -> Result<T> {
-        let k = halo2_proofs::poly::commitment::Params::k(params);
-        let cached = self.load(&snarks, k)?;
-        let key = snarks.clone();
+        let path = self.path(&snarks, halo2_proofs::poly::commitment::Params::k(params))?;
+        let cached = Self::load_from(&path)?;
         let made = aggregate(params, snarks, cached.as_ref())?;
         if cached.is_none() {
-            self.store(&key, k, &shape_of(&made))?;
+            crate::workflow::write_json(&path, &shape_of(&made))?;
         }
         Ok(made)
     }
