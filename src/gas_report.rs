@@ -92,7 +92,7 @@ pub fn run(output: &Path, counts: &[usize]) -> Result<()> {
         let agg = work.join(format!("agg-{n}-{degree:?}"));
         let started = Instant::now();
         let summary = match workflow::aggregate_proofs(&[mlp.clone(), cnn.clone()], &interleaved[..n], &agg, degree, Grouping::Auto, &|s| {
-            eprintln!("  [{:>6.1} s] {s}", started.elapsed().as_secs_f64())
+            eprintln!("{}", crate::progress::since(started, &s.to_string()))
         }) {
             Ok(summary) => summary,
             // A count this machine cannot aggregate (the planner's memory estimate) is a row too.

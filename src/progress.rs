@@ -19,7 +19,7 @@ pub fn step_reporting<T>(message: &str, f: impl FnOnce(&dyn Fn(String)) -> T) ->
     bar.enable_steady_tick(Duration::from_millis(120));
     let start = Instant::now();
     let report = |line: String| {
-        let line = format!("  [{:>6.1} s] {line}", start.elapsed().as_secs_f64());
+        let line = since(start, &line);
         // A hidden bar (no terminal) drops println: the line must still reach the log.
         if bar.is_hidden() {
             eprintln!("{line}");
@@ -31,4 +31,9 @@ pub fn step_reporting<T>(message: &str, f: impl FnOnce(&dyn Fn(String)) -> T) ->
     bar.finish_and_clear();
     eprintln!("{message}: done in {:.2} s", start.elapsed().as_secs_f64());
     out
+}
+
+/// `line` indented under its step, after the seconds since `start`: how sub-steps are logged.
+pub fn since(start: Instant, line: &str) -> String {
+    format!("  [{:>6.1} s] {line}", start.elapsed().as_secs_f64())
 }

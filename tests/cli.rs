@@ -257,6 +257,11 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(corrupt.status.code(), Some(2), "{}", text(&corrupt));
     assert!(text(&corrupt).contains("vk.bin"), "{}", text(&corrupt));
 
+    // A group of no proofs is refused before any proof is read.
+    let no_group = zkml(&["aggregate", "p.json", "-m", c, "-o", d, "--group-size", "0"]);
+    assert_eq!(no_group.status.code(), Some(2), "{}", text(&no_group));
+    assert!(text(&no_group).contains("--group-size"), "{}", text(&no_group));
+
     // Help for every command.
     for cmd in ["compile", "forward", "setup", "prove", "verify", "aggregate", "evm-verifier", "evm-verify", "deploy", "srs", "demo", "bench", "gas-report"] {
         let help = zkml(&[cmd, "--help"]);
@@ -381,88 +386,6 @@ fn run_ok(args: &[&str]) -> Output {
     out
 }
 
-#[test]
-fn four_proofs_of_two_models_aggregate_and_verify_on_anvil() {
-    let _heavy = aggregation_lock();
-    let dir = scratch("four");
-    let examples = repo().join("examples");
-    let mut proofs = vec![];
-    for name in ["mlp", "cnn"] {
-        let example = examples.join(name);
-        let model = dir.join(name);
-        let m = model.to_str().unwrap();
-        // Hashed outputs: one public input per proof keeps the verifier of four proofs under
-        // EIP-170 (each public input costs about 250 bytes of verifier code).
-        run_ok(&[
-            "compile",
-            example.join("model.onnx").to_str().unwrap(),
-            "-o",
-            m,
-            "--calibration-data",
-            example.join("calibration.json").to_str().unwrap(),
-            "--output-visibility",
-            "hashed",
-        ]);
-        run_ok(&["setup", m]);
-        for (i, input) in [example.join("input.json"), heldout_sample(&example, 2, &dir)].iter().enumerate() {
-            let proof = dir.join(format!("{name}-{i}.json"));
-            run_ok(&["prove", m, "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
-            proofs.push(proof);
-        }
-    }
-    // Interleave the models: mlp, cnn, mlp, cnn.
-    let order = [&proofs[0], &proofs[2], &proofs[1], &proofs[3]];
-    let agg = dir.join("agg");
-    let (mlp, cnn, a) = (dir.join("mlp"), dir.join("cnn"), agg.to_str().unwrap().to_string());
-    let mut args: Vec<&str> = vec!["aggregate"];
-    args.extend(order.iter().map(|p| p.to_str().unwrap()));
-
-    // A proof whose model is not given is named.
-    let mut missing = args.clone();
-    missing.extend(["-m", mlp.to_str().unwrap(), "-o", &a]);
-    let out = zkml(&missing);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("cnn-0.json") && text(&out).contains("--model"), "{}", text(&out));
-
-    args.extend(["-m", mlp.to_str().unwrap(), "-m", cnn.to_str().unwrap(), "-o", &a]);
-    // The degree is planned so that the verifier fits EIP-170 (four proofs need more than 2^21).
-    let out = run_ok(&args);
-    assert!(text(&out).contains("aggregation circuit: k = 22"), "{}", text(&out));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
-    let entries = manifest["proofs"].as_array().unwrap();
-    assert_eq!(entries.len(), 4);
-    let mut next = 12;
-    for (entry, proof) in entries.iter().zip(order) {
-        let inner: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
-        assert_eq!(entry["model_hash"], inner["model_hash"]);
-        assert_eq!(entry["first_instance"], next);
-        next += entry["instances"].as_u64().unwrap() as usize;
-    }
-    assert_ne!(entries[0]["model_hash"], entries[1]["model_hash"], "two different models");
-    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();
-    assert_eq!(file["instances"].as_array().unwrap().len(), next);
-
-    run_ok(&["evm-verifier", &a]);
-    let anvil = Anvil::start();
-    assert!(text(&run_ok(&["evm-verify", &a])).contains("accepted in revm"));
-    assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url])).contains("accepted on"));
-
-    // The third proof's output commitment changed, or a proof byte flipped: both verifiers reject.
-    let third = entries[2]["first_instance"].as_u64().unwrap() as usize;
-    assert_tampered_aggregations_rejected(&agg, third, 300, Some(&anvil.url));
-    // A verifier that is not the one generated for this aggregation is refused, not trusted.
-    let edited = dir.join("agg-edited-verifier");
-    std::fs::create_dir_all(&edited).unwrap();
-    for f in ["proof.json", "aggregation.json", "manifest.json", "verifier.json", "Verifier.sol"] {
-        std::fs::copy(agg.join(f), edited.join(f)).unwrap();
-    }
-    let bin = std::fs::read_to_string(agg.join("Verifier.bin")).unwrap();
-    std::fs::write(edited.join("Verifier.bin"), flip_hex_byte(bin.trim(), 1000)).unwrap();
-    let out = zkml(&["evm-verify", edited.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("evm-verifier"), "{}", text(&out));
-}
-
 /// Compiles `examples/NAME` into `dir/NAME` with the given visibility flags and makes its keys;
 /// returns the model directory.
 fn compiled_example(name: &str, dir: &Path, visibility: &[&str]) -> PathBuf {
@@ -495,46 +418,77 @@ fn a_wide_model_gets_an_aggregated_verifier() {
     assert!(record["runtime_size"].as_u64().unwrap() <= 24_576, "{record}");
 }
 
-/// Two proofs aggregated in two levels (`--group-size 1`: each proof aggregated alone with the
-/// Poseidon transcript, the two aggregations aggregated for the EVM) have the same public inputs as
-/// one level, the manifest lists the groups, and the EVM verifier rejects a changed public input or
-/// a flipped proof byte.
+/// Proofs of two models (the MLP's and the CNN's, outputs hashed, in the order cnn, mlp) aggregated
+/// in two levels (`--group-size 2`: both proofs in one group aggregated with the Poseidon
+/// transcript, the group's proof aggregated for the EVM): a proof whose model is not given is
+/// named; the manifest matches each proof to its model and lists the group; the public inputs are
+/// the 12 accumulator limbs, then each proof's in order; the verifier accepts in revm and on anvil
+/// and rejects a changed public input, a flipped proof byte and an edited bytecode.
 #[test]
-fn proofs_aggregate_in_two_levels_with_the_public_inputs_of_one() {
+fn proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
     let _heavy = aggregation_lock();
-    let dir = scratch("two-levels");
-    let model = compiled_example("mlp", &dir, &["--output-visibility", "hashed"]);
-    let m = model.to_str().unwrap();
-    let example = repo().join("examples/mlp");
+    let dir = scratch("two-models");
     let mut proofs = vec![];
-    for (i, input) in [example.join("input.json"), heldout_sample(&example, 1, &dir)].iter().enumerate() {
-        let proof = dir.join(format!("proof-{i}.json"));
-        run_ok(&["prove", m, "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+    for name in ["cnn", "mlp"] {
+        // Hashed outputs: one public input per proof keeps the aggregation small.
+        let model = compiled_example(name, &dir, &["--output-visibility", "hashed"]);
+        let example = repo().join("examples").join(name);
+        let proof = dir.join(format!("{name}.json"));
+        run_ok(&["prove", model.to_str().unwrap(), "--input", heldout_sample(&example, 2, &dir).to_str().unwrap(), "-o", proof.to_str().unwrap()]);
         proofs.push(proof);
     }
-    let (p0, p1) = (proofs[0].to_str().unwrap(), proofs[1].to_str().unwrap());
     let agg = dir.join("agg");
-    let a = agg.to_str().unwrap();
-    let refused = zkml(&["aggregate", p0, p1, "-m", m, "-o", a, "--group-size", "0"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    let out = run_ok(&["aggregate", p0, p1, "-m", m, "-o", a, "--group-size", "1"]);
-    assert!(text(&out).contains("first level: aggregating proofs 2..2"), "{}", text(&out));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(2), "{manifest}");
-    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();
-    let mut expected = vec![];
-    for proof in &proofs {
-        let inner: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
-        expected.extend(inner["instances"].as_array().unwrap().iter().cloned());
-    }
-    let instances = file["instances"].as_array().unwrap();
-    assert_eq!(instances[12..], expected[..], "the inner public inputs follow the 12 accumulator limbs, proof by proof");
-    assert_eq!(manifest["proofs"][1]["first_instance"], 12 + manifest["proofs"][0]["instances"].as_u64().unwrap());
+    let (mlp, cnn, a) = (dir.join("mlp"), dir.join("cnn"), agg.to_str().unwrap().to_string());
+    let mut args: Vec<&str> = vec!["aggregate"];
+    args.extend(proofs.iter().map(|p| p.to_str().unwrap()));
 
-    run_ok(&["evm-verifier", a]);
-    assert!(text(&run_ok(&["evm-verify", a])).contains("accepted in revm"));
-    let last = instances.len() - 1;
-    assert_tampered_aggregations_rejected(&agg, last, 200, None);
+    // A proof whose model is not given is named.
+    let mut missing = args.clone();
+    missing.extend(["-m", mlp.to_str().unwrap(), "-o", &a]);
+    let out = zkml(&missing);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cnn.json") && text(&out).contains("--model"), "{}", text(&out));
+
+    args.extend(["-m", mlp.to_str().unwrap(), "-m", cnn.to_str().unwrap(), "-o", &a, "--group-size", "2"]);
+    let out = run_ok(&args);
+    assert!(text(&out).contains("first level: aggregating proofs 1..2") && text(&out).contains("final aggregation of 1 proof"), "{}", text(&out));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(1), "{manifest}");
+    let entries = manifest["proofs"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();
+    let instances = file["instances"].as_array().unwrap();
+    let mut next = 12;
+    for (entry, proof) in entries.iter().zip(&proofs) {
+        let inner: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
+        assert_eq!(entry["model_hash"], inner["model_hash"]);
+        assert_eq!(entry["first_instance"], next);
+        let count = entry["instances"].as_u64().unwrap() as usize;
+        assert_eq!(instances[next..next + count], inner["instances"].as_array().unwrap()[..], "the inner public inputs follow the 12 accumulator limbs, proof by proof");
+        next += count;
+    }
+    assert_ne!(entries[0]["model_hash"], entries[1]["model_hash"], "two different models");
+    assert_eq!(instances.len(), next);
+
+    run_ok(&["evm-verifier", &a]);
+    let anvil = Anvil::start();
+    assert!(text(&run_ok(&["evm-verify", &a])).contains("accepted in revm"));
+    assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url])).contains("accepted on"));
+
+    // The second proof's output commitment changed, or a proof byte flipped: both verifiers reject.
+    let second = entries[1]["first_instance"].as_u64().unwrap() as usize;
+    assert_tampered_aggregations_rejected(&agg, second, 300, Some(&anvil.url));
+    // A verifier that is not the one generated for this aggregation is refused, not trusted.
+    let edited = dir.join("agg-edited-verifier");
+    std::fs::create_dir_all(&edited).unwrap();
+    for f in ["proof.json", "aggregation.json", "manifest.json", "verifier.json", "Verifier.sol"] {
+        std::fs::copy(agg.join(f), edited.join(f)).unwrap();
+    }
+    let bin = std::fs::read_to_string(agg.join("Verifier.bin")).unwrap();
+    std::fs::write(edited.join("Verifier.bin"), flip_hex_byte(bin.trim(), 1000)).unwrap();
+    let out = zkml(&["evm-verify", edited.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("evm-verifier"), "{}", text(&out));
 }
 
 /// Copies of the aggregation `agg` (with its verifier) with public input `instance` changed, and
@@ -568,43 +522,33 @@ fn zkml_mnist() -> Option<PathBuf> {
     dir.join("model.msgpack").exists().then_some(dir)
 }
 
-/// zkml's MNIST example end to end through the command line: exact outputs in the proof; its
-/// verifier, too large to verify directly, made by aggregation; the aggregated proof accepted by
-/// the EVM verifier in revm.
+/// zkml's MNIST example through the command line: compiled from its msgpack, proved with zkml's
+/// exact outputs as public inputs, and verified. (Its verifier, too large for EIP-170, is made by
+/// aggregation like the CNN's in `a_wide_model_gets_an_aggregated_verifier`.)
 #[test]
-fn zkml_mnist_proves_aggregates_and_verifies_on_the_evm() {
+fn zkml_mnist_proves_and_verifies() {
     let Some(mnist) = zkml_mnist() else {
         eprintln!("skipped: ../shared/anchors/zkml/examples/mnist is not present");
         return;
     };
-    let _heavy = aggregation_lock();
-    let dir = scratch("mnist-evm");
-    let (model, proof, agg) = (dir.join("model"), dir.join("proof.json"), dir.join("agg"));
-    let run = |args: &[&str]| {
-        let out = zkml(args);
-        assert!(out.status.success(), "zkml {args:?} failed: {}", text(&out));
-        out
-    };
-    run(&["compile", mnist.join("model.msgpack").to_str().unwrap(), "-o", model.to_str().unwrap()]);
-    run(&["setup", model.to_str().unwrap()]);
-    run(&["prove", model.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+    let dir = scratch("mnist-proof");
+    let (model, proof) = (dir.join("model"), dir.join("proof.json"));
+    let (m, p) = (model.to_str().unwrap(), proof.to_str().unwrap());
+    run_ok(&["compile", mnist.join("model.msgpack").to_str().unwrap(), "-o", m]);
+    run_ok(&["setup", m]);
+    run_ok(&["prove", m, "--input", mnist.join("inp.msgpack").to_str().unwrap(), "-o", p]);
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
     let expected: Vec<f64> = ZKML_OUTPUTS.iter().map(|&v| v as f64 / 512.0).collect();
     assert_eq!(file["outputs"], serde_json::json!([expected]));
-    run(&["verify", model.to_str().unwrap(), proof.to_str().unwrap()]);
-    // Its direct verifier would not fit EIP-170: `evm-verifier` says so and makes an aggregated
-    // verifier (the degree planned so that it fits) in model/aggregated.
-    let made = run(&["evm-verifier", model.to_str().unwrap(), "--input", mnist.join("inp.msgpack").to_str().unwrap()]);
-    assert!(text(&made).contains("over EIP-170") && text(&made).contains("aggregated verifier"), "{}", text(&made));
-    let planned = model.join("aggregated");
-    assert!(text(&run(&["evm-verify", planned.to_str().unwrap()])).contains("accepted in revm"));
-    // The real proof aggregates under the same keys, and that verifier accepts it.
-    run(&["aggregate", proof.to_str().unwrap(), "--model", model.to_str().unwrap(), "-o", agg.to_str().unwrap()]);
-    for f in ["Verifier.sol", "Verifier.bin", "verifier.json"] {
-        std::fs::copy(planned.join(f), agg.join(f)).unwrap();
-    }
-    let out = run(&["evm-verify", agg.to_str().unwrap()]);
-    assert!(text(&out).contains("accepted in revm"), "{}", text(&out));
+    run_ok(&["verify", m, p]);
+    let changed = tampered_copy(&dir, "proof.json", |j| {
+        let i = j["instances"][0].as_str().unwrap().to_string();
+        j["instances"][0] = bump_instance(&i).into();
+        let o = j["outputs"][0][0].as_f64().unwrap();
+        j["outputs"][0][0] = (o + 1.0 / 512.0).into();
+    });
+    let bad = zkml(&["verify", m, changed.join("proof.json").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1), "changed public input: {}", text(&bad));
 }
 
 #[test]

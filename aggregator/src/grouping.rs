@@ -122,6 +122,15 @@ pub struct PlannedAggregation {
     pub srs_insecure: bool,
 }
 
+/// What planning one aggregation circuit concluded, as [`ShapeCache`] keeps it.
+#[derive(Serialize, Deserialize)]
+enum PlannedDegree {
+    /// The circuit's degree.
+    Degree(u32),
+    /// No degree this machine can prove fits: the planner's reason.
+    TooLarge(String),
+}
+
 /// Aggregation shapes kept between runs, one file per set of inner circuits and degree, so that
 /// later aggregations of proofs of the same circuits get the same verifying key (and a verifier
 /// deployed once keeps accepting them).
@@ -145,11 +154,9 @@ impl ShapeCache {
         srs.dir().parent().map_or_else(|| PathBuf::from("aggregation"), |p| p.join("aggregation"))
     }
 
-    /// The file of the shape for aggregating `snarks` (in this order) at degree `k`: keyed by the
-    /// SRS, each inner verifying key (its transcript digest) with its public-input count, and `k`.
-    /// The transcript the aggregation is proved with does not change its keys, so it is no part
-    /// of the key.
-    fn path(&self, snarks: &[Snark], k: u32) -> Result<PathBuf> {
+    /// The SHA-256 state keyed by the SRS and each inner verifying key (its transcript digest)
+    /// with its public-input count, in order.
+    fn inner_key(&self, snarks: &[Snark]) -> Result<Sha256> {
         let mut key = Sha256::new();
         key.update(self.srs_fingerprint);
         for snark in snarks {
@@ -160,8 +167,49 @@ impl ShapeCache {
             key.update(digest.to_repr());
             key.update((snark.instances.iter().map(Vec::len).sum::<usize>() as u64).to_le_bytes());
         }
+        Ok(key)
+    }
+
+    /// The file of the shape for aggregating `snarks` (in this order) at degree `k`: keyed by
+    /// [`ShapeCache::inner_key`] and `k`. The transcript the aggregation is proved with does not
+    /// change its keys, so it is no part of the key.
+    fn path(&self, snarks: &[Snark], k: u32) -> Result<PathBuf> {
+        let mut key = self.inner_key(snarks)?;
         key.update(k.to_le_bytes());
         Ok(self.dir.join(format!("{}.json", hex::encode(key.finalize()))))
+    }
+
+    /// The degree planned for aggregating `snarks` in one circuit (`cheapest`: for the cheapest
+    /// verifier, else the fastest that fits EIP-170), from the cache or else by `plan` (which lays
+    /// the circuit out: a minute or more), whose conclusion is cached, an
+    /// [`AggregatorError::AggregationTooLarge`] included. A later aggregation of proofs of the same
+    /// circuits thus skips planning and gets the same degree, so the same verifying key.
+    fn planned_degree(&self, snarks: &[Snark], cheapest: bool, plan: impl FnOnce() -> Result<u32>) -> Result<u32> {
+        let mut key = self.inner_key(snarks)?;
+        key.update(if cheapest { b"plan: cheapest verifier" as &[u8] } else { b"plan: fits EIP-170" });
+        let path = self.dir.join(format!("plan-{}.json", hex::encode(key.finalize())));
+        let cached: Option<PlannedDegree> = match std::fs::read(&path) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+                AggregatorError::InvalidInput(format!("{} is corrupt ({e}); delete it to plan the aggregation afresh", path.display()))
+            })?),
+            Err(_) => None,
+        };
+        let planned = match cached {
+            Some(planned) => planned,
+            None => {
+                let planned = match plan() {
+                    Ok(k) => PlannedDegree::Degree(k),
+                    Err(AggregatorError::AggregationTooLarge(why)) => PlannedDegree::TooLarge(why),
+                    Err(e) => return Err(e),
+                };
+                crate::workflow::write_json(&path, &planned)?;
+                planned
+            }
+        };
+        match planned {
+            PlannedDegree::Degree(k) => Ok(k),
+            PlannedDegree::TooLarge(why) => Err(AggregatorError::AggregationTooLarge(why)),
+        }
     }
 
     /// The shape cached in `path`, if any; a corrupt file is an error naming it.
@@ -193,24 +241,25 @@ impl ShapeCache {
     }
 }
 
-/// The degree `degree` asks for when aggregating `snarks` in one circuit; `planning` is any SRS
-/// sharing the inner proofs' secret.
-fn final_degree(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree) -> Result<u32> {
-    match degree {
-        Degree::Exactly(k) => Ok(k),
-        Degree::Fits => plan_aggregation_k(planning, snarks, MAX_PLANNED_K, false),
-        Degree::CheapestVerifier => plan_aggregation_k(planning, snarks, MAX_PLANNED_K, true),
-    }
+/// The degree `degree` asks for when aggregating `snarks` in one circuit, planned once per set of
+/// inner circuits (`cache`); `planning` is any SRS sharing the inner proofs' secret.
+fn final_degree(planning: &ParamsKZG<Bn256>, cache: &ShapeCache, snarks: &[Snark], degree: Degree) -> Result<u32> {
+    let cheapest = match degree {
+        Degree::Exactly(k) => return Ok(k),
+        Degree::Fits => false,
+        Degree::CheapestVerifier => true,
+    };
+    cache.planned_degree(snarks, cheapest, || plan_aggregation_k(planning, snarks, MAX_PLANNED_K, cheapest))
 }
 
 /// How many levels `grouping` asks for: `Err(size)` for two levels in groups of at most `size`
 /// proofs, `Ok(k)` for one level at degree `k` (planned here, to decide between the two).
-fn levels(planning: &ParamsKZG<Bn256>, snarks: &[Snark], degree: Degree, grouping: Grouping) -> Result<std::result::Result<u32, usize>> {
+fn levels(planning: &ParamsKZG<Bn256>, cache: &ShapeCache, snarks: &[Snark], degree: Degree, grouping: Grouping) -> Result<std::result::Result<u32, usize>> {
     match (grouping, degree) {
         (Grouping::GroupsOf(0), _) => Err(AggregatorError::InvalidInput("a group holds at least one proof".into())),
         (Grouping::GroupsOf(size), _) => Ok(Err(size)),
         (Grouping::Auto, Degree::Exactly(k)) => Ok(Ok(k)),
-        (Grouping::Auto, _) => match final_degree(planning, snarks, degree) {
+        (Grouping::Auto, _) => match final_degree(planning, cache, snarks, degree) {
             Ok(k) => Ok(Ok(k)),
             Err(AggregatorError::AggregationTooLarge(_)) if snarks.len() > 1 => Ok(Err(snarks.len().div_ceil(2))),
             Err(e) => Err(e),
@@ -250,12 +299,12 @@ pub fn aggregate_planned(
         srs_insecure |= srs.source.is_insecure();
         Ok(srs.params)
     };
-    let (inner, groups, planned) = match levels(planning, &snarks, degree, grouping)? {
+    let (inner, groups, planned) = match levels(planning, cache, &snarks, degree, grouping)? {
         Ok(k) => (snarks, vec![], Some(k)),
         Err(size) => {
             let (mut inner, mut groups) = (vec![], vec![]);
             for (index, group) in snarks.chunks(size).enumerate() {
-                let k = plan_aggregation_k(planning, group, MAX_PLANNED_K, false).map_err(|e| match e {
+                let k = final_degree(planning, cache, group, Degree::Fits).map_err(|e| match e {
                     AggregatorError::AggregationTooLarge(why) => {
                         AggregatorError::AggregationTooLarge(format!("a group of {} proofs: {why}", group.len()))
                     }
@@ -277,10 +326,58 @@ pub fn aggregate_planned(
     };
     let k = match planned {
         Some(k) => k,
-        None => final_degree(planning, &inner, degree)?,
+        None => final_degree(planning, cache, &inner, degree)?,
     };
     let params = params_for(k)?;
     report(AggregationStep::Final { inner: inner.len(), degree: k });
     let proof = cache.aggregate_cached(&params, inner, aggregate_with_shape, AggregatedProof::shape)?;
     Ok(PlannedAggregation { proof, degree: k, groups, srs_insecure })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn cache(name: &str) -> ShapeCache {
+        let dir = std::env::temp_dir().join(format!("zkml-plan-cache-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        ShapeCache { dir, srs_fingerprint: [7; 32] }
+    }
+
+    #[test]
+    fn a_planned_degree_is_cached_per_goal() {
+        let cache = cache("degree");
+        let calls = Cell::new(0);
+        let plan = |k: u32| -> Result<u32> {
+            calls.set(calls.get() + 1);
+            Ok(k)
+        };
+        assert_eq!(cache.planned_degree(&[], false, || plan(21)).unwrap(), 21);
+        assert_eq!(cache.planned_degree(&[], false, || plan(22)).unwrap(), 21, "the cached plan is used");
+        assert_eq!(calls.get(), 1);
+        assert_eq!(cache.planned_degree(&[], true, || plan(23)).unwrap(), 23, "the cheapest verifier is planned on its own");
+        assert_eq!(calls.get(), 2);
+        let other = ShapeCache { dir: cache.dir.clone(), srs_fingerprint: [8; 32] };
+        assert_eq!(other.planned_degree(&[], false, || plan(20)).unwrap(), 20, "another SRS is planned afresh");
+    }
+
+    #[test]
+    fn too_large_is_cached_and_a_corrupt_plan_is_an_error() {
+        let cache = cache("too-large");
+        let r = cache.planned_degree(&[], false, || Err(AggregatorError::AggregationTooLarge("needs 26 GiB".into())));
+        assert!(matches!(r, Err(AggregatorError::AggregationTooLarge(ref why)) if why == "needs 26 GiB"), "{r:?}");
+        let r = cache.planned_degree(&[], false, || Ok(20));
+        assert!(matches!(r, Err(AggregatorError::AggregationTooLarge(_))), "the cached conclusion stands: {r:?}");
+        // Other errors are not conclusions about the circuits: not cached.
+        let fresh = self::cache("other-error");
+        assert!(fresh.planned_degree(&[], true, || Err(AggregatorError::InvalidInput("x".into()))).is_err());
+        assert_eq!(fresh.planned_degree(&[], true, || Ok(22)).unwrap(), 22);
+
+        for entry in std::fs::read_dir(&cache.dir).unwrap() {
+            std::fs::write(entry.unwrap().path(), b"{not json").unwrap();
+        }
+        let r = cache.planned_degree(&[], false, || Ok(20));
+        assert!(matches!(r, Err(AggregatorError::InvalidInput(ref why)) if why.contains("corrupt")), "{r:?}");
+    }
 }

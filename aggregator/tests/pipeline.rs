@@ -1,6 +1,6 @@
-//! The whole pipeline on tiny inner circuits (slow: each aggregation takes minutes and ~4 GiB; the
-//! SRS comes from the shared store): two small inner proofs → aggregate → Solidity → solc → revm,
-//! the same in two levels (groups, then the groups' aggregations), plus tampering checks.
+//! The whole aggregation pipeline on tiny inner circuits (slow: each aggregation takes minutes and
+//! ~4 GiB; the SRS comes from the shared store): two small inner proofs → a group aggregation →
+//! the final EVM aggregation → Solidity → solc → revm, with tampering checks at every step.
 
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner, Value},
@@ -81,13 +81,6 @@ impl Circuit<Fr> for Tiny {
     }
 }
 
-/// The tests here each need ~4 GiB and both cores: they take turns.
-static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn solc() -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let solc = zkml_aggregator::workflow::Tools::find(&repo).solc;
@@ -95,110 +88,13 @@ fn solc() -> PathBuf {
     solc
 }
 
-#[test]
-fn aggregate_two_proofs_and_verify_in_revm() {
-    let _heavy = heavy();
-    const INNER_K: u32 = 8;
-    let t = Instant::now();
-    let params = zkml_prover::srs::SrsStore::default_location().params(DEFAULT_AGG_K).expect("SRS").params;
-    let mut inner_params = params.clone();
-    inner_params.downsize(INNER_K);
-    eprintln!("SRS setup k={DEFAULT_AGG_K}: {:.1?}", t.elapsed());
-
-    // Two inner proofs of the same tiny circuit with different public inputs.
-    let values = [Fr::from(1234u64), Fr::from(98765u64)];
-    let pk = gen_pk(&inner_params, &Tiny(values[0]), None);
-    let snarks: Vec<Snark> = values
-        .iter()
-        .map(|v| {
-            let s = gen_snark_shplonk(&inner_params, &pk, Tiny(*v), None::<&str>);
-            // Rebuild it from parts, with the big SRS (exercises the downsizing path).
-            let rebuilt = snark_from_parts(&params, pk.get_vk(), s.instances.clone(), s.proof.clone())
-                .expect("snark_from_parts");
-            assert_eq!(
-                serde_json::to_string(&rebuilt.protocol).unwrap(),
-                serde_json::to_string(&s.protocol).unwrap()
-            );
-            rebuilt
-        })
-        .collect();
-
-    // Bad inputs are errors, found before any expensive work.
-    assert!(snark_from_parts(&params, pk.get_vk(), vec![], snarks[0].proof.clone()).is_err());
-    assert!(matches!(aggregate(&params, vec![]), Err(AggregatorError::InvalidInput(_))));
-    assert!(matches!(aggregate(&inner_params, snarks.clone()), Err(AggregatorError::InvalidInput(_))));
-    let mut bad = snarks.clone();
-    bad[1].proof[40] ^= 1;
-    let r = aggregate(&params, bad);
-    assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 1, .. })), "{r:?}");
-    let mut bad = snarks.clone();
-    bad[0].instances[0][0] += Fr::one();
-    let r = aggregate(&params, bad);
-    assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 0, .. })), "{r:?}");
-
-    let t = Instant::now();
-    let agg = aggregate(&params, snarks).expect("aggregate");
-    eprintln!(
-        "aggregate (keygen + prove): {:.1?}; config {:?}; proof {} B",
-        t.elapsed(),
-        agg.config,
-        agg.proof.len()
-    );
-    assert_eq!(agg.instances.len(), ACCUMULATOR_LIMBS + 2);
-    assert_eq!(agg.accumulator_limbs().len(), 12);
-    assert_eq!(agg.inner_instance_counts, vec![1, 1]);
-    assert_eq!(agg.inner_instances(0), Some(&values[..1]));
-    assert_eq!(agg.inner_instances(1), Some(&values[1..]));
-    assert_eq!(agg.inner_instances(2), None);
-
-    // Serde round trip, then rebuild the vk from bytes + config (what a later command does).
-    let json = serde_json::to_string(&agg).unwrap();
-    let agg: AggregatedProof = serde_json::from_str(&json).unwrap();
-    let vk = agg.verifying_key().expect("read vk back");
-    assert!(read_aggregation_vk(&agg.vk[..agg.vk.len() - 1], agg.config).is_err());
-
-    let t = Instant::now();
-    let sol = verifier_solidity(&params, &vk, agg.instances.len()).expect("solidity");
-    assert!(sol.contains(VERIFIER_PRAGMA));
-    assert!(verifier_solidity(&inner_params, &vk, agg.instances.len()).is_err());
-    assert!(verifier_solidity(&params, &vk, 3).is_err());
-    let creation = compile_solidity(&solc(), &sol).expect("compile");
-    eprintln!(
-        "solidity {} chars, creation {} B, generate + compile {:.1?}",
-        sol.len(),
-        creation.len(),
-        t.elapsed()
-    );
-
-    let calldata = agg.calldata();
-    assert_eq!(calldata, encode_calldata(&agg.instances, &agg.proof));
-    let ok = verify_in_revm(&creation, &calldata).expect("revm");
-    eprintln!("revm: accepted {}, gas {}, runtime {} B", ok.accepted, ok.gas_used, ok.runtime_size);
-    assert!(ok.accepted);
-    assert!(ok.gas_used > 21_000);
-    assert!(ok.runtime_size <= EIP170_LIMIT, "runtime {} B over EIP-170", ok.runtime_size);
-    assert_eq!(deployed_size(&creation).unwrap(), ok.runtime_size);
-    if let Some(dir) = std::env::var_os("ZKML_AGG_DUMP") {
-        // For manual checks against a node (examples/rpc_check.rs).
-        let dir = PathBuf::from(dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("Verifier.sol"), &sol).unwrap();
-        std::fs::write(dir.join("creation.hex"), hex::encode(&creation)).unwrap();
-        std::fs::write(dir.join("calldata.hex"), hex::encode(&calldata)).unwrap();
-        std::fs::write(dir.join("aggregated.json"), &json).unwrap();
-    }
-
-    // A flipped proof byte, a changed inner public input or accumulator limb: all rejected.
-    assert_revm_accepts_only(&creation, &agg);
-    assert!(params.k() == DEFAULT_AGG_K);
-}
-
 /// Proofs of [`Tiny`] for each value, at degree `k`.
-fn tiny_snarks(params: &halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_proofs::halo2curves::bn256::Bn256>, k: u32, values: &[Fr]) -> Vec<Snark> {
+fn tiny_snarks(params: &halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_proofs::halo2curves::bn256::Bn256>, k: u32, values: &[Fr]) -> (halo2_proofs::plonk::VerifyingKey<halo2_proofs::halo2curves::bn256::G1Affine>, Vec<Snark>) {
     let mut inner_params = params.clone();
     inner_params.downsize(k);
     let pk = gen_pk(&inner_params, &Tiny(values[0]), None);
-    values.iter().map(|v| gen_snark_shplonk(&inner_params, &pk, Tiny(*v), None::<&str>)).collect()
+    let snarks = values.iter().map(|v| gen_snark_shplonk(&inner_params, &pk, Tiny(*v), None::<&str>)).collect();
+    (pk.get_vk().clone(), snarks)
 }
 
 /// Asserts that the verifier `creation` accepts `agg` and rejects it with a flipped proof byte or
@@ -217,27 +113,57 @@ fn assert_revm_accepts_only(creation: &[u8], agg: &AggregatedProof) {
     }
 }
 
-/// Two levels: two tiny proofs aggregated as one group with the Poseidon transcript, then the
-/// group proof aggregated for the EVM. The final public inputs are the two inner values after the
-/// 12 accumulator limbs (the group's accumulator is folded, not exposed); a group proof with a
-/// changed accumulator limb or inner value is refused; plain proofs and aggregations are not
-/// mixed; the EVM verifier rejects every tampering. (Several groups in order: the CLI test.)
+/// The whole aggregation path once (each aggregation takes minutes, so one pass serves every
+/// check): two tiny proofs, rebuilt from their parts with the big SRS; bad inputs refused before
+/// any expensive work; the two aggregated as one group with the Poseidon transcript, whose public
+/// inputs are its 12 accumulator limbs and the two inner values; a group proof with a changed
+/// limb or value refused, and plain proofs and aggregations not mixed; the group's proof
+/// aggregated for the EVM, whose public inputs are the two inner values after the 12 accumulator
+/// limbs (the group's accumulator is folded, not exposed); a serde round trip and the verifying key
+/// rebuilt from bytes; the Solidity verifier compiled, under EIP-170, accepting in revm and
+/// rejecting a flipped proof byte and every changed public input. (Proofs aggregated in one level
+/// and several models: the CLI tests.)
 #[test]
-fn two_level_aggregation_folds_the_group_accumulator() {
+fn tiny_proofs_aggregate_in_two_levels_and_verify_in_revm() {
+    const INNER_K: u32 = 8;
     const GROUP_K: u32 = 19;
-    let _heavy = heavy();
     let store = zkml_prover::srs::SrsStore::default_location();
+    let t = Instant::now();
     let params = store.params(DEFAULT_AGG_K).expect("SRS").params;
     let group_params = store.params(GROUP_K).expect("SRS").params;
-    let values = [Fr::from(7u64), Fr::from(11u64)];
-    let snarks = tiny_snarks(&params, 8, &values);
+    eprintln!("SRS k = {DEFAULT_AGG_K} and {GROUP_K}: {:.1?}", t.elapsed());
+
+    let values = [Fr::from(1234u64), Fr::from(98765u64)];
+    let (vk, snarks) = tiny_snarks(&params, INNER_K, &values);
+    let snarks: Vec<Snark> = snarks
+        .into_iter()
+        .map(|s| {
+            let rebuilt = snark_from_parts(&params, &vk, s.instances.clone(), s.proof.clone()).expect("snark_from_parts");
+            assert_eq!(serde_json::to_string(&rebuilt.protocol).unwrap(), serde_json::to_string(&s.protocol).unwrap());
+            rebuilt
+        })
+        .collect();
+
+    // Bad inputs are errors, found before any expensive work.
+    let mut inner_params = params.clone();
+    inner_params.downsize(INNER_K);
+    assert!(snark_from_parts(&params, &vk, vec![], snarks[0].proof.clone()).is_err());
+    assert!(matches!(aggregate(&params, vec![]), Err(AggregatorError::InvalidInput(_))));
+    assert!(matches!(aggregate(&inner_params, snarks.clone()), Err(AggregatorError::InvalidInput(_))));
+    let mut bad = snarks.clone();
+    bad[1].proof[40] ^= 1;
+    let r = aggregate(&params, bad);
+    assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 1, .. })), "{r:?}");
+    let mut bad = snarks.clone();
+    bad[0].instances[0][0] += Fr::one();
+    let r = aggregate(&params, bad);
+    assert!(matches!(r, Err(AggregatorError::InnerProofInvalid { index: 0, .. })), "{r:?}");
 
     let t = Instant::now();
     let group = aggregate_to_snark(&group_params, snarks.clone(), None).expect("group");
     eprintln!("group aggregation at k = {GROUP_K}: {:.1?}", t.elapsed());
     assert_eq!(group.snark.instances, vec![[&group.snark.instances[0][..ACCUMULATOR_LIMBS], &values[..]].concat()]);
     assert_eq!(group.snark.protocol.accumulator_indices.len(), 1);
-
     for index in [0, ACCUMULATOR_LIMBS - 1, ACCUMULATOR_LIMBS + 1] {
         let mut bad = group.snark.clone();
         bad.instances[0][index] += Fr::one();
@@ -249,12 +175,43 @@ fn two_level_aggregation_folds_the_group_accumulator() {
 
     let t = Instant::now();
     let agg = aggregate(&params, vec![group.snark]).expect("final aggregation");
-    eprintln!("final aggregation at k = {DEFAULT_AGG_K}: {:.1?}, config {:?}", t.elapsed(), agg.config);
+    eprintln!("final aggregation at k = {DEFAULT_AGG_K}: {:.1?}, config {:?}, proof {} B", t.elapsed(), agg.config, agg.proof.len());
     assert_eq!(agg.instances.len(), ACCUMULATOR_LIMBS + values.len());
     assert_eq!(agg.instances[ACCUMULATOR_LIMBS..], values);
+    assert_eq!(agg.accumulator_limbs().len(), ACCUMULATOR_LIMBS);
     assert_eq!(agg.inner_instance_counts, vec![2]);
+    assert_eq!(agg.inner_instances(0), Some(&values[..]));
+    assert_eq!(agg.inner_instances(1), None);
 
-    let sol = verifier_solidity(&params, &agg.verifying_key().unwrap(), agg.instances.len()).expect("solidity");
+    // Serde round trip, then rebuild the vk from bytes + config (what a later command does).
+    let json = serde_json::to_string(&agg).unwrap();
+    let agg: AggregatedProof = serde_json::from_str(&json).unwrap();
+    let agg_vk = agg.verifying_key().expect("read vk back");
+    assert!(read_aggregation_vk(&agg.vk[..agg.vk.len() - 1], agg.config).is_err());
+
+    let t = Instant::now();
+    let sol = verifier_solidity(&params, &agg_vk, agg.instances.len()).expect("solidity");
+    assert!(sol.contains(VERIFIER_PRAGMA));
+    assert!(verifier_solidity(&inner_params, &agg_vk, agg.instances.len()).is_err());
+    assert!(verifier_solidity(&params, &agg_vk, 3).is_err());
     let creation = compile_solidity(&solc(), &sol).expect("compile");
+    eprintln!("solidity {} chars, creation {} B, generate + compile {:.1?}", sol.len(), creation.len(), t.elapsed());
+
+    let calldata = agg.calldata();
+    assert_eq!(calldata, encode_calldata(&agg.instances, &agg.proof));
+    let ok = verify_in_revm(&creation, &calldata).expect("revm");
+    eprintln!("revm: accepted {}, gas {}, runtime {} B", ok.accepted, ok.gas_used, ok.runtime_size);
+    assert!(ok.gas_used > 21_000);
+    assert!(ok.runtime_size <= EIP170_LIMIT, "runtime {} B over EIP-170", ok.runtime_size);
+    assert_eq!(deployed_size(&creation).unwrap(), ok.runtime_size);
+    if let Some(dir) = std::env::var_os("ZKML_AGG_DUMP") {
+        // For manual checks against a node (examples/rpc_check.rs).
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Verifier.sol"), &sol).unwrap();
+        std::fs::write(dir.join("creation.hex"), hex::encode(&creation)).unwrap();
+        std::fs::write(dir.join("calldata.hex"), hex::encode(&calldata)).unwrap();
+        std::fs::write(dir.join("aggregated.json"), &json).unwrap();
+    }
     assert_revm_accepts_only(&creation, &agg);
 }
