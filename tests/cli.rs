@@ -418,48 +418,57 @@ fn a_wide_model_gets_an_aggregated_verifier() {
     assert!(record["runtime_size"].as_u64().unwrap() <= 24_576, "{record}");
 }
 
-/// Proofs of two models (the MLP's and the CNN's, outputs hashed, in the order cnn, mlp) aggregated
-/// in two levels (`--group-size 2`: both proofs in one group aggregated with the Poseidon
-/// transcript, the group's proof aggregated for the EVM): a proof whose model is not given is
-/// named; the manifest matches each proof to its model and lists the group; the public inputs are
-/// the 12 accumulator limbs, then each proof's in order; the verifier accepts in revm and on anvil
-/// and rejects a changed public input, a flipped proof byte and an edited bytecode.
+/// Four proofs of two models (the CNN's and the MLP's, outputs hashed, interleaved cnn, mlp, cnn,
+/// mlp) aggregated in two levels (`--group-size 2`: two groups of two, each aggregated with the
+/// Poseidon transcript, the groups' proofs aggregated for the EVM): a proof whose model is not
+/// given is named; the manifest matches each proof to its model and lists the groups; the public
+/// inputs are the 12 accumulator limbs, then each proof's in the order given; the verifier is
+/// deployed on anvil and accepts there and in revm, and rejects a changed public input, a flipped
+/// proof byte and an edited bytecode.
 #[test]
-fn proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
+fn four_proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
     let _heavy = aggregation_lock();
-    let dir = scratch("two-models");
+    let dir = scratch("four");
+    let mut models = vec![];
     let mut proofs = vec![];
     for name in ["cnn", "mlp"] {
         // Hashed outputs: one public input per proof keeps the aggregation small.
         let model = compiled_example(name, &dir, &["--output-visibility", "hashed"]);
         let example = repo().join("examples").join(name);
-        let proof = dir.join(format!("{name}.json"));
-        run_ok(&["prove", model.to_str().unwrap(), "--input", heldout_sample(&example, 2, &dir).to_str().unwrap(), "-o", proof.to_str().unwrap()]);
-        proofs.push(proof);
+        for (i, input) in [example.join("input.json"), heldout_sample(&example, 2, &dir)].iter().enumerate() {
+            let proof = dir.join(format!("{name}-{i}.json"));
+            run_ok(&["prove", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+            proofs.push(proof);
+        }
+        models.push(model);
     }
+    let order = [&proofs[0], &proofs[2], &proofs[1], &proofs[3]];
     let agg = dir.join("agg");
-    let (mlp, cnn, a) = (dir.join("mlp"), dir.join("cnn"), agg.to_str().unwrap().to_string());
+    let a = agg.to_str().unwrap().to_string();
+    let (cnn, mlp) = (models[0].to_str().unwrap(), models[1].to_str().unwrap());
     let mut args: Vec<&str> = vec!["aggregate"];
-    args.extend(proofs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(order.iter().map(|p| p.to_str().unwrap()));
 
     // A proof whose model is not given is named.
     let mut missing = args.clone();
-    missing.extend(["-m", mlp.to_str().unwrap(), "-o", &a]);
+    missing.extend(["-m", mlp, "-o", &a]);
     let out = zkml(&missing);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("cnn.json") && text(&out).contains("--model"), "{}", text(&out));
+    assert!(text(&out).contains("cnn-0.json") && text(&out).contains("--model"), "{}", text(&out));
 
-    args.extend(["-m", mlp.to_str().unwrap(), "-m", cnn.to_str().unwrap(), "-o", &a, "--group-size", "2"]);
+    args.extend(["-m", mlp, "-m", cnn, "-o", &a, "--group-size", "2"]);
     let out = run_ok(&args);
-    assert!(text(&out).contains("first level: aggregating proofs 1..2") && text(&out).contains("final aggregation of 1 proof"), "{}", text(&out));
+    for step in ["first level: aggregating proofs 1..2", "first level: aggregating proofs 3..4", "final aggregation of 2 proof(s)"] {
+        assert!(text(&out).contains(step), "no '{step}' in {}", text(&out));
+    }
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(1), "{manifest}");
+    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(2), "{manifest}");
     let entries = manifest["proofs"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), 4);
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();
     let instances = file["instances"].as_array().unwrap();
     let mut next = 12;
-    for (entry, proof) in entries.iter().zip(&proofs) {
+    for (entry, proof) in entries.iter().zip(order) {
         let inner: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
         assert_eq!(entry["model_hash"], inner["model_hash"]);
         assert_eq!(entry["first_instance"], next);
@@ -471,13 +480,14 @@ fn proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
     assert_eq!(instances.len(), next);
 
     run_ok(&["evm-verifier", &a]);
-    let anvil = Anvil::start();
     assert!(text(&run_ok(&["evm-verify", &a])).contains("accepted in revm"));
-    assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url])).contains("accepted on"));
+    let anvil = Anvil::start();
+    assert!(text(&run_ok(&["deploy", &a, "--rpc", &anvil.url])).contains("deployed at 0x"));
+    assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
 
-    // The second proof's output commitment changed, or a proof byte flipped: both verifiers reject.
-    let second = entries[1]["first_instance"].as_u64().unwrap() as usize;
-    assert_tampered_aggregations_rejected(&agg, second, 300, Some(&anvil.url));
+    // The third proof's output commitment changed, or a proof byte flipped: both verifiers reject.
+    let third = entries[2]["first_instance"].as_u64().unwrap() as usize;
+    assert_tampered_aggregations_rejected(&agg, third, 300, Some(&anvil.url));
     // A verifier that is not the one generated for this aggregation is refused, not trusted.
     let edited = dir.join("agg-edited-verifier");
     std::fs::create_dir_all(&edited).unwrap();

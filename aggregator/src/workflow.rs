@@ -205,7 +205,9 @@ pub fn aggregate_proofs(
             layout: model.quantized.public_sections().iter().map(ToString::to_string).collect(),
         });
         next_instance += instances.len();
-        snarks.push(snark_from_parts(&base_srs.params, vk, vec![instances], file.proof_bytes()?)?);
+        // The model's own SRS: from the aggregation SRS, each proof would pay for a downsized copy
+        // (an FFT over G1, half a minute at k = 17).
+        snarks.push(snark_from_parts(&inner_srs.params, vk, vec![instances], file.proof_bytes()?)?);
     }
     let cache = ShapeCache::new(fingerprint);
     let PlannedAggregation { proof: mut aggregated, degree: k, groups, srs_insecure } =
