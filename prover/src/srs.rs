@@ -190,7 +190,10 @@ impl SrsStore {
     pub fn save(&self, srs: &Srs) -> Result<PathBuf, ProverError> {
         fs::create_dir_all(&self.dir).map_err(|e| ProverError::io(&self.dir, e))?;
         let path = self.path_for(srs.params.k());
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per call: two threads of one process may derive the same size at once.
+        static SAVES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         write_srs(&tmp, srs)?;
         fs::rename(&tmp, &path).map_err(|e| ProverError::io(&path, e))?;
         Ok(path)
