@@ -121,8 +121,8 @@ fn assert_revm_accepts_only(creation: &[u8], agg: &AggregatedProof) {
 /// aggregated for the EVM, whose public inputs are the two inner values after the 12 accumulator
 /// limbs (the group's accumulator is folded, not exposed); a serde round trip and the verifying key
 /// rebuilt from bytes; the Solidity verifier compiled, under EIP-170, accepting in revm and
-/// rejecting a flipped proof byte and every changed public input. (Proofs aggregated in one level
-/// and several models: the CLI tests.)
+/// rejecting a flipped proof byte and every changed public input. (Model proofs in one level: the
+/// CLI demo test; several models in two levels of two groups: the CLI four-proof test.)
 #[test]
 fn tiny_proofs_aggregate_in_two_levels_and_verify_in_revm() {
     const INNER_K: u32 = 8;
