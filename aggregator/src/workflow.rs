@@ -257,9 +257,7 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
     let json = serde_json::to_vec_pretty(value).map_err(|e| AggregatorError::Internal { context: "serializing", message: e.to_string() })?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, json).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+    Ok(zkml_prover::atomic_file::write_atomically(path, |w| std::io::Write::write_all(w, &json))?)
 }
 
 /// Reads `AGG_DIR/manifest.json`.

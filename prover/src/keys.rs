@@ -2,7 +2,7 @@
 //! header that binds them to the model and the SRS.
 
 use std::fs;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,16 +44,10 @@ pub fn generate_keys(model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result
 }
 
 fn write_key(path: &Path, header: &KeyHeader, body: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>) -> Result<(), ProverError> {
-    let tmp = path.with_extension("tmp");
-    let file = fs::File::create(&tmp).map_err(|e| ProverError::io(&tmp, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    let write = |w: &mut BufWriter<fs::File>| -> std::io::Result<()> {
+    crate::atomic_file::write_atomically(path, |w| {
         header.write(w)?;
-        body(w)?;
-        w.flush()
-    };
-    write(&mut w).map_err(|e| ProverError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| ProverError::io(path, e))
+        body(w)
+    })
 }
 
 /// Writes `DIR/pk.bin` and `DIR/vk.bin` for `model`.

@@ -6,6 +6,7 @@
 //! in [`ops`] and is shared by the reference forward pass and the circuit's witness.
 
 pub mod artifact;
+pub mod atomic_file;
 pub mod bench;
 pub mod calibrate;
 pub mod circuit;

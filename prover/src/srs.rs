@@ -11,7 +11,7 @@
 //! `τ` (`downsize`), or, for the development source only, generated directly.
 
 use std::fs;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use halo2_proofs::arithmetic::parallelize;
@@ -132,18 +132,15 @@ impl SrsStore {
         }
         let larger = (k + 1..=MAX_K).map(|bigger| self.path_for(bigger)).find(|p| p.exists());
         let srs = match larger {
-            Some(bigger) => {
+            // A development SRS has a known τ: generating the smaller size gives the same points
+            // as downsizing the larger, in seconds instead of minutes of FFT over G1 (k = 19 on 2
+            // cores), and without reading the larger file.
+            Some(bigger) if source_of(&bigger)? != SrsSource::Development => {
                 let Srs { mut params, source } = read_srs(&bigger)?;
-                if source == SrsSource::Development {
-                    // The same τ, so the same points as downsizing, without downsizing's FFT over
-                    // G1 (minutes at k = 19 on 2 cores, against seconds).
-                    params = generate_dev_params(k);
-                } else {
-                    params.downsize(k);
-                }
+                params.downsize(k);
                 Srs { params, source }
             }
-            None => Srs { params: generate_dev_params(k), source: SrsSource::Development },
+            Some(_) | None => Srs { params: generate_dev_params(k), source: SrsSource::Development },
         };
         self.save(&srs)?;
         Ok(srs)
@@ -190,37 +187,35 @@ impl SrsStore {
     pub fn save(&self, srs: &Srs) -> Result<PathBuf, ProverError> {
         fs::create_dir_all(&self.dir).map_err(|e| ProverError::io(&self.dir, e))?;
         let path = self.path_for(srs.params.k());
-        // Unique per call: two threads of one process may derive the same size at once.
-        static SAVES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-        write_srs(&tmp, srs)?;
-        fs::rename(&tmp, &path).map_err(|e| ProverError::io(&path, e))?;
+        write_srs(&path, srs)?;
         Ok(path)
     }
 }
 
 fn write_srs(path: &Path, srs: &Srs) -> Result<(), ProverError> {
-    let file = fs::File::create(path).map_err(|e| ProverError::io(path, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
     let source = srs.source.encode();
-    let mut header = || -> std::io::Result<()> {
+    crate::atomic_file::write_atomically(path, |w| {
         w.write_all(SRS_MAGIC)?;
         w.write_all(&(source.len() as u32).to_le_bytes())?;
         w.write_all(source.as_bytes())?;
-        srs.params.write_custom(&mut w, SerdeFormat::RawBytes)?;
-        w.flush()
-    };
-    header().map_err(|e| ProverError::io(path, e))
+        srs.params.write_custom(w, SerdeFormat::RawBytes)
+    })
 }
 
-/// Reads an SRS file written by [`SrsStore::save`]. Points are checked to lie on the curve.
-pub fn read_srs(path: &Path) -> Result<Srs, ProverError> {
-    let bad = |why: &str| {
-        ProverError::Srs(format!("{} is not a valid SRS file ({why}); delete it and it will be made again", path.display()))
-    };
-    let file = fs::File::open(path).map_err(|e| ProverError::io(path, e))?;
-    let mut r = BufReader::with_capacity(1 << 20, file);
+fn invalid_srs(path: &Path, why: &str) -> ProverError {
+    ProverError::Srs(format!("{} is not a valid SRS file ({why}); delete it and it will be made again", path.display()))
+}
+
+/// Where the SRS in file `path` came from (its header only).
+fn source_of(path: &Path) -> Result<SrsSource, ProverError> {
+    let mut file = fs::File::open(path).map_err(|e| ProverError::io(path, e))?;
+    Ok(read_source(&mut file, path)?.0)
+}
+
+/// Reads the header of the SRS file `path` from `r`: where the SRS came from, and the header's
+/// length in bytes.
+fn read_source(r: &mut impl Read, path: &Path) -> Result<(SrsSource, usize), ProverError> {
+    let bad = |why: &str| invalid_srs(path, why);
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic).map_err(|_| bad("too short"))?;
     if &magic != SRS_MAGIC {
@@ -234,10 +229,16 @@ pub fn read_srs(path: &Path) -> Result<Srs, ProverError> {
     }
     let mut source = vec![0u8; len];
     r.read_exact(&mut source).map_err(|_| bad("truncated header"))?;
-    let source = String::from_utf8(source)
-        .ok()
-        .and_then(|s| SrsSource::decode(&s))
-        .ok_or_else(|| bad("unknown source"))?;
+    let source = String::from_utf8(source).ok().and_then(|s| SrsSource::decode(&s)).ok_or_else(|| bad("unknown source"))?;
+    Ok((source, len))
+}
+
+/// Reads an SRS file written by [`SrsStore::save`]. Points are checked to lie on the curve.
+pub fn read_srs(path: &Path) -> Result<Srs, ProverError> {
+    let bad = |why: &str| invalid_srs(path, why);
+    let file = fs::File::open(path).map_err(|e| ProverError::io(path, e))?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let (source, len) = read_source(&mut r, path)?;
     let mut k_bytes = [0u8; 4];
     {
         // Peek k before letting halo2 allocate 2^k points.
