@@ -5,7 +5,7 @@ use crate::error::{catch_panic, AggregatorError, Result};
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     halo2curves::ff::PrimeField,
-    plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
+    plonk::{create_proof, keygen_pk2, verify_proof, ProvingKey, VerifyingKey},
     poly::{
         commitment::{Params, ParamsProver},
         kzg::{
@@ -473,8 +473,9 @@ fn aggregation_keys(params: &ParamsKZG<Bn256>, snarks: &[Snark], shape: Option<&
         Some(s) => s.config,
         None => circuit.calculate_params(Some(MINIMUM_ROWS)),
     };
-    let vk = keygen_vk(params, &circuit).map_err(halo2_error("keygen"))?;
-    let pk = keygen_pk(params, vk, &circuit).map_err(halo2_error("keygen"))?;
+    // One synthesis for both keys (keygen_vk then keygen_pk would lay the circuit out twice);
+    // selectors uncompressed, as `keygen_vk` leaves them, so cached shapes keep their keys.
+    let pk = keygen_pk2(params, &circuit, false).map_err(halo2_error("keygen"))?;
     let keys = AggregationKeys { pk, config, break_points: circuit.break_points(), inner_accumulators };
     if let Some(shape) = shape {
         if keys.pk.get_vk().to_bytes(SerdeFormat::RawBytes) != shape.vk || keys.break_points != shape.break_points {

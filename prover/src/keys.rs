@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
-use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk2, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
 
@@ -38,9 +38,9 @@ pub fn model_srs(model: &CompiledModel) -> Result<Srs, ProverError> {
 /// Generates both keys for `model` over `params` (of size `2^layout.k`).
 pub fn generate_keys(model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<ProvingKey<G1Affine>, ProverError> {
     let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout);
-    // Compressing selectors merges the many gadget selectors into a few fixed columns.
-    let vk = keygen_vk_custom(params, &circuit, true)?;
-    Ok(keygen_pk(params, vk, &circuit)?)
+    // Compressing selectors merges the many gadget selectors into a few fixed columns; one
+    // synthesis makes both keys.
+    Ok(keygen_pk2(params, &circuit, true)?)
 }
 
 fn write_key(path: &Path, header: &KeyHeader, body: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>) -> Result<(), ProverError> {
