@@ -194,6 +194,7 @@ impl ShapeCache {
             })?),
             Err(_) => None,
         };
+        let from_cache = cached.is_some();
         let planned = match cached {
             Some(planned) => planned,
             None => {
@@ -208,6 +209,12 @@ impl ShapeCache {
         };
         match planned {
             PlannedDegree::Degree(k) => Ok(k),
+            // The conclusion depends on this machine's memory: say where it is kept, so that it can
+            // be revisited where there is more.
+            PlannedDegree::TooLarge(why) if from_cache => Err(AggregatorError::AggregationTooLarge(format!(
+                "{why} (concluded earlier and kept in {}; delete it to plan again, for example on a machine with more memory)",
+                path.display()
+            ))),
             PlannedDegree::TooLarge(why) => Err(AggregatorError::AggregationTooLarge(why)),
         }
     }
@@ -368,7 +375,8 @@ mod tests {
         let r = cache.planned_degree(&[], false, || Err(AggregatorError::AggregationTooLarge("needs 26 GiB".into())));
         assert!(matches!(r, Err(AggregatorError::AggregationTooLarge(ref why)) if why == "needs 26 GiB"), "{r:?}");
         let r = cache.planned_degree(&[], false, || Ok(20));
-        assert!(matches!(r, Err(AggregatorError::AggregationTooLarge(_))), "the cached conclusion stands: {r:?}");
+        let Err(AggregatorError::AggregationTooLarge(why)) = r else { panic!("the cached conclusion stands: {r:?}") };
+        assert!(why.starts_with("needs 26 GiB") && why.contains(&*cache.dir.to_string_lossy()), "it names the plan file: {why}");
         // Other errors are not conclusions about the circuits: not cached.
         let fresh = self::cache("other-error");
         assert!(fresh.planned_degree(&[], true, || Err(AggregatorError::InvalidInput("x".into()))).is_err());
