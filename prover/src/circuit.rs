@@ -34,6 +34,7 @@ use crate::gadgets::relu::{ReluChip, ReluConfig};
 use crate::gadgets::rescale::{RescaleChip, RescaleConfig};
 use crate::gadgets::rescale_activation::{RescaleActivationChip, RescaleActivationConfig};
 use crate::gadgets::{fe, Columns, Num, RegionCtx};
+use crate::ops::conv::conv_output;
 use crate::ops::rescale::divide;
 use crate::ops::reduce::{self, reduce_groups, ReduceKind};
 use crate::ops::elementwise::{activate, Activation};
@@ -894,10 +895,7 @@ impl ModelCircuit {
                 let x = arg(0);
                 let taps = conv.taps(arg_shape(0), weight.shape()).map_err(|_| Error::Synthesis)?;
                 let channels = *node.shape.last().unwrap_or(&1);
-                let witness = |t: &[(usize, usize)], o: usize| {
-                    let xs = t.iter().map(|&(i, _)| x[i].value.map(|v| v as i64)).collect::<Option<Vec<_>>>()?;
-                    Some(linear::dot_rescale(xs, t.iter().map(|&(_, j)| weight.data()[j]), bias[o % channels], shift))
-                };
+                let witness = |t: &[(usize, usize)], o: usize| conv_output(t, o, |i| x[i].value.map(|v| v as i64), weight.data(), bias, shift);
                 let mut accs = Vec::with_capacity(count);
                 if let Some((positions, inputs, outputs)) = freivalds_shape(model, node, config.columns.width(), config.freivalds.is_some()) {
                     let constant = ConstantChip::new(need(&config.constant)?);

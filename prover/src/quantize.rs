@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
 use crate::model::{check_inputs, Graph, Op};
-use crate::ops::conv::{Conv, Pool};
+use crate::ops::conv::{conv_output, Conv, Pool};
 use crate::ops::nonlinear::{FunctionTable, LookupTable};
 use crate::ops::rescale::divide;
 use crate::ops::reduce::{self, ReduceKind};
@@ -476,15 +476,10 @@ impl QuantizedModel {
                 QOp::Conv2d { weight, bias, conv } => {
                     let x = arg(0);
                     let taps = conv.taps(x.shape(), weight.shape())?;
-                    let channels = *node.shape.last().unwrap_or(&1);
                     let out = taps
                         .iter()
                         .enumerate()
-                        .map(|(o, t)| {
-                            let xs = t.iter().map(|&(i, _)| x.data()[i]);
-                            let ws = t.iter().map(|&(_, j)| weight.data()[j]);
-                            linear::dot_rescale(xs, ws, bias[o % channels], s)
-                        })
+                        .map(|(o, t)| conv_output(t, o, |i| Some(x.data()[i]), weight.data(), bias, s).expect("every input value is known"))
                         .collect();
                     self.rescaled_tensor(node, out)?
                 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::linear::{dot_rescale, DotRescaled};
 use crate::error::ProverError;
 
 /// Geometry of a convolution or pooling window over an NHWC input.
@@ -54,6 +55,16 @@ pub struct Conv {
 
 /// The taps of one output element.
 pub type Taps = Vec<(usize, usize)>;
+
+/// The integer semantics of output `o` of a convolution (NHWC order, so channel `o % bias.len()`)
+/// whose taps are `taps`: the taps' input values times their weights, plus the channel's bias,
+/// rescaled by `2^shift` ([`dot_rescale`]). The reference forward pass and the circuit's witness
+/// both compute it here. `None` where an input value is unknown (`input` gives `None`, as during
+/// key generation).
+pub fn conv_output(taps: &[(usize, usize)], o: usize, input: impl Fn(usize) -> Option<i64>, weight: &[i64], bias: &[i64], shift: u32) -> Option<DotRescaled> {
+    let xs = taps.iter().map(|&(i, _)| input(i)).collect::<Option<Vec<_>>>()?;
+    Some(dot_rescale(xs, taps.iter().map(|&(_, j)| weight[j]), bias[o % bias.len()], shift))
+}
 
 impl Conv {
     /// Output shape `[N, OH, OW, C_out]` for `input [N, H, W, C_in]` and `weight`.
