@@ -15,6 +15,7 @@ use zkml_prover::proof::{self, ProofFile, TranscriptKind};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::srs::{Srs, SrsStore};
 use zkml_prover::visibility::VisibilitySettings;
+use zkml_prover::ProverError;
 
 use crate::progress::{step, step_reporting};
 use crate::{Command, SrsCommand};
@@ -172,7 +173,7 @@ fn compile(
         l.range_checks,
         l.public_inputs
     );
-    let v = model.quantized.visibility;
+    let v = &model.quantized.visibility;
     eprintln!("visibility: input {}, params {}, output {}; public inputs: {}", v.input, v.params, v.output, describe_public(&model));
     Ok(ExitCode::SUCCESS)
 }
@@ -232,10 +233,16 @@ fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCod
     warn_if_insecure(&srs);
     let vk = keys::load_vk(dir, &model, &srs.params)?;
     let proof = ProofFile::load(proof_path)?;
-    let checked = proof::verify(&model, &srs.params, &vk, &proof).and_then(|()| match input {
-        Some(path) => proof::check_inputs(&model, &proof, &load_inputs(&model, path)?),
-        None => Ok(()),
-    });
+    let inputs = input.map(|path| load_inputs(&model, path)).transpose()?;
+    let checked = match (proof::verify(&model, &srs.params, &vk, &proof), &inputs) {
+        (Ok(()), Some(inputs)) => match proof::check_inputs(&model, &proof, inputs) {
+            // Not a verdict on the proof: the given input cannot be compared with it (a private
+            // input, the wrong number of inputs, a value out of range).
+            Err(e @ (ProverError::Input(_) | ProverError::Range(_) | ProverError::Shape(_))) => return Err(e.into()),
+            other => other,
+        },
+        (verdict, _) => verdict,
+    };
     match checked {
         Ok(()) => {
             println!("valid: outputs {}", serde_json::to_string(&proof.outputs)?);

@@ -22,7 +22,7 @@ fn prove_samples(root: &Path, example: &str, count: usize, work: &Path) -> Resul
     let dir = root.join("examples").join(example);
     let samples = InputFile::load(&dir.join("calibration.json"))?.input_data;
     let (model, _) = compile_onnx_calibrated(&dir.join("model.onnx"), 8, None, &samples)?;
-    let model = model.with_visibility(VisibilitySettings { output: Visibility::Hashed, ..Default::default() })?;
+    let model = model.with_visibility(VisibilitySettings { output: Visibility::Hashed.into(), ..Default::default() })?;
     let model_dir = work.join(example);
     model.save(&model_dir)?;
     let srs = keys::model_srs(&model)?;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use zkml_prover::visibility::{Visibility, VisibilitySettings};
+use zkml_prover::visibility::{PerTensor, Visibility, VisibilitySettings};
 
 /// Zero-knowledge proofs of ML inference (halo2, KZG over BN254), aggregated and verified on-chain.
 #[derive(Parser)]
@@ -275,20 +275,21 @@ enum SrsCommand {
 
 /// What the proof reveals. Public inputs come in this order: input values or commitments, the
 /// params commitment, output values or commitments.
-#[derive(clap::Args, Clone, Copy)]
+#[derive(clap::Args, Clone)]
 struct VisibilityArgs {
     /// The model input: public (values are public inputs), private (hidden) or hashed (hidden; a
-    /// Poseidon commitment to it is a public input).
-    #[arg(long, default_value = "private", value_parser = parse_visibility)]
-    input_visibility: Visibility,
+    /// Poseidon commitment to it is a public input). For a model of several inputs, one for all or
+    /// a list, one per input in order (e.g. `private,hashed`).
+    #[arg(long, default_value = "private", value_parser = parse_per_tensor)]
+    input_visibility: PerTensor,
     /// The weights, biases and constants: public (fixed in the verifying key: the proof is bound
     /// to these values), private (hidden and unbound: the proof holds for *some* weights) or hashed
     /// (hidden; a Poseidon commitment to them is a public input, checked by `zkml verify`).
     #[arg(long, default_value = "public", value_parser = parse_visibility)]
     param_visibility: Visibility,
-    /// The model output: public, private or hashed, as for the input.
-    #[arg(long, default_value = "public", value_parser = parse_visibility)]
-    output_visibility: Visibility,
+    /// The model output: public, private or hashed, as for the input (a list for several outputs).
+    #[arg(long, default_value = "public", value_parser = parse_per_tensor)]
+    output_visibility: PerTensor,
 }
 
 impl VisibilityArgs {
@@ -298,6 +299,10 @@ impl VisibilityArgs {
 }
 
 fn parse_visibility(s: &str) -> Result<Visibility, String> {
+    s.parse().map_err(|e: zkml_prover::ProverError| e.to_string())
+}
+
+fn parse_per_tensor(s: &str) -> Result<PerTensor, String> {
     s.parse().map_err(|e: zkml_prover::ProverError| e.to_string())
 }
 

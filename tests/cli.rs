@@ -280,6 +280,11 @@ fn visibility_flags_decide_what_the_proof_reveals() {
     let bogus = zkml(&["compile", model.to_str().unwrap(), "-o", c, "--input-visibility", "secret"]);
     assert_eq!(bogus.status.code(), Some(2));
     assert!(text(&bogus).contains("public, private or hashed"), "{}", text(&bogus));
+    // One visibility per input: the digits MLP has one input, so a list of two is refused.
+    let two = zkml(&["compile", model.to_str().unwrap(), "-o", c, "--input-visibility", "private,hashed"]);
+    assert_eq!(two.status.code(), Some(2));
+    assert!(text(&two).contains("2 visibilities for 1 tensor(s)"), "{}", text(&two));
+    assert!(!compiled.join("model.json").exists(), "a refused compile writes nothing");
 
     // Input public, output hashed: the proof shows the input and hides the output.
     let calibration = example.join("calibration.json");

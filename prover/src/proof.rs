@@ -266,11 +266,12 @@ pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKe
 
 /// Checks that `proof` is about the float `inputs`: its public input values, or its input
 /// commitments, must be those of `inputs` quantized. Errors when the proof reveals nothing about
-/// the input (private input visibility).
+/// one of the inputs (private visibility), since it could not confirm that one.
 pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>]) -> Result<(), ProverError> {
     let q = &model.quantized;
-    if q.visibility.input == Visibility::Private {
-        return Err(ProverError::Input("the model's input is private: a proof says nothing about which input it ran on".into()));
+    if let Some(i) = (0..q.inputs.len()).find(|&i| q.visibility.input.of(i) == Visibility::Private) {
+        let which = if q.inputs.len() == 1 { "the model's input is".to_string() } else { format!("input {i} of the model is") };
+        return Err(ProverError::Input(format!("{which} private: a proof says nothing about which input it ran on")));
     }
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));

@@ -14,6 +14,10 @@
 //!   only takes `public` parameters.
 //! - **output**: like the input.
 //!
+//! Inputs and outputs take one visibility for all of them or one per tensor ([`PerTensor`]): a
+//! face-matching model can keep the camera image private while committing to the enrolled
+//! template it is compared with.
+//!
 //! Public inputs come in this order: the input section (input 0, input 1, …), the params
 //! commitment, the output section (output 0, …). Values are integers at the model's scale,
 //! row-major, a negative `v` as `p − |v|`.
@@ -65,28 +69,88 @@ impl fmt::Display for Visibility {
     }
 }
 
-/// The visibility of a model's input, parameters and output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The visibility of the model's inputs (or of its outputs): one for all of them, or one per
+/// tensor in order. Written `hashed` or `private,hashed`; stored in the compiled model as a string
+/// or a list, so models compiled with one visibility for all still load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerTensor {
+    /// The same for every tensor.
+    All(Visibility),
+    /// Tensor `i` gets entry `i`; [`QuantizedModel::check_visibility`] refuses a list whose length
+    /// is not the model's number of tensors.
+    Each(Vec<Visibility>),
+}
+
+impl PerTensor {
+    /// The visibility of tensor `index`. An index past a per-tensor list (which
+    /// [`QuantizedModel::check_visibility`] refuses) reads as `Private`, which publishes nothing.
+    pub fn of(&self, index: usize) -> Visibility {
+        match self {
+            PerTensor::All(v) => *v,
+            PerTensor::Each(list) => list.get(index).copied().unwrap_or(Visibility::Private),
+        }
+    }
+
+    /// Whether any tensor has visibility `v`.
+    pub fn any(&self, v: Visibility) -> bool {
+        match self {
+            PerTensor::All(all) => *all == v,
+            PerTensor::Each(list) => list.contains(&v),
+        }
+    }
+}
+
+impl From<Visibility> for PerTensor {
+    fn from(v: Visibility) -> Self {
+        PerTensor::All(v)
+    }
+}
+
+impl FromStr for PerTensor {
+    type Err = ProverError;
+
+    /// `hashed` (every tensor) or `private,hashed` (tensor by tensor).
+    fn from_str(s: &str) -> Result<Self, ProverError> {
+        let list = s.split(',').map(|part| part.trim().parse()).collect::<Result<Vec<Visibility>, _>>()?;
+        Ok(match list.as_slice() {
+            [one] => PerTensor::All(*one),
+            _ => PerTensor::Each(list),
+        })
+    }
+}
+
+impl fmt::Display for PerTensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PerTensor::All(v) => write!(f, "{v}"),
+            PerTensor::Each(list) => f.write_str(&list.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")),
+        }
+    }
+}
+
+/// The visibility of a model's inputs, parameters and outputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisibilitySettings {
-    /// Of every model input.
-    pub input: Visibility,
+    /// Of the model inputs.
+    pub input: PerTensor,
     /// Of the parameters.
     pub params: Visibility,
-    /// Of every model output.
-    pub output: Visibility,
+    /// Of the model outputs.
+    pub output: PerTensor,
 }
 
 impl Default for VisibilitySettings {
     /// A private input, parameters fixed in the verifying key, a public output.
     fn default() -> Self {
-        VisibilitySettings { input: Visibility::Private, params: Visibility::Public, output: Visibility::Public }
+        VisibilitySettings { input: Visibility::Private.into(), params: Visibility::Public, output: Visibility::Public.into() }
     }
 }
 
 impl VisibilitySettings {
     /// Whether the circuit computes any Poseidon commitment.
     pub fn hashes(&self) -> bool {
-        [self.input, self.params, self.output].contains(&Visibility::Hashed)
+        self.input.any(Visibility::Hashed) || self.params == Visibility::Hashed || self.output.any(Visibility::Hashed)
     }
 
     /// Whether the parameters are witnesses (not fixed in the circuit).
@@ -161,7 +225,7 @@ impl QuantizedModel {
 
     /// The runs of public inputs, in order.
     pub fn public_sections(&self) -> Vec<PublicSection> {
-        let v = self.visibility;
+        let v = &self.visibility;
         let size = |id: usize| self.nodes[id].shape.iter().product::<usize>();
         let mut sections = vec![];
         let mut tensor_section = |tensor: PublicTensor, vis: Visibility, len: usize| match vis {
@@ -170,13 +234,13 @@ impl QuantizedModel {
             Visibility::Private => {}
         };
         for (i, &id) in self.inputs.iter().enumerate() {
-            tensor_section(PublicTensor::Input(i), v.input, size(id));
+            tensor_section(PublicTensor::Input(i), v.input.of(i), size(id));
         }
         if v.params == Visibility::Hashed {
             tensor_section(PublicTensor::Params, Visibility::Hashed, 1);
         }
         for (i, &id) in self.outputs.iter().enumerate() {
-            tensor_section(PublicTensor::Output(i), v.output, size(id));
+            tensor_section(PublicTensor::Output(i), v.output.of(i), size(id));
         }
         sections
     }
@@ -204,8 +268,19 @@ impl QuantizedModel {
         out
     }
 
-    /// Refuses settings the model cannot have: hashing parameters of a model without any.
+    /// Refuses settings the model cannot have: hashing parameters of a model without any, a
+    /// per-tensor list for another number of inputs or outputs.
     pub fn check_visibility(&self) -> Result<(), ProverError> {
+        for (flag, per_tensor, count) in [("--input-visibility", &self.visibility.input, self.inputs.len()), ("--output-visibility", &self.visibility.output, self.outputs.len())] {
+            if let PerTensor::Each(list) = per_tensor {
+                if list.len() != count {
+                    return Err(ProverError::Input(format!(
+                        "{flag} {per_tensor}: {} visibilities for {count} tensor(s); give one per tensor, or one for all",
+                        list.len()
+                    )));
+                }
+            }
+        }
         if self.visibility.witnessed_params() && self.nodes.iter().any(|n| matches!(n.op, QOp::Embedding { .. })) {
             return Err(ProverError::Unsupported(format!(
                 "--param-visibility {}: embedding tables are lookup tables fixed in the circuit; use public",
@@ -219,5 +294,30 @@ impl QuantizedModel {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_tensor_visibility_parses_prints_and_reads_old_files() {
+        let one: PerTensor = "hashed".parse().unwrap();
+        assert_eq!(one, PerTensor::All(Visibility::Hashed));
+        let each: PerTensor = "private, hashed".parse().unwrap();
+        assert_eq!(each, PerTensor::Each(vec![Visibility::Private, Visibility::Hashed]));
+        assert_eq!(each.to_string(), "private,hashed");
+        assert_eq!((each.of(0), each.of(1), each.of(2)), (Visibility::Private, Visibility::Hashed, Visibility::Private));
+        assert!(each.any(Visibility::Hashed) && !each.any(Visibility::Public));
+        let err = "private,secret".parse::<PerTensor>().unwrap_err();
+        assert!(err.to_string().contains("secret"), "{err}");
+
+        // A model compiled before per-tensor visibility stored one string per kind.
+        let old: VisibilitySettings = serde_json::from_str(r#"{"input":"hashed","params":"public","output":"private"}"#).unwrap();
+        assert_eq!(old, VisibilitySettings { input: Visibility::Hashed.into(), params: Visibility::Public, output: Visibility::Private.into() });
+        let new = VisibilitySettings { input: each, ..Default::default() };
+        let json = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<VisibilitySettings>(&json).unwrap(), new, "{json}");
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ints_attr, scratch, OnnxBuilder};
+use common::{ints_attr, scratch, value_info, OnnxBuilder};
 use zkml_prover::artifact::CompiledModel;
 use zkml_prover::commitment::commit_ints;
 use zkml_prover::compile::{compile_onnx, forward};
@@ -60,7 +60,7 @@ fn prove_with(name: &str, seed: u64, visibility: VisibilitySettings) -> Proved {
 }
 
 fn settings(input: Visibility, params: Visibility, output: Visibility) -> VisibilitySettings {
-    VisibilitySettings { input, params, output }
+    VisibilitySettings { input: input.into(), params, output: output.into() }
 }
 
 fn with_instance(proof: &ProofFile, index: usize, value: Fr) -> ProofFile {
@@ -72,16 +72,11 @@ fn with_instance(proof: &ProofFile, index: usize, value: Fr) -> ProofFile {
 #[test]
 fn each_setting_proves_with_the_public_inputs_it_promises() {
     // Every value appears in every position at least once.
-    for (i, v) in [
-        settings(Public, Hashed, Private),
-        settings(Hashed, Private, Public),
-        settings(Private, Public, Hashed),
-        settings(Hashed, Hashed, Hashed),
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, (input_vis, params_vis, output_vis)) in
+        [(Public, Hashed, Private), (Hashed, Private, Public), (Private, Public, Hashed), (Hashed, Hashed, Hashed)].into_iter().enumerate()
     {
-        let p = prove_with(&format!("visibility-{i}"), 11, v);
+        let v = settings(input_vis, params_vis, output_vis);
+        let p = prove_with(&format!("visibility-{i}"), 11, v.clone());
         verify(&p.model, &p.srs.params, &p.vk, &p.proof).unwrap_or_else(|e| panic!("{v:?}: {e}"));
         let q = &p.model.quantized;
         let report = forward(&p.model, &[input(0.0)]).unwrap();
@@ -95,21 +90,21 @@ fn each_setting_proves_with_the_public_inputs_it_promises() {
             Hashed => expected.push(commit_ints(values)),
             Private => {}
         };
-        section(v.input, &x);
-        if v.params == Hashed {
+        section(input_vis, &x);
+        if params_vis == Hashed {
             section(Hashed, &q.params());
         }
-        section(v.output, &y);
+        section(output_vis, &y);
         assert_eq!(p.proof.instance_values().unwrap(), expected, "{v:?}");
         assert_eq!(p.model.layout.public_inputs, expected.len(), "{v:?}");
 
         // What is public is readable from the proof file, what is not is absent.
-        assert_eq!(p.proof.outputs[0].is_empty(), v.output != Public, "{v:?}");
-        assert_eq!(p.proof.inputs[0].is_empty(), v.input != Public, "{v:?}");
-        if v.output == Public {
+        assert_eq!(p.proof.outputs[0].is_empty(), output_vis != Public, "{v:?}");
+        assert_eq!(p.proof.inputs[0].is_empty(), input_vis != Public, "{v:?}");
+        if output_vis == Public {
             assert_eq!(p.proof.outputs, report.outputs, "{v:?}");
         }
-        let hashed = [v.input, v.params, v.output].iter().filter(|&&x| x == Hashed).count();
+        let hashed = [input_vis, params_vis, output_vis].iter().filter(|&&x| x == Hashed).count();
         assert_eq!(p.proof.commitments.len(), hashed, "{v:?}");
 
         // Any changed public input is rejected.
@@ -126,7 +121,7 @@ fn each_setting_proves_with_the_public_inputs_it_promises() {
 #[test]
 fn proofs_about_another_input_or_other_weights_are_rejected() {
     let v = settings(Hashed, Hashed, Public);
-    let honest = prove_with("committed-a", 21, v);
+    let honest = prove_with("committed-a", 21, v.clone());
     let (model, params, vk) = (&honest.model, &honest.srs.params, &honest.vk);
     verify(model, params, vk, &honest.proof).unwrap();
 
@@ -167,4 +162,54 @@ fn hashing_a_model_without_parameters_is_refused() {
     b.finish(&path, &[1, 4], &r, &[1, 4]);
     let err = compile_onnx(&path, CONFIG).unwrap().with_visibility(settings(Private, Hashed, Public)).unwrap_err();
     assert!(err.to_string().contains("no parameters"), "{err}");
+}
+
+/// The shape of a face match: an embedding of the input `x` compared with a template `t`,
+/// `score = Gemm((Gemm(x) − t)²)`.
+fn write_matcher(path: &Path) {
+    let mut b = OnnxBuilder::new(5);
+    let e = b.gemm("x", 4, 4);
+    let d = b.node("Sub", &[&e, "t"], vec![]);
+    let squared = b.node("Mul", &[&d, &d], vec![]);
+    let score = b.gemm(&squared, 4, 1);
+    b.finish_with_inputs(path, vec![value_info("x", &[1, 4]), value_info("t", &[1, 4])], &score, &[1, 1]);
+}
+
+#[test]
+fn each_input_takes_its_own_visibility() {
+    let dir = scratch("per-input");
+    let path = dir.join("model.onnx");
+    write_matcher(&path);
+    let compiled = compile_onnx(&path, CONFIG).unwrap();
+    let three = VisibilitySettings { input: "private,hashed,public".parse().unwrap(), ..Default::default() };
+    let err = compiled.clone().with_visibility(three).unwrap_err();
+    assert!(err.to_string().contains("3 visibilities for 2 tensor(s)"), "{err}");
+
+    // The image stays private; the template is committed to.
+    let v = VisibilitySettings { input: "private,hashed".parse().unwrap(), ..Default::default() };
+    let model = compiled.with_visibility(v).unwrap();
+    let (image, template) = (vec![0.3, -0.2, 0.5, 0.1], vec![0.2, 0.1, -0.4, 0.3]);
+    let srs = model_srs(&model).unwrap();
+    let pk = generate_keys(&model, &srs.params).unwrap();
+    let proof = prove(&model, &srs.params, &pk, &[image.clone(), template.clone()]).unwrap();
+    verify(&model, &srs.params, pk.get_vk(), &proof).unwrap();
+
+    // The public inputs: the template's commitment, then the score; nothing of the image.
+    let t = model.quantized.quantize_input(1, &template).unwrap();
+    let report = forward(&model, &[image.clone(), template.clone()]).unwrap();
+    let mut expected = vec![commit_ints(t.data())];
+    expected.extend(report.outputs_quantized[0].iter().map(|&v| zkml_prover::gadgets::fe(v as i128)));
+    assert_eq!(proof.instance_values().unwrap(), expected);
+    assert!(proof.inputs.iter().all(Vec::is_empty), "no input values are public");
+    assert_eq!(proof.commitments.len(), 1);
+    assert_eq!(proof.commitments[0].tensor, "input 1");
+
+    // Claiming the proof was made against another template fails in the proof itself.
+    let mut other = with_instance(&proof, 0, commit_ints(model.quantized.quantize_input(1, &image).unwrap().data()));
+    other.commitments[0].value = other.instances[0].clone();
+    assert!(verify(&model, &srs.params, pk.get_vk(), &other).is_err(), "another template's commitment accepted");
+
+    // Which inputs it ran on cannot be confirmed while one of them is private.
+    let err = check_inputs(&model, &proof, &[image, template]).unwrap_err();
+    assert!(err.to_string().contains("input 0 of the model is private"), "{err}");
 }

@@ -184,10 +184,15 @@ impl OnnxBuilder {
 
     /// Writes the model with a graph input `input` of any type.
     pub fn finish_with_input(self, path: &Path, input: pb::ValueInfoProto, output: &str, output_dims: &[usize]) {
+        self.finish_with_inputs(path, vec![input], output, output_dims)
+    }
+
+    /// Writes the model with the graph inputs `inputs`, in order.
+    pub fn finish_with_inputs(self, path: &Path, inputs: Vec<pb::ValueInfoProto>, output: &str, output_dims: &[usize]) {
         let graph = pb::GraphProto {
             node: self.nodes,
             initializer: self.inits,
-            input: vec![input],
+            input: inputs,
             output: vec![value_info(output, output_dims)],
             name: "test".into(),
             ..Default::default()
