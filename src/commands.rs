@@ -15,6 +15,7 @@ use zkml_prover::proof::{self, ProofFile, TranscriptKind};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::srs::{Srs, SrsStore};
 use zkml_prover::visibility::VisibilitySettings;
+use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
 use zkml_prover::ProverError;
 
 use crate::progress::{step, step_reporting};
@@ -33,10 +34,11 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup { dir, force } => setup(&dir, force).map(|_| ExitCode::SUCCESS),
-        Command::Prove { dir, input, output, force, evm } => {
+        Command::Prove { dir, input, output, force, evm, context } => {
             refuse_overwrite(&output, force)?;
             let transcript = if evm { TranscriptKind::Evm } else { TranscriptKind::Poseidon };
-            let proof = prove(&dir, &input, transcript)?;
+            let context = context.as_deref().map(proof::parse_context_word).transpose()?;
+            let proof = prove(&dir, &input, transcript, context)?;
             proof.save(&output)?;
             eprintln!("proof written to {} ({} bytes)", output.display(), proof.proof_bytes()?.len());
             println!("{}", serde_json::to_string(&proof.outputs)?);
@@ -217,14 +219,19 @@ fn setup(dir: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn prove(dir: &Path, input: &Path, transcript: TranscriptKind) -> Result<ProofFile> {
+fn prove(dir: &Path, input: &Path, transcript: TranscriptKind, context: Option<Fr>) -> Result<ProofFile> {
     let model = CompiledModel::load(dir)?;
+    match (model.quantized.visibility.context, context.is_some()) {
+        (true, false) => bail!("{} was compiled with --context-word: give the proof's context word with --context 0x…", dir.display()),
+        (false, true) => bail!("{} was compiled without --context-word: its proofs carry no context word", dir.display()),
+        _ => {}
+    }
     let inputs = load_inputs(&model, input)?;
     // Refuse an unprovable input before any expensive step.
     forward(&model, &inputs)?;
     let srs = load_srs(&model)?;
     let pk = step("loading proving key", || keys::load_pk(dir, &model, &srs.params))?;
-    Ok(step("proving", || proof::prove_with(&model, &srs.params, &pk, &inputs, transcript))?)
+    Ok(step("proving", || proof::prove_with(&model, &srs.params, &pk, &inputs, transcript, context))?)
 }
 
 fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCode> {
@@ -248,6 +255,9 @@ fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCod
             println!("valid: outputs {}", serde_json::to_string(&proof.outputs)?);
             for c in &proof.commitments {
                 println!("  commitment to {}: {}", c.tensor, c.value);
+            }
+            if let Some(word) = &proof.context {
+                println!("  context word: {word}");
             }
             if let Some(path) = input {
                 println!("  the proof is about the input in {}", path.display());
@@ -391,7 +401,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let float_outputs = report.float_outputs.clone().context("the example model has a float graph")?;
     setup(&model_dir, false)?;
     let t = Instant::now();
-    let proof = prove(&model_dir, &input, TranscriptKind::Poseidon)?;
+    let proof = prove(&model_dir, &input, TranscriptKind::Poseidon, None)?;
     let prove_secs = t.elapsed().as_secs_f64();
     proof.save(&proof_path)?;
     if verify(&model_dir, &proof_path, None)? != ExitCode::SUCCESS {
@@ -420,7 +430,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     // A model this small also gets a direct verifier: no aggregation, seconds instead of minutes.
     let direct = evm_verifier(&model_dir, None)?;
     let evm_proof_path = work.join("proof-evm.json");
-    prove(&model_dir, &input, TranscriptKind::Evm)?.save(&evm_proof_path)?;
+    prove(&model_dir, &input, TranscriptKind::Evm, None)?.save(&evm_proof_path)?;
     report_revm("direct EVM verifier", &direct, &workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?)?;
 
     let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits, workflow::Grouping::Auto)?;

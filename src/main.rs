@@ -103,6 +103,10 @@ enum Command {
         /// (`zkml evm-verifier DIR`) and cannot be aggregated.
         #[arg(long)]
         evm: bool,
+        /// The context word this proof is bound to, for a model compiled with --context-word:
+        /// 0x and at most 64 hex digits (an address is left-padded, as `uint256(uint160(a))`).
+        #[arg(long, value_name = "WORD")]
+        context: Option<String>,
     },
     /// Verify a proof natively; exit status 0 only for a valid proof.
     Verify {
@@ -290,11 +294,21 @@ struct VisibilityArgs {
     /// The model output: public, private or hashed, as for the input (a list for several outputs).
     #[arg(long, default_value = "public", value_parser = parse_per_tensor)]
     output_visibility: PerTensor,
+    /// Give every proof a context word, its last public input: not read by the model, chosen at
+    /// `zkml prove --context`, and bound to the proof (a contract can require it to be its caller,
+    /// so a proof copied from another transaction is useless).
+    #[arg(long)]
+    context_word: bool,
 }
 
 impl VisibilityArgs {
     fn settings(self) -> VisibilitySettings {
-        VisibilitySettings { input: self.input_visibility, params: self.param_visibility, output: self.output_visibility }
+        VisibilitySettings {
+            input: self.input_visibility,
+            params: self.param_visibility,
+            output: self.output_visibility,
+            context: self.context_word,
+        }
     }
 }
 

@@ -317,7 +317,8 @@ fn visibility_flags_decide_what_the_proof_reveals() {
 
 /// A small model gets a direct Solidity verifier (no aggregation): proofs made with `--evm` pass
 /// natively, in revm and on anvil; a flipped proof byte or a changed public input is rejected by
-/// each; proofs with the wrong transcript are refused with a clear error both ways.
+/// each; proofs with the wrong transcript are refused with a clear error both ways. The proofs
+/// carry a context word (an address), and a proof rebound to another word is rejected by each.
 #[test]
 fn a_small_model_gets_a_direct_evm_verifier() {
     let dir = scratch("direct");
@@ -325,7 +326,7 @@ fn a_small_model_gets_a_direct_evm_verifier() {
     let compiled = dir.join("compiled");
     let c = compiled.to_str().unwrap();
     let calibration = example.join("calibration.json");
-    run_ok(&["compile", example.join("model.onnx").to_str().unwrap(), "-o", c, "--calibration-data", calibration.to_str().unwrap()]);
+    run_ok(&["compile", example.join("model.onnx").to_str().unwrap(), "-o", c, "--calibration-data", calibration.to_str().unwrap(), "--context-word"]);
     run_ok(&["setup", c]);
     let made = run_ok(&["evm-verifier", c]);
     assert!(text(&made).contains("direct verifier"), "{}", text(&made));
@@ -334,7 +335,8 @@ fn a_small_model_gets_a_direct_evm_verifier() {
     let proofs = dir.join("proofs");
     std::fs::create_dir_all(&proofs).unwrap();
     let evm_proof = proofs.join("proof.json");
-    run_ok(&["prove", c, "--input", input.to_str().unwrap(), "-o", evm_proof.to_str().unwrap(), "--evm"]);
+    let caller = "0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496";
+    run_ok(&["prove", c, "--input", input.to_str().unwrap(), "-o", evm_proof.to_str().unwrap(), "--evm", "--context", caller]);
     run_ok(&["verify", c, evm_proof.to_str().unwrap()]);
     let ok = run_ok(&["evm-verify", c, "--proof", evm_proof.to_str().unwrap()]);
     assert!(text(&ok).contains("accepted in revm"), "{}", text(&ok));
@@ -349,10 +351,15 @@ fn a_small_model_gets_a_direct_evm_verifier() {
         let o = j["outputs"][0][3].as_f64().unwrap();
         j["outputs"][0][3] = (o + 1.0 / 256.0).into();
     });
+    let rebound = tampered_copy(&proofs, "proof.json", |j| {
+        let word = bump_instance(j["instances"][10].as_str().unwrap());
+        assert_eq!(j["context"].as_str(), j["instances"][10].as_str(), "the context word is the last public input");
+        (j["instances"][10], j["context"]) = (word.clone().into(), word.into());
+    });
     let anvil = Anvil::start();
     let on_chain = run_ok(&["evm-verify", c, "--proof", evm_proof.to_str().unwrap(), "--rpc", &anvil.url]);
     assert!(text(&on_chain).contains("accepted on"), "{}", text(&on_chain));
-    for bad in [&flipped, &changed] {
+    for bad in [&flipped, &changed, &rebound] {
         let bad = bad.join("proof.json");
         let b = bad.to_str().unwrap();
         assert_eq!(zkml(&["verify", c, b]).status.code(), Some(1), "native verifier accepted {b}");
@@ -364,7 +371,7 @@ fn a_small_model_gets_a_direct_evm_verifier() {
 
     // Transcripts do not mix: a Poseidon proof is not for the EVM, an EVM proof not for aggregation.
     let poseidon_proof = dir.join("poseidon.json");
-    run_ok(&["prove", c, "--input", input.to_str().unwrap(), "-o", poseidon_proof.to_str().unwrap()]);
+    run_ok(&["prove", c, "--input", input.to_str().unwrap(), "-o", poseidon_proof.to_str().unwrap(), "--context", caller]);
     let refused = zkml(&["evm-verify", c, "--proof", poseidon_proof.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("--evm"), "{}", text(&refused));

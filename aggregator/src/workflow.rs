@@ -226,6 +226,8 @@ pub fn aggregate_proofs(
         outputs,
         commitments,
         transcript: TranscriptKind::Evm,
+        // Each inner proof's context word is among `instances`, where the manifest's layout says.
+        context: None,
     };
     proof_file.save(&out_dir.join(PROOF_FILE))?;
     write_json(&out_dir.join(AGGREGATION_FILE), &aggregated)?;

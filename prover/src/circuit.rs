@@ -4,7 +4,8 @@
 //! Public inputs (one instance column), in the order of [`QuantizedModel::public_sections`]: the
 //! input values or commitments, the params commitment, the output values or commitments. Each
 //! value is copy-constrained to the cell the model computed it in, and each commitment is computed
-//! in the circuit over those exact cells. Intermediate values are always private witnesses.
+//! in the circuit over those exact cells; the context word, last, has no cell (the transcript binds
+//! it). Intermediate values are always private witnesses.
 //! Parameters are fixed columns (committed in the verifying key) when public, and witness cells
 //! ([`crate::gadgets::params`]) otherwise.
 
@@ -463,6 +464,7 @@ fn committed_len(model: &QuantizedModel, tensor: &PublicTensor) -> usize {
         PublicTensor::Input(i) => size(model.inputs[i]),
         PublicTensor::Params => model.params().len(),
         PublicTensor::Output(i) => size(model.outputs[i]),
+        PublicTensor::Context => 0,
     }
 }
 
@@ -669,6 +671,9 @@ impl ModelCircuit {
                 PublicTensor::Input(i) => values[model.inputs[i]].clone(),
                 PublicTensor::Params => params.ok_or(Error::Synthesis)?.all(),
                 PublicTensor::Output(i) => values[model.outputs[i]].clone(),
+                // The last public input; no cell: the model does not read it, and the transcript,
+                // which absorbs every public input before the first challenge, binds the proof to it.
+                PublicTensor::Context => continue,
             };
             if section.commitment {
                 let chip = PoseidonChip::new(need(&config.poseidon)?);

@@ -6,10 +6,12 @@
 //! (`PROOF.json`) holds:
 //! - `proof`: the proof bytes, 0x-prefixed hex;
 //! - `instances`: the public inputs, each a 0x-prefixed 32-byte big-endian field element, in the
-//!   order of [`crate::visibility`] (input section, params commitment, output section);
+//!   order of [`crate::visibility`] (input section, params commitment, output section, context
+//!   word);
 //! - `inputs` and `outputs`: the public input and output values dequantized to floats, one list
 //!   per model input/output (empty for one that is not public);
 //! - `commitments`: the Poseidon commitments among the public inputs, named by what they commit to;
+//! - `context`: the context word, for a model compiled with one (absent otherwise);
 //! - `model_hash` and `format_version`, so a proof is never checked against another model;
 //! - `transcript`: `poseidon` (absent in older files) or `evm`.
 
@@ -59,6 +61,9 @@ pub struct ProofFile {
     /// The transcript the proof was made with.
     #[serde(default)]
     pub transcript: TranscriptKind,
+    /// The context word, as in `instances`, for a model compiled with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// The Fiat–Shamir transcript of a proof: which hash turns the prover's messages into challenges.
@@ -102,6 +107,19 @@ pub struct PublicValues {
     pub outputs: Vec<Vec<f64>>,
     /// The commitments, in order.
     pub commitments: Vec<NamedCommitment>,
+    /// The context word (hex, as in a proof file's `instances`), for a model compiled with one.
+    pub context: Option<String>,
+}
+
+/// Reads a context word: 0x-prefixed hex of at most 32 bytes, big-endian (an address is
+/// left-padded, as Solidity's `uint256(uint160(addr))`), below the BN254 scalar modulus.
+pub fn parse_context_word(s: &str) -> Result<Fr, ProverError> {
+    let bad = |why: &str| ProverError::Input(format!("context word {s}: {why} (0x and at most 64 hex digits, below the BN254 scalar modulus)"));
+    let digits = s.strip_prefix("0x").ok_or_else(|| bad("no 0x prefix"))?;
+    if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("not hex of at most 32 bytes"));
+    }
+    fr_from_hex(&format!("{digits:0>64}")).map_err(|_| bad("not a field element"))
 }
 
 /// Hex of a field element, big-endian (as Solidity reads a `uint256`).
@@ -172,24 +190,32 @@ impl ProofFile {
 /// Proves one forward pass of `model` on float `inputs` (one flat row-major list per input), with
 /// the Poseidon transcript (aggregatable). See [`prove_with`].
 pub fn prove(model: &CompiledModel, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, inputs: &[Vec<f32>]) -> Result<ProofFile, ProverError> {
-    prove_with(model, params, pk, inputs, TranscriptKind::Poseidon)
+    prove_with(model, params, pk, inputs, TranscriptKind::Poseidon, None)
 }
 
 /// Proves one forward pass of `model` on float `inputs` with the given transcript: Poseidon for
-/// proofs to aggregate, EVM (keccak) for a direct Solidity verifier.
+/// proofs to aggregate, EVM (keccak) for a direct Solidity verifier. `context` is the context
+/// word, required exactly when the model was compiled with one.
 pub fn prove_with(
     model: &CompiledModel,
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     inputs: &[Vec<f32>],
     transcript: TranscriptKind,
+    context: Option<Fr>,
 ) -> Result<ProofFile, ProverError> {
     let q = &model.quantized;
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
     }
+    match (q.visibility.context, context.is_some()) {
+        (true, false) => return Err(ProverError::Input("the model's proofs carry a context word: give one (zkml prove --context 0x…)".into())),
+        (false, true) => return Err(ProverError::Input("the model was compiled without a context word (zkml compile --context-word)".into())),
+        _ => {}
+    }
     let tensors = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
-    let (circuit, instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors)?;
+    let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors)?;
+    instances.extend(context);
     let proof = match transcript {
         TranscriptKind::Poseidon => {
             let mut t = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
@@ -212,6 +238,7 @@ pub fn prove_with(
         outputs: public.outputs,
         commitments: public.commitments,
         transcript,
+        context: public.context,
     })
 }
 
@@ -221,13 +248,17 @@ pub fn decode_public(model: &CompiledModel, instances: &[Fr]) -> Result<PublicVa
     if instances.len() != q.public_input_count() {
         return Err(ProverError::Artifact(format!("the proof has {} public inputs, the model {}", instances.len(), q.public_input_count())));
     }
-    let mut decoded = PublicValues { inputs: vec![vec![]; q.inputs.len()], outputs: vec![vec![]; q.outputs.len()], commitments: vec![] };
+    let mut decoded = PublicValues { inputs: vec![vec![]; q.inputs.len()], outputs: vec![vec![]; q.outputs.len()], commitments: vec![], context: None };
     let mut rest = instances;
     for section in q.public_sections() {
         let (head, tail) = rest.split_at(section.len);
         rest = tail;
         if section.commitment {
             decoded.commitments.push(NamedCommitment { tensor: section.tensor.to_string(), value: fr_to_hex(&head[0]) });
+            continue;
+        }
+        if section.tensor == PublicTensor::Context {
+            decoded.context = Some(fr_to_hex(&head[0]));
             continue;
         }
         let values = head
@@ -238,7 +269,7 @@ pub fn decode_public(model: &CompiledModel, instances: &[Fr]) -> Result<PublicVa
         match section.tensor {
             PublicTensor::Input(i) => decoded.inputs[i] = values,
             PublicTensor::Output(i) => decoded.outputs[i] = values,
-            PublicTensor::Params => return Err(ProverError::Artifact("parameters are never public inputs".into())),
+            PublicTensor::Params | PublicTensor::Context => return Err(ProverError::Artifact(format!("{} is never a run of values", section.tensor))),
         }
     }
     Ok(decoded)
@@ -253,8 +284,8 @@ pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKe
     }
     let instances = proof.instance_values()?;
     let public = decode_public(model, &instances)?;
-    if public.outputs != proof.outputs || public.inputs != proof.inputs || public.commitments != proof.commitments {
-        return Err(ProverError::Artifact("the `inputs`, `outputs` or `commitments` of the proof file do not match its public inputs".into()));
+    if public.outputs != proof.outputs || public.inputs != proof.inputs || public.commitments != proof.commitments || public.context != proof.context {
+        return Err(ProverError::Artifact("the `inputs`, `outputs`, `commitments` or `context` of the proof file do not match its public inputs".into()));
     }
     if let Some(c) = public.commitments.iter().find(|c| c.tensor == PublicTensor::Params.to_string()) {
         if c.value != fr_to_hex(&commit_ints(&model.quantized.params())) {

@@ -18,9 +18,16 @@
 //! face-matching model can keep the camera image private while committing to the enrolled
 //! template it is compared with.
 //!
+//! - **context word** (`context`, off by default): one more public input that the model does not
+//!   read, chosen by the prover for each proof (for example a contract's caller address, or a hash
+//!   of the caller and a nonce). Fiat–Shamir binds it: the transcript absorbs every public input
+//!   before any challenge is drawn, so a proof made for one word does not verify with another, and
+//!   a contract that requires the word to be its caller cannot be served a proof copied from
+//!   someone else's transaction.
+//!
 //! Public inputs come in this order: the input section (input 0, input 1, …), the params
-//! commitment, the output section (output 0, …). Values are integers at the model's scale,
-//! row-major, a negative `v` as `p − |v|`.
+//! commitment, the output section (output 0, …), the context word. Values are integers at the
+//! model's scale, row-major, a negative `v` as `p − |v|`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -138,12 +145,16 @@ pub struct VisibilitySettings {
     pub params: Visibility,
     /// Of the model outputs.
     pub output: PerTensor,
+    /// Whether proofs carry a context word, the last public input (absent from models compiled
+    /// without it, so their hash is unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub context: bool,
 }
 
 impl Default for VisibilitySettings {
-    /// A private input, parameters fixed in the verifying key, a public output.
+    /// A private input, parameters fixed in the verifying key, a public output, no context word.
     fn default() -> Self {
-        VisibilitySettings { input: Visibility::Private.into(), params: Visibility::Public, output: Visibility::Public.into() }
+        VisibilitySettings { input: Visibility::Private.into(), params: Visibility::Public, output: Visibility::Public.into(), context: false }
     }
 }
 
@@ -169,6 +180,8 @@ pub enum PublicTensor {
     Params,
     /// Model output `index`.
     Output(usize),
+    /// The context word: not read by the model, chosen by the prover, bound by Fiat–Shamir.
+    Context,
 }
 
 impl fmt::Display for PublicTensor {
@@ -177,6 +190,7 @@ impl fmt::Display for PublicTensor {
             PublicTensor::Input(i) => write!(f, "input {i}"),
             PublicTensor::Params => f.write_str("params"),
             PublicTensor::Output(i) => write!(f, "output {i}"),
+            PublicTensor::Context => f.write_str("context word"),
         }
     }
 }
@@ -193,10 +207,12 @@ pub struct PublicSection {
 }
 
 impl fmt::Display for PublicSection {
-    /// `output 0 (10 values)` or `input 0 (Poseidon commitment)`.
+    /// `output 0 (10 values)`, `input 0 (Poseidon commitment)` or `context word`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.commitment {
             write!(f, "{} (Poseidon commitment)", self.tensor)
+        } else if self.tensor == PublicTensor::Context {
+            write!(f, "{}", self.tensor)
         } else {
             write!(f, "{} ({} values)", self.tensor, self.len)
         }
@@ -242,6 +258,9 @@ impl QuantizedModel {
         for (i, &id) in self.outputs.iter().enumerate() {
             tensor_section(PublicTensor::Output(i), v.output.of(i), size(id));
         }
+        if v.context {
+            sections.push(PublicSection { tensor: PublicTensor::Context, commitment: false, len: 1 });
+        }
         sections
     }
 
@@ -250,7 +269,8 @@ impl QuantizedModel {
         self.public_sections().iter().map(|s| s.len).sum()
     }
 
-    /// The public inputs of a run on `inputs` whose forward pass gave `trace`.
+    /// The public inputs of a run on `inputs` whose forward pass gave `trace`, up to the context
+    /// word (the prover appends that one: the model does not compute it).
     pub fn public_inputs(&self, inputs: &[Tensor<i64>], trace: &[Tensor<i64>]) -> Vec<Fr> {
         let mut out = vec![];
         for section in self.public_sections() {
@@ -258,6 +278,7 @@ impl QuantizedModel {
                 PublicTensor::Input(i) => inputs[i].data().to_vec(),
                 PublicTensor::Params => self.params(),
                 PublicTensor::Output(i) => trace[self.outputs[i]].data().to_vec(),
+                PublicTensor::Context => continue,
             };
             if section.commitment {
                 out.push(commit_ints(&values));
@@ -315,8 +336,9 @@ mod tests {
 
         // A model compiled before per-tensor visibility stored one string per kind.
         let old: VisibilitySettings = serde_json::from_str(r#"{"input":"hashed","params":"public","output":"private"}"#).unwrap();
-        assert_eq!(old, VisibilitySettings { input: Visibility::Hashed.into(), params: Visibility::Public, output: Visibility::Private.into() });
-        let new = VisibilitySettings { input: each, ..Default::default() };
+        assert_eq!(old, VisibilitySettings { input: Visibility::Hashed.into(), params: Visibility::Public, output: Visibility::Private.into(), context: false });
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"input":"hashed","params":"public","output":"private"}"#, "no context word: stored as before");
+        let new = VisibilitySettings { input: each, context: true, ..Default::default() };
         let json = serde_json::to_string(&new).unwrap();
         assert_eq!(serde_json::from_str::<VisibilitySettings>(&json).unwrap(), new, "{json}");
     }

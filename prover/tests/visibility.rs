@@ -12,7 +12,7 @@ use zkml_prover::commitment::commit_ints;
 use zkml_prover::compile::{compile_onnx, forward};
 use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
 use zkml_prover::keys::{generate_keys, model_srs};
-use zkml_prover::proof::{check_inputs, fr_to_hex, prove, verify, ProofFile};
+use zkml_prover::proof::{self, check_inputs, fr_to_hex, parse_context_word, prove, verify, ProofFile, TranscriptKind};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::visibility::{PublicTensor, Visibility, VisibilitySettings};
 
@@ -60,7 +60,7 @@ fn prove_with(name: &str, seed: u64, visibility: VisibilitySettings) -> Proved {
 }
 
 fn settings(input: Visibility, params: Visibility, output: Visibility) -> VisibilitySettings {
-    VisibilitySettings { input: input.into(), params, output: output.into() }
+    VisibilitySettings { input: input.into(), params, output: output.into(), context: false }
 }
 
 fn with_instance(proof: &ProofFile, index: usize, value: Fr) -> ProofFile {
@@ -212,4 +212,48 @@ fn each_input_takes_its_own_visibility() {
     // Which inputs it ran on cannot be confirmed while one of them is private.
     let err = check_inputs(&model, &proof, &[image, template]).unwrap_err();
     assert!(err.to_string().contains("input 0 of the model is private"), "{err}");
+}
+
+#[test]
+fn a_context_word_is_the_last_public_input_and_binds_the_proof() {
+    let v = VisibilitySettings { context: true, ..Default::default() };
+    let dir = scratch("context-word");
+    let path = dir.join("model.onnx");
+    write_model(&path, 31);
+    let model = compile_onnx(&path, CONFIG).unwrap().with_visibility(v).unwrap();
+    let sections = model.quantized.public_sections();
+    assert_eq!(sections.last().map(|s| (&s.tensor, s.len)), Some((&PublicTensor::Context, 1)));
+    assert_eq!(model.layout.public_inputs, 3 + 1, "three outputs, then the word");
+    let srs = model_srs(&model).unwrap();
+    let pk = generate_keys(&model, &srs.params).unwrap();
+    let vk = pk.get_vk();
+
+    let word = parse_context_word("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496").unwrap();
+    let proof = proof::prove_with(&model, &srs.params, &pk, &[input(0.0)], TranscriptKind::Poseidon, Some(word)).unwrap();
+    verify(&model, &srs.params, vk, &proof).unwrap();
+    assert_eq!(proof.instance_values().unwrap().last(), Some(&word));
+    assert_eq!(proof.context.as_deref(), Some("0x0000000000000000000000007fa9385be102ac3eac297483dd6233d62b3e1496"));
+
+    // Another word, the file kept self-consistent: the proof itself refuses it.
+    let mut rebound = with_instance(&proof, 3, word + Fr::one());
+    rebound.context = Some(rebound.instances[3].clone());
+    let err = verify(&model, &srs.params, vk, &rebound).unwrap_err();
+    assert!(err.to_string().contains("invalid"), "{err}");
+    // A file whose `context` disagrees with its public inputs is refused before the proof is read.
+    let mut inconsistent = proof.clone();
+    inconsistent.context = rebound.context.clone();
+    assert!(verify(&model, &srs.params, vk, &inconsistent).unwrap_err().to_string().contains("context"));
+
+    // The word is required exactly when the model has one.
+    let err = prove(&model, &srs.params, &pk, &[input(0.0)]).unwrap_err();
+    assert!(err.to_string().contains("context word"), "{err}");
+    let plain = compile_onnx(&path, CONFIG).unwrap();
+    let plain_pk = generate_keys(&plain, &srs.params).unwrap();
+    let err = proof::prove_with(&plain, &srs.params, &plain_pk, &[input(0.0)], TranscriptKind::Poseidon, Some(word)).unwrap_err();
+    assert!(err.to_string().contains("without a context word"), "{err}");
+
+    // Words are 32-byte hex below the field modulus.
+    for bad in ["7fa9", "0x", "0xzz", &format!("0x{}", "f".repeat(64)), &format!("0x1{}", "0".repeat(64))] {
+        assert!(parse_context_word(bad).is_err(), "{bad} accepted");
+    }
 }
