@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::poly::commitment::Params;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -430,7 +431,7 @@ pub fn export_solidity(dir: &Path, file: &Path, replace: bool) -> Result<String>
 pub const MODEL_AGGREGATION_DIR: &str = "aggregated";
 
 /// For a model whose direct verifier does not fit EIP-170: proves the model once on `sample` (or
-/// an all-zero input; Poseidon transcript), aggregates that proof into `MODEL_DIR/aggregated` at
+/// an all-zero input; Poseidon transcript; a zero context word if it has one), aggregates that proof into `MODEL_DIR/aggregated` at
 /// the planned degree, and writes the aggregation's verifier there. The aggregation's shape is
 /// cached ([`ShapeCache`]), so `zkml aggregate` of any later proof of this model gets the same
 /// verifying key, and this verifier accepts it. Returns the aggregation directory and what was
@@ -440,7 +441,9 @@ pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Ve
     let srs = keys::model_srs(&model)?;
     let pk = keys::load_pk(model_dir, &model, &srs.params)?;
     let zeros: Vec<Vec<f32>> = model.quantized.inputs.iter().map(|&i| vec![0.0; model.quantized.nodes[i].shape.iter().product()]).collect();
-    let sample = zkml_prover::proof::prove(&model, &srs.params, &pk, sample.unwrap_or(&zeros))?;
+    // Any context word serves: the aggregation's shape does not depend on public input values.
+    let context = model.quantized.visibility.context.then(|| Fr::from(0));
+    let sample = zkml_prover::proof::prove_with(&model, &srs.params, &pk, sample.unwrap_or(&zeros), TranscriptKind::Poseidon, context)?;
     let agg_dir = model_dir.join(MODEL_AGGREGATION_DIR);
     std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
     let sample_path = agg_dir.join("sample-proof.json");
