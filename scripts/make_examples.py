@@ -14,6 +14,12 @@ convolutions, mini-batch Adam, label smoothing) and exported with Conv/Relu/MaxP
 Both directories also get heldout.json: every test image, its label and the float model's
 prediction (for checking the quantized model's accuracy against the float model's).
 
+examples/matcher: the face-ID pattern on digits (no training): the committed MLP's first two
+layers embed an image (64 -> 32 -> ReLU -> 16 -> ReLU), and the model outputs the mean squared
+distance between that embedding and a second input, an enrolled template (16 values): one digit
+class stands in for one person. Templates are the mean training embedding of each class.
+`make_examples.py matcher` builds only this one, from examples/mlp/model.onnx as committed.
+
 Everything is deterministic: rerunning produces byte-identical files on the same platform.
 """
 
@@ -160,6 +166,20 @@ def quantized_logits(params, x):
     return h
 
 
+def save_model(graph, doc_string, path):
+    """Writes `graph` as an ONNX model (opset 13, IR version 8), checked before and after saving."""
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 13)],
+        ir_version=8,
+        producer_name="zkml/scripts/make_examples.py",
+        doc_string=doc_string,
+    )
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
+    onnx.checker.check_model(path, full_check=True)
+
+
 def export_onnx(params, path):
     nodes, inits = [], []
     n_layers = len(params) // 2
@@ -182,16 +202,7 @@ def export_onnx(params, path):
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, LAYERS[-1]])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", 13)],
-        ir_version=8,
-        producer_name="zkml/scripts/make_examples.py",
-        doc_string="8x8 digits MLP 64-32-16-10 (Gemm+Relu), outputs logits",
-    )
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, path)
-    onnx.checker.check_model(path, full_check=True)
+    save_model(graph, "8x8 digits MLP 64-32-16-10 (Gemm+Relu), outputs logits", path)
 
 
 def floats(a):
@@ -468,16 +479,7 @@ def cnn_export_onnx(params, path):
         initializer=inits,
     )
     head = "GlobalAveragePool-Flatten" if CNN_HEAD == "gap" else "Flatten"
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", 13)],
-        ir_version=8,
-        producer_name="zkml/scripts/make_examples.py",
-        doc_string=f"8x8 digits CNN Conv6(3x3,pad1)-Relu-MaxPool2-Conv12(3x3)-Relu-{head}-Gemm10, outputs logits",
-    )
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, path)
-    onnx.checker.check_model(path, full_check=True)
+    save_model(graph, f"8x8 digits CNN Conv6(3x3,pad1)-Relu-MaxPool2-Conv12(3x3)-Relu-{head}-Gemm10, outputs logits", path)
 
 
 def make_cnn(x_train, x_test, y_train, y_test):
@@ -560,10 +562,130 @@ Floats in the JSON files are rounded to {JSON_DECIMALS} decimals (the pixels, mu
     print(f"  heldout.json: {len(y_test)} test images ({os.path.getsize(heldout)} bytes)")
 
 
+# ---------------------------------------------------------------------------------------------
+# examples/matcher
+# ---------------------------------------------------------------------------------------------
+
+MATCHER_OUT_DIR = os.path.join(REPO, "examples", "matcher")
+
+
+def mlp_embedding_params():
+    """fc1 and fc2 of the committed examples/mlp/model.onnx."""
+    model = onnx.load(os.path.join(OUT_DIR, "model.onnx"))
+    arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    return [arrays[n] for n in ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")]
+
+
+def embed(params, x):
+    w1, b1, w2, b2 = params
+    h = np.maximum(x @ w1.T + b1, 0.0)
+    return np.maximum(h @ w2.T + b2, 0.0)
+
+
+def matcher_distance(params, x, templates):
+    """Mean squared distance between each image's embedding and each template: [images, templates]."""
+    e = embed(params, x)
+    return ((e[:, None, :] - templates[None, :, :]) ** 2).mean(axis=2)
+
+
+def matcher_export_onnx(params, path):
+    w1, b1, w2, b2 = params
+    inits = [numpy_helper.from_array(a, n) for a, n in zip(params, ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"))]
+    nodes = [
+        helper.make_node("Gemm", ["image", "fc1.weight", "fc1.bias"], ["fc1"], name="fc1", transB=1),
+        helper.make_node("Relu", ["fc1"], ["relu1"], name="relu1"),
+        helper.make_node("Gemm", ["relu1", "fc2.weight", "fc2.bias"], ["fc2"], name="fc2", transB=1),
+        helper.make_node("Relu", ["fc2"], ["embedding"], name="relu2"),
+        helper.make_node("Sub", ["embedding", "template"], ["diff"], name="diff"),
+        helper.make_node("Mul", ["diff", "diff"], ["squared"], name="squared"),
+        helper.make_node("ReduceMean", ["squared"], ["distance"], name="distance", axes=[1], keepdims=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "digits_matcher",
+        [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, LAYERS[0]]),
+            helper.make_tensor_value_info("template", TensorProto.FLOAT, [1, LAYERS[2]]),
+        ],
+        [helper.make_tensor_value_info("distance", TensorProto.FLOAT, [1, 1])],
+        initializer=inits,
+    )
+    save_model(graph, "mean squared distance between the digits MLP's 16-value embedding of an image and a template", path)
+
+
+def make_matcher(x_train, x_test, y_train, y_test):
+    os.makedirs(MATCHER_OUT_DIR, exist_ok=True)
+    params = mlp_embedding_params()
+    templates = np.stack([embed(params, x_train[y_train == c]).mean(axis=0) for c in range(10)]).astype(np.float32)
+    model_path = os.path.join(MATCHER_OUT_DIR, "model.onnx")
+    matcher_export_onnx(params, model_path)
+
+    # Genuine pairs: each test image against its own class's template; impostors: against the others.
+    d = matcher_distance(params, x_test, templates)
+    own = d[np.arange(len(y_test)), y_test]
+    others = d[np.arange(len(y_test))[:, None], [[c for c in range(10) if c != y] for y in y_test]].ravel()
+    threshold = float(np.quantile(own, 0.95))  # admits 95% of genuine pairs
+    false_accepts = float((others <= threshold).mean())
+    identified = float((d.argmin(axis=1) == y_test).mean())
+
+    image, label = x_test[0], int(y_test[0])
+    impostor_class = int(np.argsort(d[0])[1]) if int(np.argmin(d[0])) == label else int(np.argmin(d[0]))
+    write_json(os.path.join(MATCHER_OUT_DIR, "templates.json"), {"templates": [rfloats(t) for t in templates]})
+    write_json(os.path.join(MATCHER_OUT_DIR, "input.json"), {"input_data": [rfloats(image), rfloats(templates[label])]})
+    write_json(os.path.join(MATCHER_OUT_DIR, "impostor.json"), {"input_data": [rfloats(image), rfloats(templates[impostor_class])]})
+    write_json(
+        os.path.join(MATCHER_OUT_DIR, "expected.json"),
+        {
+            "label": label,
+            "distance": round(float(d[0, label]), JSON_DECIMALS),
+            "impostor_class": impostor_class,
+            "impostor_distance": round(float(d[0, impostor_class]), JSON_DECIMALS),
+            "threshold": round(threshold, JSON_DECIMALS),
+        },
+        indent=2,
+    )
+    readme = f"""# examples/matcher: face-ID on digits
+
+The pattern of face-ID gating (`contracts/src/FaceIdGate.sol`) on scikit-learn's 8x8 digits, one
+digit class standing in for one person. The model takes two inputs, an image `[1, 64]` and an
+enrolled template `[1, 16]`, embeds the image with the first two layers of `examples/mlp`
+(`Gemm 32 -> Relu -> Gemm 16 -> Relu`, the same weights) and outputs the mean squared distance
+`[1, 1]` between the embedding and the template (`Sub`, `Mul`, `ReduceMean`). Not trained: made by
+`scripts/make_examples.sh matcher` from the committed MLP.
+
+Compile it with the image private and the template committed to, and a context word for the
+gate: `zkml compile examples/matcher/model.onnx -o DIR --input-visibility private,hashed
+--context-word`. A proof's public inputs are then the template's Poseidon commitment, the
+distance and the context word.
+
+Templates are the mean training embedding of each class. On the {len(y_test)} test images: a
+threshold of {threshold:.4f} (the 95th percentile of genuine distances) admits 95% of genuine pairs
+and {false_accepts:.2%} of impostor pairs (an image against another class's template); the
+nearest template is the image's own class for {identified:.2%} of the images.
+
+Files:
+- `model.onnx`: the model (ONNX opset 13, IR version 8).
+- `templates.json`: `{{"templates": [[16 floats] x 10]}}`, one per class.
+- `input.json`: the first test image (a {label}) and its class's template (a genuine pair).
+- `impostor.json`: the same image and the template of class {impostor_class} (an impostor pair).
+- `expected.json`: their float distances and the threshold.
+"""
+    with open(os.path.join(MATCHER_OUT_DIR, "README.md"), "w") as f:
+        f.write(readme)
+    print(f"examples/matcher: threshold {threshold:.4f} admits 95% of genuine pairs, {false_accepts:.2%} of impostors; "
+          f"nearest template is the own class for {identified:.2%}")
+    print(f"  sample 0 (a {label}): distance {d[0, label]:.4f} to its template, {d[0, impostor_class]:.4f} to class {impostor_class}'s")
+
+
 def main():
     x_train, x_test, y_train, y_test = load_data()
-    make_mlp(x_train, x_test, y_train, y_test)
-    make_cnn(x_train, x_test, y_train, y_test)
+    only = sys.argv[1:]
+    if not only or "mlp" in only:
+        make_mlp(x_train, x_test, y_train, y_test)
+    if not only or "cnn" in only:
+        make_cnn(x_train, x_test, y_train, y_test)
+    if not only or "matcher" in only:
+        make_matcher(x_train, x_test, y_train, y_test)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the example models under examples/ (currently examples/mlp) with a pinned Python
+# Regenerates the example models under examples/ (mlp, cnn, matcher) with a pinned Python
 # environment: creates the git-ignored venv <repo>/.tools/py if missing, installs the exact
 # versions from scripts/examples-requirements.txt (only when that file changed), then runs
-# scripts/make_examples.py. Deterministic; prints only the generator's summary on success.
+# scripts/make_examples.py with the given example names (mlp, cnn, matcher; all by default).
+# Deterministic; prints only the generator's summary on success.
 # Needs python3 >= 3.11 with the venv module, and PyPI access on first run.
 # Set ZKML_EXAMPLES_PY=/path/to/python3 to choose the interpreter used to create the venv.
 set -euo pipefail
@@ -37,4 +38,4 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
     echo "$want" >"$STAMP"
 fi
 
-exec "$VENV/bin/python" "$REPO/scripts/make_examples.py"
+exec "$VENV/bin/python" "$REPO/scripts/make_examples.py" "$@"

@@ -1,6 +1,7 @@
 //! The example models (made by scripts/make_examples.sh from scikit-learn's digits): their
 //! quantized predictions on the held-out split match the float model's accuracy within 1
-//! percentage point, and a sample of them is proved and verified.
+//! percentage point, and a sample of them is proved and verified; the face-ID matcher tells its
+//! genuine pair from its impostor pair.
 
 use std::path::PathBuf;
 
@@ -56,4 +57,34 @@ fn mlp_example_keeps_its_accuracy_and_proves() {
 #[test]
 fn cnn_example_keeps_its_accuracy_and_proves() {
     check_example("cnn", 2);
+}
+
+#[derive(Deserialize)]
+struct MatcherExpected {
+    distance: f64,
+    impostor_distance: f64,
+    threshold: f64,
+}
+
+/// examples/matcher, compiled as the face-ID gate takes it (image private, template hashed): the
+/// quantized distances are the float ones within two steps, the genuine pair is within the
+/// threshold and the impostor pair is not. (The gate's forge test proves the genuine pair.)
+#[test]
+fn matcher_example_tells_the_genuine_pair_from_the_impostor() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/matcher");
+    let visibility = zkml_prover::visibility::VisibilitySettings { input: "private,hashed".parse().unwrap(), context: true, ..Default::default() };
+    let model = zkml_prover::compile::compile_model(&dir.join("model.onnx"), zkml_prover::quantize::QuantizeConfig::default())
+        .unwrap()
+        .with_visibility(visibility)
+        .unwrap();
+    let expected: MatcherExpected = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let step = 1.0 / f64::from(1u32 << model.quantized.config.scale_bits);
+    let distance = |file: &str| {
+        let report = forward(&model, &InputFile::load(&dir.join(file)).unwrap().input_data).unwrap();
+        report.outputs[0][0]
+    };
+    let (genuine, impostor) = (distance("input.json"), distance("impostor.json"));
+    assert!((genuine - expected.distance).abs() <= 2.0 * step, "genuine {genuine} vs float {}", expected.distance);
+    assert!((impostor - expected.impostor_distance).abs() <= 2.0 * step, "impostor {impostor} vs float {}", expected.impostor_distance);
+    assert!(genuine <= expected.threshold && impostor > expected.threshold, "{genuine} / {impostor} against {}", expected.threshold);
 }
