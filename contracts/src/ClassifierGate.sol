@@ -17,7 +17,9 @@ contract ClassifierGate is ZkmlGate {
     /// @notice Whether an address has been unlocked.
     mapping(address => bool) public unlocked;
 
-    constructor(IZkmlVerifier verifier_, uint256 numClasses_, uint256 requiredClass_) ZkmlGate(verifier_) {
+    constructor(IZkmlVerifier verifier_, uint256 firstModelInput_, uint256 numClasses_, uint256 requiredClass_)
+        ZkmlGate(verifier_, firstModelInput_)
+    {
         require(requiredClass_ < numClasses_, "required class out of range");
         numClasses = numClasses_;
         requiredClass = requiredClass_;

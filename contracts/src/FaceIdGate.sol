@@ -10,7 +10,7 @@ import {ZkmlGate} from "./ZkmlGate.sol";
 ///         image and the template and outputs their distance; compiled with
 ///         `zkml compile --input-visibility private,hashed --context-word`, its public inputs are:
 ///         the template's Poseidon commitment, the distance (one signed fixed-point value), the
-///         context word. The chain stores only the commitment: neither image nor template is
+///         context word (after the accumulator limbs, for an aggregated verifier). The chain stores only the commitment: neither image nor template is
 ///         revealed, and a proof against another template, a distance above the bound or a proof
 ///         made for another caller is refused.
 contract FaceIdGate is ZkmlGate {
@@ -27,7 +27,9 @@ contract FaceIdGate is ZkmlGate {
     /// @notice Only the enroller enrolls.
     error NotEnroller();
 
-    constructor(IZkmlVerifier verifier_, address enroller_, int256 maxDistance_) ZkmlGate(verifier_) {
+    constructor(IZkmlVerifier verifier_, uint256 firstModelInput_, address enroller_, int256 maxDistance_)
+        ZkmlGate(verifier_, firstModelInput_)
+    {
         enroller = enroller_;
         maxDistance = maxDistance_;
     }

@@ -10,6 +10,9 @@ import {IZkmlVerifier} from "./IZkmlVerifier.sol";
 ///         gate, the caller and the caller's nonce (`zkml prove --context`). Fiat–Shamir binds
 ///         the word to the proof, so a proof copied from somebody else's pending transaction is
 ///         useless to the copier, and each proof is good for one admission: the nonce then moves on.
+///         The verifier may be the model's direct verifier or the aggregated verifier of one proof
+///         of it: the model's public inputs then follow the 12 accumulator limbs
+///         (`firstModelInput`), and the context word is last either way.
 /// @dev A concrete gate says which proofs qualify in `_qualifies` (a class, a score, a
 ///      commitment: the model's other public inputs, in the order `zkml compile` prints) and what
 ///      an admission does. The checks on public inputs run before the (costly) verification.
@@ -20,6 +23,9 @@ abstract contract ZkmlGate {
 
     /// @notice The verifier of the model's proofs.
     IZkmlVerifier public immutable verifier;
+    /// @notice Index of the model's first public input: 0 for a direct verifier, 12 (the
+    ///         accumulator limbs) for an aggregated one.
+    uint256 public immutable firstModelInput;
     /// @notice Admissions so far per caller; the next proof must carry `contextFor(caller)`.
     mapping(address => uint256) public nonceOf;
 
@@ -34,8 +40,9 @@ abstract contract ZkmlGate {
     /// @notice The verifier rejected the proof.
     error InvalidProof();
 
-    constructor(IZkmlVerifier verifier_) {
+    constructor(IZkmlVerifier verifier_, uint256 firstModelInput_) {
         verifier = verifier_;
+        firstModelInput = firstModelInput_;
     }
 
     /// @notice The context word `caller`'s next proof must carry:
@@ -44,20 +51,21 @@ abstract contract ZkmlGate {
         return uint256(keccak256(abi.encode(address(this), caller, nonceOf[caller]))) % FIELD_MODULUS;
     }
 
-    /// @dev Admits `msg.sender` with `proof` of `instances` (the model's public inputs, context
+    /// @dev Admits `msg.sender` with `proof` of `instances` (the verifier's public inputs, context
     ///      word last), or reverts. Returns the nonce used.
     function _admit(bytes calldata proof, uint256[] calldata instances) internal returns (uint256 nonce) {
-        uint256 given = instances.length == 0 ? 0 : instances[instances.length - 1];
+        uint256 n = instances.length;
+        uint256 given = n == 0 ? 0 : instances[n - 1];
         uint256 expected = contextFor(msg.sender);
-        if (instances.length == 0 || given != expected) revert WrongContext(expected, given);
-        _qualifies(instances[:instances.length - 1]);
+        if (n <= firstModelInput || given != expected) revert WrongContext(expected, given);
+        _qualifies(instances[firstModelInput:n - 1]);
         if (!verifier.verifyProof(proof, instances)) revert InvalidProof();
         nonce = nonceOf[msg.sender]++;
         emit Admitted(msg.sender, nonce);
     }
 
-    /// @dev Reverts with `NotQualified` unless the model's public inputs (the context word
-    ///      removed) qualify.
+    /// @dev Reverts with `NotQualified` unless the model's public inputs (from
+    ///      `firstModelInput`, the context word removed) qualify.
     function _qualifies(uint256[] calldata modelInputs) internal view virtual;
 
     /// @dev The signed integer a public value stands for: `v`, or `−(p − v)` above `p / 2` (zkml

@@ -12,12 +12,27 @@ interface GateVm {
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
+    function parseJsonInt(string calldata json, string calldata key) external pure returns (int256);
 }
 
-/// Forwards an unlock: a front-runner replaying a proof it saw in the mempool.
+/// Forwards a proof it saw in the mempool: a front-runner.
 contract Copier {
     function unlock(ClassifierGate gate, bytes calldata proof, uint256[] calldata instances) external {
         gate.unlock(proof, instances);
+    }
+
+    function admit(FaceIdGate gate, bytes calldata proof, uint256[] calldata instances) external {
+        gate.admit(proof, instances);
+    }
+}
+
+/// Deploys a fixture's verifier from its creation bytecode.
+library Fixtures {
+    function deploy(bytes memory code) internal returns (address raw) {
+        assembly {
+            raw := create(0, add(code, 0x20), mload(code))
+        }
+        require(raw != address(0), "the fixture verifier did not deploy");
     }
 }
 
@@ -47,17 +62,12 @@ contract ClassifierGateTest {
 
     function setUp() public {
         string memory json = vm.readFile("contracts/test/fixtures/gate_mlp.json");
-        bytes memory code = vm.parseJsonBytes(json, ".bytecode");
-        address raw;
-        assembly {
-            raw := create(0, add(code, 0x20), mload(code))
-        }
-        require(raw != address(0), "the fixture verifier did not deploy");
+        address raw = Fixtures.deploy(vm.parseJsonBytes(json, ".bytecode"));
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
         verifier = new ZkmlVerifier(raw, instances.length);
         // The third CREATE of this contract: the address scripts/make_gate_fixture.sh made the proof for.
-        gate = new ClassifierGate(IZkmlVerifier(address(verifier)), 10, SEVEN);
+        gate = new ClassifierGate(IZkmlVerifier(address(verifier)), 0, 10, SEVEN);
     }
 
     function unlockCall(ClassifierGate g, uint256[] memory inputs) internal returns (bool ok, bytes memory ret) {
@@ -96,7 +106,7 @@ contract ClassifierGateTest {
     }
 
     function test_anotherClassDoesNotQualify() public {
-        ClassifierGate threes = new ClassifierGate(IZkmlVerifier(address(verifier)), 10, 3);
+        ClassifierGate threes = new ClassifierGate(IZkmlVerifier(address(verifier)), 0, 10, 3);
         uint256[] memory forThrees = instances;
         forThrees[forThrees.length - 1] = threes.contextFor(address(this));
         (bool ok, bytes memory ret) = unlockCall(threes, forThrees);
@@ -104,7 +114,75 @@ contract ClassifierGateTest {
     }
 }
 
-/// Accepts exactly one (proof, instances) pair: the gate's logic without a real face model.
+/// FaceIdGate with a real aggregated proof (contracts/test/fixtures/gate_faceid.json, from
+/// scripts/make_gate_fixture.sh): examples/matcher, a private digit image within the threshold of
+/// its class's template, the template committed to; made for this contract's first admission.
+contract FaceIdGateProofTest {
+    GateVm internal constant vm = GateVm(address(uint160(uint256(keccak256("hevm cheat code")))));
+    uint256 internal constant P = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// The accumulator limbs come first in an aggregated proof's public inputs.
+    uint256 internal constant FIRST = 12;
+
+    FaceIdGate internal gate;
+    bytes internal proof;
+    uint256[] internal instances;
+    int256 internal maxDistance;
+
+    function setUp() public {
+        string memory json = vm.readFile("contracts/test/fixtures/gate_faceid.json");
+        address raw = Fixtures.deploy(vm.parseJsonBytes(json, ".bytecode"));
+        proof = vm.parseJsonBytes(json, ".proof");
+        instances = vm.parseJsonUintArray(json, ".instances");
+        maxDistance = vm.parseJsonInt(json, ".max_distance");
+        ZkmlVerifier verifier = new ZkmlVerifier(raw, instances.length);
+        // The third CREATE of this contract: the address the proof was made for.
+        gate = new FaceIdGate(IZkmlVerifier(address(verifier)), FIRST, address(this), maxDistance);
+    }
+
+    function admitCall(uint256[] memory inputs) internal returns (bool ok, bytes memory ret) {
+        (ok, ret) = address(gate).call(abi.encodeCall(FaceIdGate.admit, (proof, inputs)));
+    }
+
+    function test_theFixtureIsForThisGateAndCaller() public view {
+        require(instances.length == FIRST + 3, "limbs, template commitment, distance, context word");
+        require(gate.contextFor(address(this)) == instances[FIRST + 2], "stale fixture: run scripts/make_gate_fixture.sh");
+        require(int256(instances[FIRST + 1]) <= maxDistance, "the fixture's face is not a match");
+    }
+
+    function test_admitsTheEnrolledPersonOnce() public {
+        gate.enroll(address(this), instances[FIRST]);
+        require(gate.admit(proof, instances) == 0, "not admitted");
+        (bool ok, bytes memory ret) = admitCall(instances);
+        require(Reverts.selectorOf(ok, ret) == ZkmlGate.WrongContext.selector, "a used proof was accepted again");
+    }
+
+    function test_someoneElsesTemplateDoesNotQualify() public {
+        gate.enroll(address(this), addmod(instances[FIRST], 1, P));
+        (bool ok, bytes memory ret) = admitCall(instances);
+        require(Reverts.selectorOf(ok, ret) == ZkmlGate.NotQualified.selector, "admitted against another template");
+    }
+
+    function test_aSmallerClaimedDistanceIsRejectedByTheVerifier() public {
+        gate.enroll(address(this), instances[FIRST]);
+        uint256[] memory closer = instances;
+        closer[FIRST + 1] = 0;
+        (bool ok, bytes memory ret) = admitCall(closer);
+        require(Reverts.selectorOf(ok, ret) == ZkmlGate.InvalidProof.selector, "a changed distance accepted");
+    }
+
+    function test_aCopiedProofIsUselessToAnotherCaller() public {
+        Copier copier = new Copier();
+        gate.enroll(address(copier), instances[FIRST]);
+        (bool ok, bytes memory ret) = address(copier).call(abi.encodeCall(Copier.admit, (gate, proof, instances)));
+        require(Reverts.selectorOf(ok, ret) == ZkmlGate.WrongContext.selector, "a copied proof passed the context check");
+        uint256[] memory rebound = instances;
+        rebound[FIRST + 2] = gate.contextFor(address(copier));
+        (ok, ret) = address(copier).call(abi.encodeCall(Copier.admit, (gate, proof, rebound)));
+        require(Reverts.selectorOf(ok, ret) == ZkmlGate.InvalidProof.selector, "a proof rebound to the copier was accepted");
+    }
+}
+
+/// Accepts exactly one (proof, instances) pair: the gate's rules, case by case.
 contract OnePairVerifier is IZkmlVerifier {
     bytes32 public immutable accepted;
     uint256 public immutable numInstances;
@@ -119,8 +197,9 @@ contract OnePairVerifier is IZkmlVerifier {
     }
 }
 
-/// FaceIdGate's checks, in the order of its public inputs: template commitment, distance, context.
-contract FaceIdGateTest {
+/// FaceIdGate's rules with a stand-in verifier (direct layout: template commitment, distance,
+/// context word).
+contract FaceIdGateRulesTest {
     uint256 internal constant P = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint256 internal constant TEMPLATE = 0x0949e8f74b974466d9a52cf6ee586c44c8468cd6a2f7ab455641c74f6fa0a358;
     int256 internal constant MAX_DISTANCE = 64; // 0.25 at scale 2^8
@@ -143,7 +222,7 @@ contract FaceIdGateTest {
         inputs[1] = distance >= 0 ? uint256(distance) : P - uint256(-distance);
         inputs[2] = uint256(keccak256(abi.encode(gateAt, address(this), uint256(0)))) % P;
         OnePairVerifier verifier = new OnePairVerifier(PROOF, inputs);
-        gate = new FaceIdGate(IZkmlVerifier(address(verifier)), address(this), MAX_DISTANCE);
+        gate = new FaceIdGate(IZkmlVerifier(address(verifier)), 0, address(this), MAX_DISTANCE);
         nonce += 2;
         require(address(gate) == gateAt && gate.contextFor(address(this)) == inputs[2], "gate address prediction");
     }
@@ -188,7 +267,7 @@ contract FaceIdGateTest {
     }
 
     function test_onlyTheEnrollerEnrolls() public {
-        FaceIdGate gate = new FaceIdGate(IZkmlVerifier(address(0)), address(0xbeef), MAX_DISTANCE);
+        FaceIdGate gate = new FaceIdGate(IZkmlVerifier(address(0)), 0, address(0xbeef), MAX_DISTANCE);
         nonce += 1;
         (bool ok, bytes memory ret) = address(gate).call(abi.encodeCall(FaceIdGate.enroll, (address(this), TEMPLATE)));
         require(Reverts.selectorOf(ok, ret) == FaceIdGate.NotEnroller.selector, "a stranger enrolled");
