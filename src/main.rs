@@ -58,9 +58,10 @@ enum Command {
         /// ±2^(bits-1-scale). Default: chosen by --calibration-data, else 16.
         #[arg(long)]
         range_bits: Option<u32>,
-        /// Samples to calibrate on ({"input_data": [[sample 1], [sample 2], ...]}, one flat list per
-        /// sample of the model's single input): chooses the activation range (hence the lookup table
-        /// and circuit size) and prints each layer's float-versus-quantized error.
+        /// Samples to calibrate on ({"input_data": [[sample 1], [sample 2], ...]}: each sample is
+        /// one flat list per model input, so for a model of two inputs every two lists are one
+        /// sample): chooses the activation range (hence the lookup table and circuit size) and
+        /// prints each layer's float-versus-quantized error.
         #[arg(long, value_name = "DATA.json")]
         calibration_data: Option<PathBuf>,
         #[command(flatten)]

@@ -39,18 +39,24 @@ pub struct Calibration {
     pub layers: Vec<LayerError>,
 }
 
-/// Runs `samples` (each one flat input, for single-input models) through the float graph and its
-/// quantization at `scale_bits`, and chooses `range_bits`.
+/// Runs `samples` through the float graph and its quantization at `scale_bits`, and chooses
+/// `range_bits`. The samples follow one another, each one flat list per model input (as in an
+/// input file): for a single-input model one list is one sample, for a model of `n` inputs every
+/// `n` consecutive lists are one.
 pub fn calibrate(graph: &Graph, scale_bits: u32, samples: &[Vec<f32>]) -> Result<Calibration, ProverError> {
+    let per_sample = graph.inputs.len().max(1);
     if samples.is_empty() {
         return Err(ProverError::Input("the calibration data holds no sample".into()));
     }
-    if graph.inputs.len() != 1 {
-        return Err(ProverError::Unsupported("calibration of models with several inputs".into()));
+    if samples.len() % per_sample != 0 {
+        return Err(ProverError::Input(format!(
+            "the calibration data holds {} lists for a model of {per_sample} inputs: each sample is one list per input",
+            samples.len()
+        )));
     }
     // Measure with the widest range the quantizer allows, then narrow it.
     let wide = QuantizedModel::from_graph(graph, QuantizeConfig { scale_bits, range_bits: 24, activation_bound: None })?;
-    let input_shape = graph.nodes[graph.inputs[0]].shape.clone();
+    let samples: Vec<&[Vec<f32>]> = samples.chunks(per_sample).collect();
     let mut max_abs: i64 = 0;
     let mut layers: Vec<LayerError> = graph
         .nodes
@@ -58,9 +64,20 @@ pub fn calibrate(graph: &Graph, scale_bits: u32, samples: &[Vec<f32>]) -> Result
         .map(|n| LayerError { node: n.name.clone(), op: n.op.kind(), max_abs_error: 0.0, max_abs_value: 0.0 })
         .collect();
     for (i, sample) in samples.iter().enumerate() {
-        let q_input = wide.quantize_input(0, sample).map_err(|e| ProverError::Input(format!("calibration sample {i}: {e}")))?;
-        let trace = wide.forward(&[q_input]).map_err(|e| ProverError::Range(format!("calibration sample {i}: {e}")))?;
-        let float = graph.forward(&[Tensor::new(input_shape.clone(), sample.clone())?])?;
+        let q_inputs = sample
+            .iter()
+            .enumerate()
+            .map(|(j, values)| wide.quantize_input(j, values))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ProverError::Input(format!("calibration sample {i}: {e}")))?;
+        let trace = wide.forward(&q_inputs).map_err(|e| ProverError::Range(format!("calibration sample {i}: {e}")))?;
+        let float_inputs = graph
+            .inputs
+            .iter()
+            .zip(sample.iter())
+            .map(|(&id, values)| Tensor::new(graph.nodes[id].shape.clone(), values.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let float = graph.forward(&float_inputs)?;
         for ((layer, q), f) in layers.iter_mut().zip(&trace).zip(&float) {
             for (&qv, &fv) in q.data().iter().zip(f.data()) {
                 max_abs = max_abs.max(qv.abs());

@@ -87,4 +87,13 @@ fn matcher_example_tells_the_genuine_pair_from_the_impostor() {
     assert!((genuine - expected.distance).abs() <= 2.0 * step, "genuine {genuine} vs float {}", expected.distance);
     assert!((impostor - expected.impostor_distance).abs() <= 2.0 * step, "impostor {impostor} vs float {}", expected.impostor_distance);
     assert!(genuine <= expected.threshold && impostor > expected.threshold, "{genuine} / {impostor} against {}", expected.threshold);
+
+    // Calibration of a two-input model: every two lists are one sample (image, template).
+    let mut lists = InputFile::load(&dir.join("input.json")).unwrap().input_data;
+    lists.extend(InputFile::load(&dir.join("impostor.json")).unwrap().input_data);
+    let (_, report) = compile_onnx_calibrated(&dir.join("model.onnx"), 8, None, &lists).unwrap();
+    assert_eq!(report.samples, 2);
+    assert!(report.layers.iter().all(|l| l.max_abs_error < 0.1), "{:?}", report.layers);
+    let err = compile_onnx_calibrated(&dir.join("model.onnx"), 8, None, &lists[..3]).unwrap_err();
+    assert!(err.to_string().contains("3 lists for a model of 2 inputs"), "{err}");
 }
