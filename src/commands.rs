@@ -221,11 +221,8 @@ fn setup(dir: &Path, force: bool) -> Result<()> {
 
 fn prove(dir: &Path, input: &Path, transcript: TranscriptKind, context: Option<Fr>) -> Result<ProofFile> {
     let model = CompiledModel::load(dir)?;
-    match (model.quantized.visibility.context, context.is_some()) {
-        (true, false) => bail!("{} was compiled with --context-word: give the proof's context word with --context 0x…", dir.display()),
-        (false, true) => bail!("{} was compiled without --context-word: its proofs carry no context word", dir.display()),
-        _ => {}
-    }
+    // Before any expensive step.
+    proof::check_context(&model, context.is_some()).with_context(|| format!("proving with {}", dir.display()))?;
     let inputs = load_inputs(&model, input)?;
     // Refuse an unprovable input before any expensive step.
     forward(&model, &inputs)?;

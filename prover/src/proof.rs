@@ -111,6 +111,15 @@ pub struct PublicValues {
     pub context: Option<String>,
 }
 
+/// Refuses a context word for a model compiled without one, and its absence for a model with one.
+pub fn check_context(model: &CompiledModel, given: bool) -> Result<(), ProverError> {
+    match (model.quantized.visibility.context, given) {
+        (true, false) => Err(ProverError::Input("the model's proofs carry a context word (compiled with --context-word): give one with zkml prove --context 0x…".into())),
+        (false, true) => Err(ProverError::Input("the model was compiled without a context word (zkml compile --context-word)".into())),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a context word: 0x-prefixed hex of at most 32 bytes, big-endian (an address is
 /// left-padded, as Solidity's `uint256(uint160(addr))`), below the BN254 scalar modulus.
 pub fn parse_context_word(s: &str) -> Result<Fr, ProverError> {
@@ -208,11 +217,7 @@ pub fn prove_with(
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
     }
-    match (q.visibility.context, context.is_some()) {
-        (true, false) => return Err(ProverError::Input("the model's proofs carry a context word: give one (zkml prove --context 0x…)".into())),
-        (false, true) => return Err(ProverError::Input("the model was compiled without a context word (zkml compile --context-word)".into())),
-        _ => {}
-    }
+    check_context(model, context.is_some())?;
     let tensors = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
     let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors)?;
     instances.extend(context);

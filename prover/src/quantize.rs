@@ -479,7 +479,7 @@ impl QuantizedModel {
                     let out = taps
                         .iter()
                         .enumerate()
-                        .map(|(o, t)| conv_output(t, o, |i| Some(x.data()[i]), weight.data(), bias, s).expect("every input value is known"))
+                        .filter_map(|(o, t)| conv_output(t, o, |i| Some(x.data()[i]), weight.data(), bias, s))
                         .collect();
                     self.rescaled_tensor(node, out)?
                 }
