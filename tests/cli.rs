@@ -7,12 +7,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Aggregation needs up to 13 GiB: tests that aggregate take this lock so that no two run at once
-/// on a 24 GiB machine.
-static AGGREGATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+mod fixtures;
 
-fn aggregation_lock() -> std::sync::MutexGuard<'static, ()> {
-    AGGREGATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Memory for aggregations. The tests of the suite aggregate at k = 20 or 21 (about 5 GiB each):
+/// two of them may run at once, sharing this lock. The slow tier's four-proof aggregation at
+/// k = 22 needs 13 GiB and takes it alone.
+static AGGREGATION_MEMORY: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A share of [`AGGREGATION_MEMORY`], for an aggregation at k ≤ 21.
+fn aggregation_lock() -> std::sync::RwLockReadGuard<'static, ()> {
+    AGGREGATION_MEMORY.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// All of [`AGGREGATION_MEMORY`], for an aggregation at k = 22 or more.
+fn exclusive_aggregation_lock() -> std::sync::RwLockWriteGuard<'static, ()> {
+    AGGREGATION_MEMORY.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn zkml(args: &[&str]) -> Output {
@@ -287,18 +296,11 @@ fn visibility_flags_decide_what_the_proof_reveals() {
     assert!(!compiled.join("model.json").exists(), "a refused compile writes nothing");
 
     // Input public, output hashed: the proof shows the input and hides the output.
-    let calibration = example.join("calibration.json");
-    let flags = ["--input-visibility", "public", "--output-visibility", "hashed"];
-    let mut args = vec!["compile", model.to_str().unwrap(), "-o", c, "--calibration-data", calibration.to_str().unwrap()];
-    args.extend(flags);
-    let out = zkml(&args);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("input 0 (64 values), output 0 (Poseidon commitment)"), "{}", text(&out));
-    assert!(zkml(&["setup", c]).status.success());
-    let proof = dir.join("proof.json");
+    let compiled = fixtures::model("mlp", &["--input-visibility", "public", "--output-visibility", "hashed"]);
+    assert!(compiled.compile_log.contains("input 0 (64 values), output 0 (Poseidon commitment)"), "{}", compiled.compile_log);
+    let c = compiled.dir.to_str().unwrap();
+    let proof = fixtures::proof(&compiled.dir, &input, &[]);
     let p = proof.to_str().unwrap();
-    let proved = zkml(&["prove", c, "--input", input.to_str().unwrap(), "-o", p]);
-    assert!(proved.status.success(), "{}", text(&proved));
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
     assert_eq!(file["instances"].as_array().unwrap().len(), 65);
     assert_eq!(file["inputs"][0].as_array().unwrap().len(), 64);
@@ -398,18 +400,17 @@ fn run_ok(args: &[&str]) -> Output {
     out
 }
 
-/// Compiles `examples/NAME` into `dir/NAME` with the given visibility flags and makes its keys;
-/// returns the model directory.
-fn compiled_example(name: &str, dir: &Path, visibility: &[&str]) -> PathBuf {
-    let example = repo().join("examples").join(name);
-    let model = dir.join(name);
-    let calibration = example.join("calibration.json");
-    let onnx = example.join("model.onnx");
-    let mut args = vec!["compile", onnx.to_str().unwrap(), "-o", model.to_str().unwrap(), "--calibration-data", calibration.to_str().unwrap()];
-    args.extend(visibility);
-    run_ok(&args);
-    run_ok(&["setup", model.to_str().unwrap()]);
-    model
+/// A copy of the shared fixture model `examples/NAME` compiled with `flags` (and set up), in
+/// `dir/NAME`, for a test that writes into the model directory.
+fn own_copy_of(name: &str, flags: &[&str], dir: &Path) -> PathBuf {
+    let shared = fixtures::model(name, flags).dir;
+    let copy = dir.join(name);
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&shared).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    copy
 }
 
 /// A model whose direct verifier does not fit EIP-170 (the digits CNN with its input hashed: the
@@ -417,9 +418,9 @@ fn compiled_example(name: &str, dir: &Path, visibility: &[&str]) -> PathBuf {
 /// from `zkml evm-verifier`, which fits and accepts its proof.
 #[test]
 fn a_wide_model_gets_an_aggregated_verifier() {
-    let _heavy = aggregation_lock();
+    let _memory = aggregation_lock();
     let dir = scratch("wide");
-    let model = compiled_example("cnn", &dir, &["--input-visibility", "hashed"]);
+    let model = own_copy_of("cnn", &["--input-visibility", "hashed"], &dir);
     let m = model.to_str().unwrap();
     let made = run_ok(&["evm-verifier", m]);
     assert!(text(&made).contains("over EIP-170") && text(&made).contains("aggregated verifier"), "{}", text(&made));
@@ -430,53 +431,37 @@ fn a_wide_model_gets_an_aggregated_verifier() {
     assert!(record["runtime_size"].as_u64().unwrap() <= 24_576, "{record}");
 }
 
-/// Four proofs of two models (the CNN's and the MLP's, outputs hashed, interleaved cnn, mlp, cnn,
-/// mlp) aggregated in two levels (`--group-size 2`: two groups of two, each aggregated with the
-/// Poseidon transcript, the groups' proofs aggregated for the EVM): a proof whose model is not
-/// given is named; the manifest matches each proof to its model and lists the groups; the public
-/// inputs are the 12 accumulator limbs, then each proof's in the order given; the verifier is
-/// deployed on anvil and accepts there and in revm, and rejects a changed public input, a flipped
-/// proof byte and an edited bytecode.
-#[test]
-fn four_proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
-    let _heavy = aggregation_lock();
-    let dir = scratch("four");
-    let mut models = vec![];
-    let mut proofs = vec![];
-    for name in ["cnn", "mlp"] {
-        // Hashed outputs: one public input per proof keeps the aggregation small.
-        let model = compiled_example(name, &dir, &["--output-visibility", "hashed"]);
-        let example = repo().join("examples").join(name);
-        for (i, input) in [example.join("input.json"), heldout_sample(&example, 2, &dir)].iter().enumerate() {
-            let proof = dir.join(format!("{name}-{i}.json"));
-            run_ok(&["prove", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
-            proofs.push(proof);
-        }
-        models.push(model);
-    }
-    let order = [&proofs[0], &proofs[2], &proofs[1], &proofs[3]];
-    let agg = dir.join("agg");
-    let a = agg.to_str().unwrap().to_string();
-    let (cnn, mlp) = (models[0].to_str().unwrap(), models[1].to_str().unwrap());
+/// Outputs hashed: one public input per proof keeps an aggregation small.
+const HASHED_OUTPUT: [&str; 2] = ["--output-visibility", "hashed"];
+
+/// Runs `zkml aggregate PROOFS... -m MODEL... -o OUT` with `extra` flags. First checks that
+/// without the first model the command refuses, naming `unmatched` (a proof of that model).
+fn aggregate_named(proofs: &[&Path], models: &[&Path], unmatched: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<&str> = vec!["aggregate"];
-    args.extend(order.iter().map(|p| p.to_str().unwrap()));
-
-    // A proof whose model is not given is named.
+    args.extend(proofs.iter().map(|p| p.to_str().unwrap()));
     let mut missing = args.clone();
-    missing.extend(["-m", mlp, "-o", &a]);
-    let out = zkml(&missing);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("cnn-0.json") && text(&out).contains("--model"), "{}", text(&out));
-
-    args.extend(["-m", mlp, "-m", cnn, "-o", &a, "--group-size", "2"]);
-    let out = run_ok(&args);
-    for step in ["first level: aggregating proofs 1..2", "first level: aggregating proofs 3..4", "final aggregation of 2 proof(s)"] {
-        assert!(text(&out).contains(step), "no '{step}' in {}", text(&out));
+    for model in &models[1..] {
+        missing.extend(["-m", model.to_str().unwrap()]);
     }
+    missing.extend(["-o", out.to_str().unwrap()]);
+    let refused = zkml(&missing);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains(unmatched.to_str().unwrap()) && text(&refused).contains("--model"), "{}", text(&refused));
+    for model in models {
+        args.extend(["-m", model.to_str().unwrap()]);
+    }
+    args.extend(["-o", out.to_str().unwrap()]);
+    args.extend(extra);
+    run_ok(&args)
+}
+
+/// Checks `AGG_DIR/manifest.json` and `proof.json` against the inner proofs, given in order:
+/// each entry names its proof's model, and the public inputs are the 12 accumulator limbs, then
+/// each proof's in that order. Returns the manifest.
+fn assert_manifest_matches(agg: &Path, order: &[&Path]) -> serde_json::Value {
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(2), "{manifest}");
     let entries = manifest["proofs"].as_array().unwrap();
-    assert_eq!(entries.len(), 4);
+    assert_eq!(entries.len(), order.len());
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("proof.json")).unwrap()).unwrap();
     let instances = file["instances"].as_array().unwrap();
     let mut next = 12;
@@ -488,20 +473,22 @@ fn four_proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
         assert_eq!(instances[next..next + count], inner["instances"].as_array().unwrap()[..], "the inner public inputs follow the 12 accumulator limbs, proof by proof");
         next += count;
     }
-    assert_ne!(entries[0]["model_hash"], entries[1]["model_hash"], "two different models");
     assert_eq!(instances.len(), next);
+    manifest
+}
 
-    run_ok(&["evm-verifier", &a]);
-    assert!(text(&run_ok(&["evm-verify", &a])).contains("accepted in revm"));
+/// Deploys the verifier of `agg` (made by `zkml evm-verifier`) on a new anvil node; checks that it
+/// accepts there and in revm, and that both reject a proof whose public input `instance` changed or
+/// whose byte `byte` flipped, and that an edited bytecode is refused, not trusted.
+fn assert_deployed_verifier_accepts_only(agg: &Path, instance: usize, byte: usize) {
+    let a = agg.to_str().unwrap();
+    run_ok(&["evm-verifier", a]);
+    assert!(text(&run_ok(&["evm-verify", a])).contains("accepted in revm"));
     let anvil = Anvil::start();
-    assert!(text(&run_ok(&["deploy", &a, "--rpc", &anvil.url])).contains("deployed at 0x"));
-    assert!(text(&run_ok(&["evm-verify", &a, "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
-
-    // The third proof's output commitment changed, or a proof byte flipped: both verifiers reject.
-    let third = entries[2]["first_instance"].as_u64().unwrap() as usize;
-    assert_tampered_aggregations_rejected(&agg, third, 300, Some(&anvil.url));
-    // A verifier that is not the one generated for this aggregation is refused, not trusted.
-    let edited = dir.join("agg-edited-verifier");
+    assert!(text(&run_ok(&["deploy", a, "--rpc", &anvil.url])).contains("deployed at 0x"));
+    assert!(text(&run_ok(&["evm-verify", a, "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
+    assert_tampered_aggregations_rejected(agg, instance, byte, Some(&anvil.url));
+    let edited = agg.with_file_name(format!("{}-edited-verifier", agg.file_name().unwrap().to_string_lossy()));
     std::fs::create_dir_all(&edited).unwrap();
     for f in ["proof.json", "aggregation.json", "manifest.json", "verifier.json", "Verifier.sol"] {
         std::fs::copy(agg.join(f), edited.join(f)).unwrap();
@@ -511,6 +498,124 @@ fn four_proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
     let out = zkml(&["evm-verify", edited.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("evm-verifier"), "{}", text(&out));
+}
+
+/// Two proofs of two models (the CNN's and the MLP's, outputs hashed) aggregated in two levels on
+/// the smallest layout that has them: one group of both (`--group-size 2`, Poseidon transcript),
+/// whose proof the final aggregation verifies for the EVM. A proof whose model is not given is
+/// named; the manifest matches each proof to its model and lists the group; the public inputs are
+/// the 12 accumulator limbs, then each proof's in the order given. The verifier is deployed on
+/// anvil and accepts there and in revm, and rejects a changed public input, a flipped proof byte
+/// and an edited bytecode.
+///
+/// Then the library's view of the same aggregation (`aggregation.json`): the accessors, a serde
+/// round trip, the verifying key rebuilt from its bytes (truncated bytes refused), the Solidity
+/// verifier generated again (refused for an SRS of another degree or a wrong public-input count),
+/// under EIP-170, accepting in revm and rejecting a flipped byte and each public input changed,
+/// the accumulator limbs included.
+#[test]
+fn two_models_aggregate_in_two_levels_and_verify_on_anvil() {
+    let _memory = aggregation_lock();
+    let dir = scratch("two-level");
+    let (cnn, mlp) = (fixtures::model("cnn", &HASHED_OUTPUT).dir, fixtures::model("mlp", &HASHED_OUTPUT).dir);
+    let cnn_proof = fixtures::proof(&cnn, &repo().join("examples/cnn/input.json"), &[]);
+    let mlp_proof = fixtures::proof(&mlp, &repo().join("examples/mlp/input.json"), &[]);
+    let order = [cnn_proof.as_path(), mlp_proof.as_path()];
+    let agg = dir.join("agg");
+    let out = aggregate_named(&order, &[&mlp, &cnn], &mlp_proof, &agg, &["--group-size", "2"]);
+    for step in ["first level: aggregating proofs 1..2", "final aggregation of 1 proof(s)"] {
+        assert!(text(&out).contains(step), "no '{step}' in {}", text(&out));
+    }
+    let manifest = assert_manifest_matches(&agg, &order);
+    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(1), "{manifest}");
+    assert_eq!((manifest["groups"][0]["first_proof"].as_u64(), manifest["groups"][0]["proofs"].as_u64()), (Some(0), Some(2)), "{manifest}");
+    let entries = manifest["proofs"].as_array().unwrap();
+    assert_ne!(entries[0]["model_hash"], entries[1]["model_hash"], "two different models");
+    let second = entries[1]["first_instance"].as_u64().unwrap() as usize;
+    assert_deployed_verifier_accepts_only(&agg, second, 300);
+    library_checks_of_an_aggregation(&agg, &order);
+}
+
+/// The checks of [`two_models_aggregate_in_two_levels_and_verify_on_anvil`] made through the
+/// aggregator's library on the aggregation in `agg` of the proofs `order`.
+fn library_checks_of_an_aggregation(agg: &Path, order: &[&Path]) {
+    use zkml_aggregator::*;
+    use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
+
+    let json = std::fs::read_to_string(agg.join("aggregation.json")).unwrap();
+    let proof: AggregatedProof = serde_json::from_str(&json).unwrap();
+    let inner: Vec<Vec<Fr>> = order
+        .iter()
+        .map(|p| zkml_prover::proof::ProofFile::load(p).unwrap().instance_values().unwrap())
+        .collect();
+    assert_eq!(proof.accumulator_limbs().len(), ACCUMULATOR_LIMBS);
+    assert_eq!(proof.inner_instance_counts, inner.iter().map(Vec::len).collect::<Vec<_>>());
+    for (i, values) in inner.iter().enumerate() {
+        assert_eq!(proof.inner_instances(i), Some(&values[..]));
+    }
+    assert_eq!(proof.inner_instances(inner.len()), None);
+    assert_eq!(proof.instances.len(), ACCUMULATOR_LIMBS + inner.iter().map(Vec::len).sum::<usize>());
+
+    // A serde round trip, and the verifying key rebuilt from its bytes and the configuration.
+    let proof: AggregatedProof = serde_json::from_str(&serde_json::to_string(&proof).unwrap()).unwrap();
+    let vk = proof.verifying_key().expect("read the aggregation vk back");
+    assert!(read_aggregation_vk(&proof.vk[..proof.vk.len() - 1], proof.config).is_err());
+
+    let store = zkml_prover::srs::SrsStore::default_location();
+    let k = proof.config.degree;
+    let params = store.params(k).expect("SRS").params;
+    let sol = verifier_solidity(&params, &vk, proof.instances.len()).expect("solidity");
+    assert!(sol.contains(VERIFIER_PRAGMA));
+    assert!(verifier_solidity(&store.params(k - 1).expect("SRS").params, &vk, proof.instances.len()).is_err(), "an SRS of another degree");
+    assert!(verifier_solidity(&params, &vk, 3).is_err(), "a wrong public-input count");
+    let solc = zkml_aggregator::workflow::Tools::find(&repo()).solc;
+    let creation = compile_solidity(&solc, &sol).expect("compile");
+    let ok = verify_in_revm(&creation, &proof.calldata()).expect("revm");
+    assert!(ok.accepted && ok.gas_used > 21_000, "{ok:?}");
+    assert!(ok.runtime_size <= EIP170_LIMIT, "runtime {} B over EIP-170", ok.runtime_size);
+    assert_eq!(deployed_size(&creation).unwrap(), ok.runtime_size);
+    assert_eq!(proof.calldata(), encode_calldata(&proof.instances, &proof.proof));
+
+    let mut flipped = proof.proof.clone();
+    flipped[proof.proof.len() / 3] ^= 1;
+    assert!(!verify_in_revm(&creation, &encode_calldata(&proof.instances, &flipped)).unwrap().accepted, "flipped proof byte accepted");
+    for index in 0..proof.instances.len() {
+        let mut instances = proof.instances.clone();
+        instances[index] += Fr::one();
+        assert!(!verify_in_revm(&creation, &encode_calldata(&instances, &proof.proof)).unwrap().accepted, "changed public input {index} accepted");
+    }
+}
+
+/// Slow tier (`scripts/test.sh --full`; last run and figures in BENCHMARKS.md): four proofs of
+/// two models (interleaved cnn, mlp, cnn, mlp; outputs hashed) aggregated in two levels of two
+/// groups (`--group-size 2`), the second group laid out from the first one's cached shape, their
+/// two proofs aggregated for the EVM at k = 22 (13 GiB, half an hour here); checked like
+/// [`two_models_aggregate_in_two_levels_and_verify_on_anvil`].
+#[test]
+#[ignore = "slow tier: scripts/test.sh --full"]
+fn four_proofs_of_two_models_aggregate_in_two_levels_and_verify_on_anvil() {
+    let _memory = exclusive_aggregation_lock();
+    let dir = scratch("four");
+    let mut models = vec![];
+    let mut proofs = vec![];
+    for name in ["cnn", "mlp"] {
+        let model = fixtures::model(name, &HASHED_OUTPUT).dir;
+        let example = repo().join("examples").join(name);
+        for input in [example.join("input.json"), heldout_sample(&example, 2, &dir)] {
+            proofs.push(fixtures::proof(&model, &input, &[]));
+        }
+        models.push(model);
+    }
+    let order = [proofs[0].as_path(), proofs[2].as_path(), proofs[1].as_path(), proofs[3].as_path()];
+    let agg = dir.join("agg");
+    let out = aggregate_named(&order, &[&models[0], &models[1]], order[0], &agg, &["--group-size", "2"]);
+    for step in ["first level: aggregating proofs 1..2", "first level: aggregating proofs 3..4", "final aggregation of 2 proof(s)"] {
+        assert!(text(&out).contains(step), "no '{step}' in {}", text(&out));
+    }
+    let manifest = assert_manifest_matches(&agg, &order);
+    assert_eq!(manifest["groups"].as_array().map(Vec::len), Some(2), "{manifest}");
+    let third = manifest["proofs"][2]["first_instance"].as_u64().unwrap() as usize;
+    assert_deployed_verifier_accepts_only(&agg, third, 300);
 }
 
 /// Copies of the aggregation `agg` (with its verifier) with public input `instance` changed, and
@@ -655,4 +760,27 @@ fn ptau_from_snarkjs_imports_and_proves() {
         assert!(out.status.success(), "{args:?}: {}", text(&out));
         assert!(!text(&out).contains("INSECURE"), "{args:?} still uses the development SRS: {}", text(&out));
     }
+}
+
+/// The fixture cache makes an entry once, however many threads ask for it at the same time, and
+/// keys it by its flags: another flag is another entry.
+#[test]
+fn fixtures_are_made_once_and_keyed_by_their_flags() {
+    let small = ["--scale", "5", "--range-bits", "11"];
+    let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+        let askers: Vec<_> = (0..2).map(|_| s.spawn(|| fixtures::model("mlp", &small).dir)).collect();
+        askers.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    assert_eq!(dirs[0], dirs[1], "two threads got two entries");
+    assert!(dirs[0].join("pk.bin").exists() && dirs[0].join("vk.bin").exists(), "the entry is set up");
+    let entries = dirs[0].parent().unwrap().parent().unwrap();
+    let partial: Vec<_> = std::fs::read_dir(entries).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".partial-")).collect();
+    assert!(partial.is_empty(), "a half-made entry is left: {partial:?}");
+    let other = fixtures::model("mlp", &["--scale", "5", "--range-bits", "12"]).dir;
+    assert_ne!(other, dirs[0], "another flag shares the entry");
+    let input = repo().join("examples/mlp/input.json");
+    let proof = fixtures::proof(&dirs[0], &input, &[]);
+    assert_eq!(proof, fixtures::proof(&dirs[0], &input, &[]));
+    assert_ne!(proof, fixtures::proof(&other, &input, &[]), "a proof of another model shares the entry");
+    assert!(text(&run_ok(&["verify", dirs[0].to_str().unwrap(), proof.to_str().unwrap()])).contains("valid"));
 }
