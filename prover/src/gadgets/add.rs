@@ -120,7 +120,7 @@ impl<'c> AddChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
 
     fn run_add(a: Vec<i128>, b: Vec<i128>, c: Vec<i128>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
@@ -145,7 +145,7 @@ mod tests {
         let (a, b) = (vec![1, -2, 3, 40], vec![5, 6, -7, 8]);
         let c: Vec<i128> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
         for width in [4, 4, 6] {
-            assert_satisfied(&run_add(a.clone(), b.clone(), c.clone(), width), &c);
+            assert_no_free_cells(&run_add(a.clone(), b.clone(), c.clone(), width), &c);
         }
         let mut bad = c.clone();
         bad[2] += 1;
@@ -164,7 +164,7 @@ mod tests {
             })
         };
         let c: Vec<i128> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
-        assert_satisfied(&run(c.clone()), &c);
+        assert_no_free_cells(&run(c.clone()), &c);
         // The sum where the difference is due.
         let sums: Vec<i128> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
         assert_rejected(&run(sums.clone()), &sums);
@@ -175,7 +175,7 @@ mod tests {
         let (a, k) = (vec![1, -2, 3], vec![10, -20, 0]);
         let c: Vec<i128> = a.iter().zip(&k).map(|(x, y)| x + *y as i128).collect();
         for width in [4, 4] {
-            assert_satisfied(&run_const(a.clone(), k.clone(), c.clone(), width), &c);
+            assert_no_free_cells(&run_const(a.clone(), k.clone(), c.clone(), width), &c);
         }
         let mut bad = c.clone();
         bad[0] -= 1;

@@ -102,7 +102,7 @@ impl<'c> ClampChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
     use crate::ops::elementwise::clamp;
 
     fn run(xs: Vec<i128>, splits: Vec<ClampSplit>, width: usize) -> GadgetTest {
@@ -119,7 +119,7 @@ mod tests {
         let splits: Vec<_> = xs.iter().map(|&x| clamp(x as i64, 100)).collect();
         let outs: Vec<i128> = splits.iter().map(|s| s.out as i128).collect();
         for width in [4, 5, 8] {
-            assert_satisfied(&run(xs.clone(), splits.clone(), width), &outs);
+            assert_no_free_cells(&run(xs.clone(), splits.clone(), width), &outs);
         }
     }
 

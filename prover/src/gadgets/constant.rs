@@ -66,7 +66,7 @@ impl<'c> ConstantChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected};
 
     fn run(value: i128, claimed: i128) -> GadgetTest {
         GadgetTest::new(4, move |config, ctx| {
@@ -77,8 +77,8 @@ mod tests {
 
     #[test]
     fn constants_hold_and_other_values_fail() {
-        assert_satisfied(&run(1, 1), &[1]);
-        assert_satisfied(&run(-7, -7), &[-7]);
+        assert_no_free_cells(&run(1, 1), &[1]);
+        assert_no_free_cells(&run(-7, -7), &[-7]);
         assert_rejected(&run(1, 2), &[2]);
         assert_rejected(&run(0, 5), &[5]);
     }

@@ -98,8 +98,8 @@ impl<'c> DivideChip<'c> {
                     (*k as i128, 0)
                 }
                 Numerator::Constant(n) => {
-                    // K = 0: the cell does not enter the constraint.
-                    ctx.assign(cols.advice[base], row, Some(0));
+                    // Free, and harmless: K = 0 is fixed, so the cell does not enter the constraint.
+                    ctx.assign_free_zero(cols.advice[base], row);
                     (0, *n)
                 }
             };
@@ -120,7 +120,7 @@ impl<'c> DivideChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
     use crate::ops::arith::{div, reciprocal};
 
     /// Divides `a[i] · 16 / b[i]` (or `N / b[i]` when `a` is empty) with witness `w`.
@@ -142,11 +142,11 @@ mod tests {
         let (a, b) = (vec![3i128, -5, 20, -11, 0, 7], vec![7i128, 9, 3, 11, 50, 1]);
         let w: Vec<_> = a.iter().zip(&b).map(|(&x, &y)| div(x as i64, y as i64, 4).unwrap()).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
-        assert_satisfied(&run(a, b, w, 0), &ys);
+        assert_no_free_cells(&run(a, b, w, 0), &ys);
         let b = vec![1i128, 3, 16, 50];
         let w: Vec<_> = b.iter().map(|&y| reciprocal(y as i64, 2).unwrap()).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
-        assert_satisfied(&run(vec![], b, w, 16), &ys);
+        assert_no_free_cells(&run(vec![], b, w, 16), &ys);
     }
 
     #[test]

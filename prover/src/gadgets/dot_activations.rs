@@ -6,9 +6,14 @@
 //! ```text
 //!     q_first · (acc − Σ_{i<h} a_i·a_{h+i})             = 0
 //!     q_next  · (acc − acc_prev − Σ_{i<h} a_i·a_{h+i})  = 0
+//!     q · pad_i · a_i      = 0        for every i < h and q ∈ {q_first, q_next}
+//!     q · pad_i · a_{h+i}  = 0
 //! ```
 //!
-//! Both operands are copied in from the cells that computed them.
+//! Both operands are copied in from the cells that computed them. The last row's unused lanes
+//! (when the length is not a multiple of `h`) are no copies: the fixed flag `pad_i` (fixed column
+//! `i`, 1 on such a lane, 0 elsewhere) forces both of their cells to zero. Without it a prover could
+//! put `(Δ, 1)` there and move the sum, hence the rescaled output, by any `Δ`.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -37,7 +42,18 @@ impl DotActivationsConfig {
                 sum + m.query_advice(cols.advice[i], Rotation::cur()) * m.query_advice(cols.advice[h + i], Rotation::cur())
             });
             let (first, next) = (m.query_selector(q_first), m.query_selector(q_next));
-            vec![first * (acc.clone() - body.clone()), next * (acc - acc_prev - body)]
+            let mut constraints = vec![first.clone() * (acc.clone() - body.clone()), next.clone() * (acc - acc_prev - body)];
+            // Simple selectors cannot be added, so each zero check is written once per selector.
+            for i in 0..h {
+                let pad = m.query_fixed(cols.fixed[i], Rotation::cur());
+                for lane in [i, h + i] {
+                    let cell = m.query_advice(cols.advice[lane], Rotation::cur());
+                    for q in [&first, &next] {
+                        constraints.push(q.clone() * pad.clone() * cell.clone());
+                    }
+                }
+            }
+            constraints
         });
         DotActivationsConfig { cols: cols.clone(), q_first, q_next }
     }
@@ -66,6 +82,12 @@ impl<'c> DotActivationsChip<'c> {
 
     /// Lays out `Σ a_i·b_i`; `claimed` is the caller's value of the sum, checked by the gate.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, a: &[Num], b: &[Num], claimed: Option<i128>) -> Result<Num, Error> {
+        self.assign_padded(ctx, a, b, claimed, (0, 0))
+    }
+
+    /// [`DotActivationsChip::assign`] with `padding` written into every unused lane (always
+    /// `(0, 0)`, except in tests that tamper with it).
+    fn assign_padded(&self, ctx: &mut RegionCtx<'_, '_>, a: &[Num], b: &[Num], claimed: Option<i128>, padding: (i128, i128)) -> Result<Num, Error> {
         assert_eq!(a.len(), b.len(), "operands of equal length");
         let cols = &self.config.cols;
         let (w, h) = (cols.width(), DotActivationsConfig::lanes(cols.width()));
@@ -83,8 +105,9 @@ impl<'c> DotActivationsChip<'c> {
                     ctx.copy(&b[i], cols.advice[h + lane], row);
                     partial = partial.zip(a[i].value.zip(b[i].value)).map(|(p, (x, y))| p + x * y);
                 } else {
-                    ctx.assign(cols.advice[lane], row, Some(0));
-                    ctx.assign(cols.advice[h + lane], row, Some(0));
+                    ctx.region.assign_fixed(cols.fixed[lane], row, Fr::one());
+                    ctx.assign(cols.advice[lane], row, Some(padding.0));
+                    ctx.assign(cols.advice[h + lane], row, Some(padding.1));
                 }
             }
             let value = if r + 1 == rows { claimed } else { partial };
@@ -97,14 +120,34 @@ impl<'c> DotActivationsChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
 
     fn run(a: Vec<i128>, b: Vec<i128>, claimed: i128, width: usize) -> GadgetTest {
+        run_padded(a, b, claimed, width, (0, 0))
+    }
+
+    fn run_padded(a: Vec<i128>, b: Vec<i128>, claimed: i128, width: usize, padding: (i128, i128)) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
             let chip = DotActivationsChip::new(config.dot_activations.as_ref().unwrap());
             let (xa, xb) = (load(config, ctx, &a), load(config, ctx, &b));
-            Ok(vec![chip.assign(ctx, &xa, &xb, Some(claimed))?])
+            Ok(vec![chip.assign_padded(ctx, &xa, &xb, Some(claimed), padding)?])
         })
+    }
+
+    /// The forgery the padding flags stop: `(Δ, 1)` in an unused lane of the last row moves the
+    /// sum by `Δ`, with every row's accumulator consistent. So does either cell alone being nonzero.
+    #[test]
+    fn unused_lanes_hold_zeros_only() {
+        // Width 5: two pairs a row, so a length of 3 leaves one unused lane in the second row.
+        let (a, b) = (vec![2, -3, 4], vec![5, 6, -7]);
+        let sum: i128 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert_no_free_cells(&run_padded(a.clone(), b.clone(), sum, 5, (0, 0)), &[sum]);
+        for delta in [1, 1000, -77] {
+            assert_rejected(&run_padded(a.clone(), b.clone(), sum + delta, 5, (delta, 1)), &[sum + delta]);
+            assert_rejected(&run_padded(a.clone(), b.clone(), sum + delta, 5, (1, delta)), &[sum + delta]);
+        }
+        assert_rejected(&run_padded(a.clone(), b.clone(), sum, 5, (9, 0)), &[sum]);
+        assert_rejected(&run_padded(a, b, sum, 5, (0, 9)), &[sum]);
     }
 
     #[test]
@@ -113,7 +156,7 @@ mod tests {
             let a: Vec<i128> = (0..len).map(|i| i as i128 - 2).collect();
             let b: Vec<i128> = (0..len).map(|i| 7 - 3 * i as i128).collect();
             let sum: i128 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert_satisfied(&run(a.clone(), b.clone(), sum, width), &[sum]);
+            assert_no_free_cells(&run(a.clone(), b.clone(), sum, width), &[sum]);
             assert_rejected(&run(a, b, sum + 1, width), &[sum + 1]);
         }
     }

@@ -82,9 +82,9 @@ impl<'c> DotWeightsChip<'c> {
                 ctx.region.assign_fixed(cols.fixed[lane], row, fe(weights[i] as i128));
                 partial = partial.zip(x[i].value).map(|(p, v)| p + v * weights[i] as i128);
             }
-            // Unused lanes keep a = 0 so they add nothing.
+            // Unused lanes: free, and harmless, since their weights are fixed zeros.
             for lane in chunk.len()..lanes {
-                ctx.assign(cols.advice[lane], row, Some(0));
+                ctx.assign_free_zero(cols.advice[lane], row);
             }
             if r == 0 {
                 ctx.region.assign_fixed(cols.fixed[lanes], row, fe(bias as i128));
@@ -99,7 +99,7 @@ impl<'c> DotWeightsChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
 
     fn run(x: Vec<i128>, w: Vec<i64>, bias: i64, claimed: i128, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
@@ -117,7 +117,7 @@ mod tests {
             let x: Vec<i128> = (0..len).map(|i| i as i128 * 3 - 7).collect();
             let w: Vec<i64> = (0..len).map(|i| 5 - i as i64 * 2).collect();
             let sum: i128 = x.iter().zip(&w).map(|(a, b)| a * *b as i128).sum::<i128>() - 11;
-            assert_satisfied(&run(x, w, -11, sum, width), &[sum]);
+            assert_no_free_cells(&run(x, w, -11, sum, width), &[sum]);
         }
     }
 

@@ -113,7 +113,8 @@ impl<'c> MatVecChip<'c> {
                         }
                     }
                     None => {
-                        ctx.assign(cols.advice[lane], row, Some(0));
+                        // Free, and harmless: its weights are fixed zeros (unset fixed cells).
+                        ctx.assign_free_zero(cols.advice[lane], row);
                     }
                 }
             }
@@ -140,7 +141,7 @@ impl<'c> MatVecChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
 
     fn run(x: Vec<i128>, w: Vec<Vec<i64>>, bias: Vec<i64>, claimed: Vec<i128>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
@@ -162,7 +163,7 @@ mod tests {
             let w: Vec<Vec<i64>> = (0..outputs).map(|o| (0..len).map(|i| (i as i64 * 7 + o as i64 * 3) % 11 - 5).collect()).collect();
             let bias: Vec<i64> = (0..outputs).map(|o| o as i64 * 100 - 150).collect();
             let sums = truth(&x, &w, &bias);
-            assert_satisfied(&run(x, w, bias, sums.clone(), width), &sums);
+            assert_no_free_cells(&run(x, w, bias, sums.clone(), width), &sums);
         }
     }
 

@@ -97,7 +97,7 @@ pub struct RegionCtx<'a, 'r> {
 impl RegionCtx<'_, '_> {
     /// Assigns `value` to `advice[col]` at `row` and returns it as a [`Num`].
     pub fn assign(&mut self, col: Column<Advice>, row: usize, value: Option<i128>) -> Num {
-        let cell = self.region.assign_advice(col, row, witness(value)).cell();
+        let cell = assign_advice(self.region, col, row, witness(value));
         Num { cell, value }
     }
 
@@ -111,14 +111,28 @@ impl RegionCtx<'_, '_> {
     /// Zeroes the unused lanes of the last row of a packed layout: `count` items of
     /// `cells_per_item` consecutive advice cells, `lanes` items a row, starting at row `start`.
     /// Every packed gate holds on all-zero lanes, and no other cell refers to them.
+    ///
+    /// These cells are free: only a gate of their own lane reads them, and nothing reads that
+    /// lane's result (no copy, no sum over lanes). A gate that sums over lanes must not use this:
+    /// its unused lanes must be forced to zero (see [`dot_activations`]).
     pub fn pad_packed(&mut self, cols: &[Column<Advice>], start: usize, count: usize, lanes: usize, cells_per_item: usize) {
         let used = count % lanes;
         if used != 0 {
             let row = start + count / lanes;
             for &col in &cols[cells_per_item * used..cells_per_item * lanes] {
-                self.assign(col, row, Some(0));
+                self.assign_free_zero(col, row);
             }
         }
+    }
+
+    /// Assigns 0 to a cell that is free by design: no constraint pins it, and no value depends
+    /// on it (an unused lane of a per-lane gate whose result nothing reads, or a factor of a fixed
+    /// zero weight). Callers state in a comment why it is harmless; tests
+    /// ([`test_util::assert_no_free_cells`]) accept a change of such a cell, and of no other.
+    pub fn assign_free_zero(&mut self, col: Column<Advice>, row: usize) -> Num {
+        #[cfg(test)]
+        test_util::next_cell_is_free();
+        self.assign(col, row, Some(0))
     }
 
     /// Claims `rows` main rows, returning the first.
@@ -127,6 +141,14 @@ impl RegionCtx<'_, '_> {
         self.row += rows;
         start
     }
+}
+
+/// Assigns `value` to `col` at `row` and returns the cell: every advice cell a chip fills goes
+/// through here, so that tests can perturb any one of them ([`test_util::assert_no_free_cells`]).
+pub(crate) fn assign_advice(region: &mut Region<'_, Fr>, col: Column<Advice>, row: usize, value: Value<Fr>) -> Cell {
+    #[cfg(test)]
+    let value = test_util::perturbed(col, row, value);
+    region.assign_advice(col, row, value).cell()
 }
 
 /// Maps a halo2 synthesis error into a plain one (chips only fail on layout bugs).

@@ -85,7 +85,7 @@ impl<'c> ProductChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
     use crate::ops::arith::product;
 
     fn run(a: Vec<i128>, b: Vec<i128>, w: Vec<Rescaled>, width: usize) -> GadgetTest {
@@ -102,7 +102,7 @@ mod tests {
         let w: Vec<_> = a.iter().zip(&b).map(|(&x, &y)| product(x as i64, y as i64, 4)).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
         for width in [4, 8, 9] {
-            assert_satisfied(&run(a.clone(), b.clone(), w.clone(), width), &ys);
+            assert_no_free_cells(&run(a.clone(), b.clone(), w.clone(), width), &ys);
         }
     }
 

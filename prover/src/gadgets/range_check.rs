@@ -133,9 +133,9 @@ impl RangeCheckChip {
         }
         let (col, row) = (self.next_fn_slot % lanes, self.next_fn_slot / lanes);
         self.next_fn_slot += 1;
-        let x_cell = region.assign_advice(self.config.fn_x[col], row, witness(x.value)).cell();
+        let x_cell = super::assign_advice(region, self.config.fn_x[col], row, witness(x.value));
         region.constrain_equal(x.cell, x_cell);
-        let y_cell = region.assign_advice(self.config.fn_y[col], row, witness(y)).cell();
+        let y_cell = super::assign_advice(region, self.config.fn_y[col], row, witness(y));
         region.assign_fixed(self.config.fn_tags[col], row, Fr::from((self.segments.len() + 1 + index) as u64));
         Ok(Num { cell: y_cell, value: y })
     }
@@ -174,7 +174,7 @@ impl RangeCheckChip {
         let lanes = self.config.values.len();
         let (col, row) = (self.next_slot % lanes, self.next_slot / lanes);
         self.next_slot += 1;
-        let slot = region.assign_advice(self.config.values[col], row, value).cell();
+        let slot = super::assign_advice(region, self.config.values[col], row, value);
         region.assign_fixed(self.config.tags[col], row, tag);
         region.assign_fixed(self.config.offsets[col], row, offset);
         region.constrain_equal(cell, slot);
@@ -217,7 +217,7 @@ impl RangeCheckChip {
 
 #[cfg(test)]
 mod tests {
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
     use crate::ops::nonlinear::LookupTable;
     use crate::range::RangeKind;
 
@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn shifted_ranges_use_a_segment_of_their_size() {
         for v in [-50, -1, 0, 50] {
-            assert_satisfied(&check(v), &[]);
+            assert_no_free_cells(&check(v), &[]);
         }
         for v in [-51, 51, 1000, -1000] {
             assert_rejected(&check(v), &[]);
@@ -254,7 +254,7 @@ mod tests {
         let table = crate::gadgets::test_util::TEST_FUNCTION;
         for x in [-64, -5, 0, 7, 64] {
             let y = table.eval(x as i64).unwrap() as i128;
-            assert_satisfied(&sigmoid(x, y), &[y]);
+            assert_no_free_cells(&sigmoid(x, y), &[y]);
             assert_rejected(&sigmoid(x, y + 1), &[y + 1]);
         }
         // Outside the domain there is no row to match, whatever the claimed output.
@@ -271,8 +271,8 @@ mod tests {
                 Ok(vec![ctx.range.lookup_function(ctx.region, &cells[0], &pairs, Some(y))?])
             })
         };
-        assert_satisfied(&lookup(16, -7), &[-7]);
-        assert_satisfied(&lookup(32, 40), &[40]);
+        assert_no_free_cells(&lookup(16, -7), &[-7]);
+        assert_no_free_cells(&lookup(32, 40), &[40]);
         // Another row's value, an index between rows, and an index past the table.
         assert_rejected(&lookup(16, 5), &[5]);
         assert_rejected(&lookup(8, 5), &[5]);

@@ -143,7 +143,7 @@ impl<'c> RescaleChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
     use crate::ops::rescale::rescale;
 
     const SHIFT: u32 = 4;
@@ -167,7 +167,7 @@ mod tests {
         let w: Vec<Rescaled> = zs.iter().map(|&z| rescale(z, SHIFT)).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
         for width in [4, 4, 7] {
-            assert_satisfied(&run(zs.clone(), w.clone(), width), &ys);
+            assert_no_free_cells(&run(zs.clone(), w.clone(), width), &ys);
         }
     }
 
@@ -176,7 +176,7 @@ mod tests {
         let zs: Vec<i128> = vec![0, 4, 5, -4, -5, 13, 14, -1000, 1000];
         let w: Vec<Rescaled> = zs.iter().map(|&z| crate::ops::rescale::divide(z, 9)).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
-        assert_satisfied(&run_div(zs, w, 4, 9), &ys);
+        assert_no_free_cells(&run_div(zs, w, 4, 9), &ys);
         // 13 / 9 rounds to 1 (13 + 4 = 1·9 + 8); claiming 2 needs r = -1, claiming 0 needs r = 17.
         assert_rejected(&run_div(vec![13], vec![Rescaled { quotient: 2, remainder: -1 }], 4, 9), &[2]);
         assert_rejected(&run_div(vec![13], vec![Rescaled { quotient: 0, remainder: 17 }], 4, 9), &[0]);
@@ -211,13 +211,13 @@ mod tests {
     #[test]
     fn shifted_rescale_adds_exactly_the_constant() {
         // 100 / 16 = 6.25 -> 6 (100 + 8 = 6·16 + 12), plus 50.
-        assert_satisfied(&run_shifted(100, 50, 56, 12), &[56]);
+        assert_no_free_cells(&run_shifted(100, 50, 56, 12), &[56]);
         // Without the shift, or off by one with a remainder that keeps the gate.
         assert_rejected(&run_shifted(100, 50, 6, 12), &[6]);
         assert_rejected(&run_shifted(100, 50, 57, -4), &[57]);
         // The range check is on y − a: 1000 + 8 = 63·16 + 0 -> 63 + 100 = 163 is in range
         // (63 is), while 2500 / 16 = 156 is not, even shifted back to 56.
-        assert_satisfied(&run_shifted(1000, 100, 163, 0), &[163]);
+        assert_no_free_cells(&run_shifted(1000, 100, 163, 0), &[163]);
         assert_rejected(&run_shifted(2500, -100, 56, 12), &[56]);
     }
 

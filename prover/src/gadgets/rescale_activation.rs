@@ -107,7 +107,11 @@ impl<'c> RescaleActivationChip<'c> {
             let out = ctx.assign(cols.advice[base + 1], row, w.map(|(_, a)| a.out as i128));
             let r = ctx.assign(cols.advice[base + 2], row, w.map(|(q, _)| q.remainder));
             let e = ctx.assign(cols.advice[base + 3], row, w.map(|(_, a)| a.excess as i128));
-            ctx.assign(cols.advice[base + 4], row, w.map(|(_, a)| a.above as i128));
+            match w {
+                // Free, and harmless: with no excess the quotient is `out` whatever the flag is.
+                Some((_, a)) if a.excess == 0 && !a.above => ctx.assign_free_zero(cols.advice[base + 4], row),
+                _ => ctx.assign(cols.advice[base + 4], row, w.map(|(_, a)| a.above as i128)),
+            };
             for (o, v) in [divisor as i128, divisor as i128 / 2, *c as i128, max as i128, relu].into_iter().enumerate() {
                 ctx.region.assign_fixed(cols.fixed[base + o], row, fe(v));
             }
@@ -122,7 +126,7 @@ impl<'c> RescaleActivationChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{assert_rejected, assert_satisfied, load, GadgetTest};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
     use crate::ops::elementwise::activate;
     use crate::ops::rescale::rescale;
 
@@ -149,7 +153,7 @@ mod tests {
         for activation in [Activation::Relu, CLAMP] {
             let w: Vec<_> = zs.iter().map(|&z| honest(z, activation)).collect();
             let outs: Vec<i128> = w.iter().map(|(_, a)| a.out as i128).collect();
-            assert_satisfied(&run(zs.clone(), w, activation), &outs);
+            assert_no_free_cells(&run(zs.clone(), w, activation), &outs);
         }
     }
 

@@ -1,11 +1,12 @@
 //! A test circuit that runs one chip on chosen (possibly tampered) witnesses under MockProver.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::dev::MockProver;
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_proofs::plonk::{Advice, Circuit, Column, ConstraintSystem, Error};
 
 use super::range_check::RangeCheckChip;
 use super::{fe, Num, RegionCtx};
@@ -69,6 +70,7 @@ impl Circuit<Fr> for GadgetTest {
         let outputs = layouter.assign_region(
             || "gadget",
             |mut region| {
+                ASSIGNED.with(|cells| cells.borrow_mut().clear());
                 let mut ctx = RegionCtx { region: &mut region, row: 1, range: &mut range };
                 (self.body)(&config, &mut ctx)
             },
@@ -116,4 +118,74 @@ pub fn assert_satisfied_fe(circuit: &GadgetTest, public: &[Fr]) {
 /// The circuit with these public field elements is NOT satisfied.
 pub fn assert_rejected_fe(circuit: &GadgetTest, public: &[Fr]) {
     assert!(run(circuit, public).is_err(), "a tampered witness was accepted");
+}
+
+/// An advice cell the layout assigned, in order.
+#[derive(Clone, Copy, Debug)]
+struct AssignedRecord {
+    column: usize,
+    row: usize,
+    /// Documented free: an unused lane of a per-lane gate that nothing reads
+    /// ([`RegionCtx::pad_packed`](super::RegionCtx::pad_packed)).
+    free: bool,
+}
+
+thread_local! {
+    /// The advice cells of the current layout, in assignment order.
+    static ASSIGNED: RefCell<Vec<AssignedRecord>> = const { RefCell::new(Vec::new()) };
+    /// The index (in [`ASSIGNED`]) of the cell to perturb, if any.
+    static PERTURBED: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Whether the next assigned cell is documented free.
+    static NEXT_FREE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Records an advice assignment and returns its value, plus one if it is the cell to perturb.
+pub(super) fn perturbed(column: Column<Advice>, row: usize, value: Value<Fr>) -> Value<Fr> {
+    let free = NEXT_FREE.with(|f| f.replace(false));
+    let index = ASSIGNED.with(|cells| {
+        let mut cells = cells.borrow_mut();
+        cells.push(AssignedRecord { column: column.index(), row, free });
+        cells.len() - 1
+    });
+    if PERTURBED.with(Cell::get) == Some(index) {
+        value.map(|v| v + Fr::one())
+    } else {
+        value
+    }
+}
+
+/// Marks the next assigned advice cell as documented free.
+pub(super) fn next_cell_is_free() {
+    NEXT_FREE.with(|f| f.set(true));
+}
+
+/// The cell-mutation search: lays `circuit` out honestly (it must be satisfied with the public
+/// outputs `public`), then, for every advice cell the layout assigns, the same layout with that
+/// one cell changed (by one; nothing else is re-solved) must be rejected by MockProver. A cell
+/// whose change is accepted is free: a value no constraint pins down, which a dishonest prover
+/// may fill as it likes. Only cells documented free (unused lanes of per-lane gates, which no
+/// other cell reads) may be; any other fails the test, listed by column and row.
+pub fn assert_no_free_cells(circuit: &GadgetTest, public: &[i128]) {
+    assert_no_free_cells_fe(circuit, &ints(public));
+}
+
+/// [`assert_no_free_cells`] with public field elements.
+pub fn assert_no_free_cells_fe(circuit: &GadgetTest, instance: &[Fr]) {
+    PERTURBED.with(|p| p.set(None));
+    assert_satisfied_fe(circuit, instance);
+    let cells = ASSIGNED.with(|cells| cells.borrow().clone());
+    assert!(!cells.is_empty(), "the layout assigned no advice cell");
+    let free: Vec<AssignedRecord> = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| !cell.free)
+        .filter(|&(index, _)| {
+            PERTURBED.with(|p| p.set(Some(index)));
+            let accepted = run(circuit, instance).is_ok();
+            PERTURBED.with(|p| p.set(None));
+            accepted
+        })
+        .map(|(_, cell)| *cell)
+        .collect();
+    assert!(free.is_empty(), "{} of {} cells are free (advice column, row): {:?}", free.len(), cells.len(), free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
 }
