@@ -120,8 +120,10 @@ impl SrsStore {
     /// larger file (same `τ`), else generated from the development seed. Derived and generated
     /// SRSs are written back so the next call only reads.
     ///
-    /// Within one store every size shares one `τ` as long as only one source was ever used, which
-    /// is what aggregation needs (inner and outer proofs over the same SRS).
+    /// A store that holds a ceremony SRS never gets a development one: a size above the
+    /// ceremony's is an error naming the import that would provide it, not a silent switch to an
+    /// SRS anybody can forge against. Within one store every size thus shares one `τ`, which is
+    /// what aggregation needs (inner and outer proofs over the same SRS).
     pub fn params(&self, k: u32) -> Result<Srs, ProverError> {
         if k == 0 || k > MAX_K {
             return Err(ProverError::Srs(format!("k = {k} is outside 1..={MAX_K}")));
@@ -131,6 +133,16 @@ impl SrsStore {
             return read_srs(&path);
         }
         let larger = (k + 1..=MAX_K).map(|bigger| self.path_for(bigger)).find(|p| p.exists());
+        if larger.is_none() {
+            for (smaller, file) in self.files() {
+                if let SrsSource::Ceremony(name) = source_of(&file)? {
+                    return Err(ProverError::Srs(format!(
+                        "{} holds a ceremony SRS ({name}) up to k = {smaller}, and k = {k} is needed; import a larger one (zkml srs import FILE.ptau --k {k} --force) rather than mixing in the insecure development SRS",
+                        self.dir.display()
+                    )));
+                }
+            }
+        }
         let srs = match larger {
             // A development SRS has a known τ: generating the smaller size gives the same points
             // as downsizing the larger, in seconds instead of minutes of FFT over G1 (k = 19 on 2
@@ -423,6 +435,10 @@ mod tests {
         big_params.downsize(4);
         assert_eq!(small.params.s_g2(), big_params.s_g2());
         assert_eq!(small.params.get_g()[..16], big_params.get_g()[..16]);
+        // Above the ceremony's size there is no development fallback: an error saying what to import.
+        let Err(ProverError::Srs(why)) = store.params(7) else { panic!("a development SRS was mixed into a ceremony store") };
+        assert!(why.contains("zkml srs import") && why.contains("k = 7"), "{why}");
+        assert!(!store.path_for(7).exists());
         // A corrupted file is an error, not a panic.
         fs::write(store.path_for(4), b"ZKMLSRS1garbage").unwrap();
         assert!(store.params(4).is_err());
