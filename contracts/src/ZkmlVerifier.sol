@@ -8,7 +8,8 @@ import {IZkmlVerifier} from "./IZkmlVerifier.sol";
 ///         the stable `IZkmlVerifier` interface.
 /// @dev The generated verifier takes raw calldata: the public inputs as 32-byte big-endian words,
 ///      then the proof bytes, and accepts by returning normally; a rejected proof reverts or runs
-///      out of gas. The call gets at most `VERIFY_GAS` (a valid proof takes well under a million),
+///      out of gas. Inputs at or above the field modulus are refused here (the generated verifier
+///      would reduce them, accepting `v + p` as `v`). The call gets at most `VERIFY_GAS` (a valid proof takes well under a million),
 ///      so a bad proof costs the caller a bounded amount, and this contract always keeps enough
 ///      gas to return `false`.
 contract ZkmlVerifier is IZkmlVerifier {
@@ -18,6 +19,9 @@ contract ZkmlVerifier is IZkmlVerifier {
     uint256 public immutable numInstances;
     /// @notice Most gas one verification may use.
     uint256 public constant VERIFY_GAS = 8_000_000;
+    /// @notice The BN254 scalar field modulus: every public input is a field element below it.
+    uint256 public constant FIELD_MODULUS =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     /// @notice The verifier address holds no code (a call to it would always "succeed").
     error VerifierHasNoCode(address verifier);
@@ -31,6 +35,11 @@ contract ZkmlVerifier is IZkmlVerifier {
     /// @inheritdoc IZkmlVerifier
     function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool ok) {
         if (instances.length != numInstances || proof.length == 0) return false;
+        // The generated verifier reduces each input mod p, so v and v + p would both verify: a
+        // contract reading `instances` would then act on a value the proof is not about.
+        for (uint256 i = 0; i < instances.length; i++) {
+            if (instances[i] >= FIELD_MODULUS) return false;
+        }
         // encodePacked pads array elements to 32 bytes: the words, then the raw proof bytes.
         (ok,) = verifier.staticcall{gas: VERIFY_GAS}(abi.encodePacked(instances, proof));
     }

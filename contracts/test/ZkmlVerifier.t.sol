@@ -57,6 +57,26 @@ abstract contract VerifierFixtureTests {
         }
     }
 
+    /// Each input plus the field modulus: the same value to the generated verifier, which reduces
+    /// it, and another one to any contract that reads it.
+    function test_rejectsInputsAtOrAboveTheModulus() public view {
+        for (uint256 i = 0; i < instances.length; i++) {
+            uint256[] memory bad = instances; // a memory copy
+            bad[i] = instances[i] + P;
+            require(!verifier.verifyProof(proof, bad), "an input plus p accepted");
+        }
+        uint256[] memory top = instances;
+        top[0] = type(uint256).max;
+        require(!verifier.verifyProof(proof, top), "the largest uint256 accepted");
+    }
+
+    function testFuzz_rejectsInputsAboveTheModulus(uint256 index, uint256 value) public view {
+        if (value < P) value = P + (value % (type(uint256).max - P));
+        uint256[] memory bad = instances;
+        bad[index % bad.length] = value;
+        require(!verifier.verifyProof(proof, bad), "an input at or above p accepted");
+    }
+
     function test_rejectsWrongShapes() public view {
         require(!verifier.verifyProof(hex"", instances), "empty proof accepted");
         uint256[] memory fewer = new uint256[](instances.length - 1);
