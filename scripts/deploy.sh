@@ -35,6 +35,7 @@ for _ in $(seq 1 100); do
 done
 
 rpc="http://127.0.0.1:$port"
-"$ZKML" deploy "$AGG_DIR" --rpc "$rpc" --force
+# A throwaway local node: a verifier over the development SRS may go there.
+"$ZKML" deploy "$AGG_DIR" --rpc "$rpc" --force --insecure-dev-srs
 "$ZKML" evm-verify "$AGG_DIR" --rpc "$rpc" --deployed
 echo "deploy.sh: deployment recorded in $AGG_DIR/deployment.json (anvil stopped; its state is gone)"

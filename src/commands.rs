@@ -73,10 +73,10 @@ pub fn run(command: Command) -> Result<ExitCode> {
             evm_verify(&dir, proof.as_deref(), rpc.as_deref(), private_key.as_deref(), deployed)
         }
         Command::Demo { dir, rpc } => demo(dir, rpc.as_deref()),
-        Command::Deploy { dir, rpc, private_key, force } => {
+        Command::Deploy { dir, rpc, private_key, force, insecure_dev_srs } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let record = step(&format!("deploying the verifier to {rpc}"), || {
-                runtime.block_on(workflow::deploy_verifier(&dir, &rpc, private_key.as_deref(), force))
+                runtime.block_on(workflow::deploy_verifier(&dir, &rpc, private_key.as_deref(), force, insecure_dev_srs))
             })?;
             println!("deployed at {} (chain {}, transaction {})", record.address, record.chain_id, record.tx_hash);
             eprintln!("recorded in {}", dir.join(workflow::DEPLOYMENT_FILE).display());

@@ -222,6 +222,11 @@ enum Command {
         /// Deploy again even if DIR/deployment.json records a deployment (it is replaced).
         #[arg(long)]
         force: bool,
+        /// Deploy a verifier generated over the insecure development SRS (anybody can forge
+        /// proofs it accepts): for tests and local nodes only. Without it such a verifier is
+        /// refused.
+        #[arg(long)]
+        insecure_dev_srs: bool,
     },
     /// Measure the gas and bytecode size of aggregated verification for 1, 2, 4 and 8 proofs of the
     /// example models (outputs hashed), and of their direct verifiers; append them to BENCHMARKS.md. Takes long: aggregating

@@ -178,10 +178,19 @@ fn demo_pipeline_and_every_verifier_rejects_tampering() {
         assert_eq!(remote.status.code(), Some(1), "anvil accepted {}: {}", bad_dir.display(), text(&remote));
     }
 
+    // A verifier over the development SRS is marked so, and deployed only when asked.
+    let source = std::fs::read_to_string(agg.join("Verifier.sol")).unwrap();
+    assert!(source.starts_with("// WARNING: generated over the INSECURE development SRS"), "{}", &source[..200]);
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(agg.join("verifier.json")).unwrap()).unwrap();
+    assert_eq!(record["srs_insecure"], true, "{record}");
+    let refused = zkml(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("--insecure-dev-srs") && !agg.join("deployment.json").exists(), "{}", text(&refused));
+
     // Deploy once; the record refuses to be overwritten silently.
-    let deployed = run_ok(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url]);
+    let deployed = run_ok(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url, "--insecure-dev-srs"]);
     assert!(text(&deployed).contains("deployed at 0x"), "{}", text(&deployed));
-    let again = zkml(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url]);
+    let again = zkml(&["deploy", agg.to_str().unwrap(), "--rpc", &anvil.url, "--insecure-dev-srs"]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(text(&run_ok(&["evm-verify", agg.to_str().unwrap(), "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
 
@@ -485,7 +494,7 @@ fn assert_deployed_verifier_accepts_only(agg: &Path, instance: usize, byte: usiz
     run_ok(&["evm-verifier", a]);
     assert!(text(&run_ok(&["evm-verify", a])).contains("accepted in revm"));
     let anvil = Anvil::start();
-    assert!(text(&run_ok(&["deploy", a, "--rpc", &anvil.url])).contains("deployed at 0x"));
+    assert!(text(&run_ok(&["deploy", a, "--rpc", &anvil.url, "--insecure-dev-srs"])).contains("deployed at 0x"));
     assert!(text(&run_ok(&["evm-verify", a, "--rpc", &anvil.url, "--deployed"])).contains("accepted on"));
     assert_tampered_aggregations_rejected(agg, instance, byte, Some(&anvil.url));
     let edited = agg.with_file_name(format!("{}-edited-verifier", agg.file_name().unwrap().to_string_lossy()));

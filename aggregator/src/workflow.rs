@@ -346,9 +346,22 @@ pub fn write_evm_verifier(dir: &Path, tools: &Tools) -> Result<VerifierSummary> 
 
 fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
     let aggregated = load_aggregation(agg_dir)?;
+    let manifest = load_manifest(agg_dir)?;
     let srs = SrsStore::default_location().params(aggregated.config.degree)?;
     if srs.params.k() != aggregated.config.degree {
         return Err(AggregatorError::InvalidInput("SRS size does not match the aggregation".into()));
+    }
+    // The verifier's pairing check uses this SRS's [τ]G2: it must be the SRS the aggregation was
+    // made over, or the verifier would check proofs against another setup than the manifest says.
+    let fingerprint = hex::encode(srs_fingerprint(&srs.params));
+    if fingerprint != manifest.srs_fingerprint {
+        return Err(AggregatorError::InvalidInput(format!(
+            "the SRS for k = {} in {} (fingerprint {fingerprint}) is not the one {} was made over ({}): aggregate again with this store, or use the store it was made with",
+            aggregated.config.degree,
+            SrsStore::default_location().dir().display(),
+            agg_dir.display(),
+            manifest.srs_fingerprint
+        )));
     }
     let vk = aggregated.verifying_key()?;
     let source = verifier_solidity(&srs.params, &vk, aggregated.instances.len())?;
@@ -360,6 +373,9 @@ fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierS
         bytecode_sha256: hex::encode(Sha256::digest(&bytecode)),
         runtime_size: deployed_size(&bytecode)?,
         public_inputs: aggregated.instances.len(),
+        srs: srs.source.to_string(),
+        srs_insecure: Some(srs.source.is_insecure()),
+        srs_fingerprint: fingerprint,
     };
     save_verifier(agg_dir, &source, &bytecode, &record)
 }
@@ -382,12 +398,21 @@ fn write_direct_verifier(model_dir: &Path, tools: &Tools) -> Result<VerifierSumm
         bytecode_sha256: hex::encode(Sha256::digest(&bytecode)),
         runtime_size,
         public_inputs,
+        srs: srs.source.to_string(),
+        srs_insecure: Some(srs.source.is_insecure()),
+        srs_fingerprint: hex::encode(srs_fingerprint(&srs.params)),
     };
     save_verifier(model_dir, &source, &bytecode, &record)
 }
 
+/// First line of a `Verifier.sol` generated over the development SRS.
+pub const INSECURE_SRS_HEADER: &str =
+    "// WARNING: generated over the INSECURE development SRS (public seed): anybody can forge proofs this verifier accepts. Test material only; for production import a ceremony SRS (zkml srs import) and generate it again.";
+
 fn save_verifier(dir: &Path, source: &str, bytecode: &[u8], record: &VerifierRecord) -> Result<VerifierSummary> {
     let (sol, bin) = (dir.join(SOLIDITY_FILE), dir.join(BYTECODE_FILE));
+    // The header is a comment: the bytecode, compiled from `source`, is the same with or without it.
+    let source = if record.on_development_srs() { format!("{INSECURE_SRS_HEADER}\n{source}") } else { source.to_string() };
     std::fs::write(&sol, source).map_err(|e| io(&sol, e))?;
     std::fs::write(&bin, hex::encode(bytecode)).map_err(|e| io(&bin, e))?;
     write_json(&dir.join(VERIFIER_RECORD_FILE), record)?;
@@ -471,6 +496,24 @@ pub struct VerifierRecord {
     pub runtime_size: usize,
     /// Number of public inputs it reads.
     pub public_inputs: usize,
+    /// The SRS it was generated over, as `zkml srs list` names it.
+    #[serde(default)]
+    pub srs: String,
+    /// Whether that SRS is the insecure development one (anybody can forge proofs against it);
+    /// absent in records written before this field, which are taken as insecure.
+    #[serde(default)]
+    pub srs_insecure: Option<bool>,
+    /// Fingerprint of that SRS, hex (empty in older records).
+    #[serde(default)]
+    pub srs_fingerprint: String,
+}
+
+impl VerifierRecord {
+    /// Whether the verifier may accept forged proofs because its SRS is the development one (or
+    /// the record is too old to say).
+    pub fn on_development_srs(&self) -> bool {
+        self.srs_insecure != Some(false)
+    }
 }
 
 /// `DIR/Verifier.bin`, checked against `DIR/verifier.json`: refuses a verifier that was edited
@@ -561,8 +604,9 @@ pub struct DeploymentRecord {
 pub const DEPLOYMENT_FILE: &str = "deployment.json";
 
 /// Deploys `DIR/Verifier.bin` (checked against `DIR/verifier.json`) to the node at `rpc_url` and
-/// writes `DIR/deployment.json`. An existing record is kept unless `replace`.
-pub async fn deploy_verifier(dir: &Path, rpc_url: &str, private_key: Option<&str>, replace: bool) -> Result<DeploymentRecord> {
+/// writes `DIR/deployment.json`. An existing record is kept unless `replace`. A verifier generated
+/// over the development SRS (which accepts forged proofs) is refused unless `insecure_srs`.
+pub async fn deploy_verifier(dir: &Path, rpc_url: &str, private_key: Option<&str>, replace: bool, insecure_srs: bool) -> Result<DeploymentRecord> {
     let record_path = dir.join(DEPLOYMENT_FILE);
     if record_path.exists() && !replace {
         return Err(AggregatorError::InvalidInput(format!(
@@ -571,6 +615,13 @@ pub async fn deploy_verifier(dir: &Path, rpc_url: &str, private_key: Option<&str
         )));
     }
     let (bytecode, verifier) = load_verifier(dir)?;
+    if verifier.on_development_srs() && !insecure_srs {
+        return Err(AggregatorError::InvalidInput(format!(
+            "the verifier in {} was generated over the INSECURE development SRS{}: anybody can forge proofs it accepts. For production, import a ceremony SRS (zkml srs import FILE.ptau --k K) and make the keys, proofs and verifier again; to deploy it anyway (tests, a local node), pass --insecure-dev-srs",
+            dir.display(),
+            if verifier.srs_insecure.is_none() { " (or its verifier.json is too old to say)" } else { "" }
+        )));
+    }
     let deployment = crate::rpc::deploy(rpc_url, private_key, &bytecode).await?;
     let record = DeploymentRecord {
         format_version: FORMAT_VERSION,
