@@ -1,3 +1,4 @@
+// WARNING: generated over the INSECURE development SRS (public seed): anybody can forge proofs this verifier accepts. Test material only (the forge test of a direct verifier, contracts/test/ZkmlVerifier.t.sol); for production import a ceremony SRS (zkml srs import) and generate it again.
 
 // SPDX-License-Identifier: MIT
 
