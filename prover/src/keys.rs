@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
-use halo2_proofs::plonk::{keygen_pk2, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk2, keygen_vk_custom, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
 
@@ -66,12 +66,30 @@ fn open_key(path: &Path, expected: &KeyHeader) -> Result<BufReader<fs::File>, Pr
     Ok(r)
 }
 
-/// Reads `DIR/vk.bin`, checking it belongs to `model` and `params`.
+/// The verifying key of `model` over `params`, derived from the compiled model itself (keygen is
+/// deterministic): the key a verifier can trust without taking a prover's word for it.
+pub fn derive_vk(model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<VerifyingKey<G1Affine>, ProverError> {
+    let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout);
+    // Selectors compressed, as `generate_keys` makes them.
+    Ok(keygen_vk_custom(params, &circuit, true)?)
+}
+
+/// Reads `DIR/vk.bin`, checking it belongs to `model` and `params`, and that it is the key
+/// [`derive_vk`] derives from them. The header alone is a label anybody can copy: a key with other
+/// fixed columns (other weights) or gates switched off would make other proofs verify, so the key
+/// is compared with the one the compiled model defines, and a key file that differs is refused.
 pub fn load_vk(dir: &Path, model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<VerifyingKey<G1Affine>, ProverError> {
     let path = vk_path(dir);
     let mut r = open_key(&path, &header(model, params, b"vk"))?;
-    VerifyingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, model.layout.shape)
-        .map_err(|e| ProverError::Artifact(format!("{} is corrupt ({e}): run `zkml setup` again", path.display())))
+    let vk = VerifyingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, model.layout.shape)
+        .map_err(|e| ProverError::Artifact(format!("{} is corrupt ({e}): run `zkml setup` again", path.display())))?;
+    if vk.to_bytes(SerdeFormat::RawBytes) != derive_vk(model, params)?.to_bytes(SerdeFormat::RawBytes) {
+        return Err(ProverError::Artifact(format!(
+            "{} is not the verifying key of the compiled model over this SRS (its gates or fixed columns differ): it is not trusted; run `zkml setup --force` to make the keys again",
+            path.display()
+        )));
+    }
+    Ok(vk)
 }
 
 /// Reads `DIR/pk.bin`, checking it belongs to `model` and `params`.

@@ -11,7 +11,7 @@ use zkml_prover::artifact::CompiledModel;
 use zkml_prover::commitment::commit_ints;
 use zkml_prover::compile::{compile_onnx, forward};
 use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
-use zkml_prover::keys::{generate_keys, model_srs};
+use zkml_prover::keys::{generate_keys, load_vk, model_srs, save_keys, vk_path};
 use zkml_prover::proof::{self, check_inputs, fr_to_hex, parse_context_word, prove, verify, ProofFile, TranscriptKind};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::visibility::{PublicTensor, Visibility, VisibilitySettings};
@@ -256,4 +256,26 @@ fn a_context_word_is_the_last_public_input_and_binds_the_proof() {
     for bad in ["7fa9", "0x", "0xzz", &format!("0x{}", "f".repeat(64)), &format!("0x1{}", "0".repeat(64))] {
         assert!(parse_context_word(bad).is_err(), "{bad} accepted");
     }
+}
+
+/// A verifying-key file with the right header but another model's key (the same circuit shape
+/// with other weights in its fixed columns, which would verify that model's proofs) is refused:
+/// the key is compared with the one the compiled model defines.
+#[test]
+fn a_verifying_key_file_of_other_weights_is_refused() {
+    let public = settings(Public, Public, Public);
+    let (ours, theirs) = (prove_with("vk-ours", 1, public.clone()), prove_with("vk-theirs", 2, public));
+    assert_eq!(ours.model.layout.shape, theirs.model.layout.shape, "the test needs one circuit shape");
+    let dir = scratch("vk-file");
+    let pk = generate_keys(&ours.model, &ours.srs.params).unwrap();
+    save_keys(&dir, &ours.model, &ours.srs.params, &pk).unwrap();
+    assert!(load_vk(&dir, &ours.model, &ours.srs.params).is_ok(), "the key setup wrote is refused");
+    // Our header, their key.
+    let file = std::fs::read(vk_path(&dir)).unwrap();
+    let body = ours.vk.to_bytes(zkml_prover::halo2_proofs::SerdeFormat::RawBytes);
+    let mut forged = file[..file.len() - body.len()].to_vec();
+    forged.extend(theirs.vk.to_bytes(zkml_prover::halo2_proofs::SerdeFormat::RawBytes));
+    std::fs::write(vk_path(&dir), forged).unwrap();
+    let refused = load_vk(&dir, &ours.model, &ours.srs.params);
+    assert!(matches!(&refused, Err(e) if e.to_string().contains("not the verifying key")), "{:?}", refused.err());
 }
