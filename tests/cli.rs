@@ -2,12 +2,13 @@
 //! verify, aggregate, Solidity verifier, revm and a real anvil node), tampering at every verifier,
 //! and clear errors for bad inputs.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
+mod anvil;
 mod fixtures;
+
+use anvil::Anvil;
 
 /// Memory for aggregations. The tests of the suite aggregate at k = 20 or 21 (about 5 GiB each):
 /// two of them may run at once, sharing this lock. The slow tier's four-proof aggregation at
@@ -84,38 +85,6 @@ fn bump_instance(s: &str) -> String {
         }
     }
     format!("0x{}", hex::encode(bytes))
-}
-
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn start() -> Anvil {
-        let bin = repo().join(".tools/bin/anvil");
-        assert!(bin.exists(), "{} is missing: run scripts/setup.sh", bin.display());
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--hardfork", "prague", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start anvil");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "anvil did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Anvil { child, url: format!("http://127.0.0.1:{port}") }
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -412,14 +381,7 @@ fn run_ok(args: &[&str]) -> Output {
 /// A copy of the shared fixture model `examples/NAME` compiled with `flags` (and set up), in
 /// `dir/NAME`, for a test that writes into the model directory.
 fn own_copy_of(name: &str, flags: &[&str], dir: &Path) -> PathBuf {
-    let shared = fixtures::model(name, flags).dir;
-    let copy = dir.join(name);
-    std::fs::create_dir_all(&copy).unwrap();
-    for entry in std::fs::read_dir(&shared).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
-    }
-    copy
+    fixtures::copy_of(&fixtures::model(name, flags).dir, &dir.join(name))
 }
 
 /// A model whose direct verifier does not fit EIP-170 (the digits CNN with its input hashed: the

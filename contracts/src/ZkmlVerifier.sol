@@ -17,6 +17,11 @@ contract ZkmlVerifier is IZkmlVerifier {
     address public immutable verifier;
     /// @inheritdoc IZkmlVerifier
     uint256 public immutable numInstances;
+    /// @notice The byte length of every proof of the verifier's circuit (that of any valid one).
+    ///         The generated verifier stops reading at the proof's end, so without this check a
+    ///         proof with bytes appended would verify too: one proof, many encodings, and many
+    ///         hashes for a contract that keys anything on them.
+    uint256 public immutable proofLength;
     /// @notice Most gas one verification may use.
     uint256 public constant VERIFY_GAS = 8_000_000;
     /// @notice The BN254 scalar field modulus: every public input is a field element below it.
@@ -26,15 +31,16 @@ contract ZkmlVerifier is IZkmlVerifier {
     /// @notice The verifier address holds no code (a call to it would always "succeed").
     error VerifierHasNoCode(address verifier);
 
-    constructor(address verifier_, uint256 numInstances_) {
+    constructor(address verifier_, uint256 numInstances_, uint256 proofLength_) {
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
         verifier = verifier_;
         numInstances = numInstances_;
+        proofLength = proofLength_;
     }
 
     /// @inheritdoc IZkmlVerifier
     function verifyProof(bytes calldata proof, uint256[] calldata instances) external view returns (bool ok) {
-        if (instances.length != numInstances || proof.length == 0) return false;
+        if (instances.length != numInstances || proof.length != proofLength || proof.length == 0) return false;
         // The generated verifier reduces each input mod p, so v and v + p would both verify: a
         // contract reading `instances` would then act on a value the proof is not about.
         for (uint256 i = 0; i < instances.length; i++) {

@@ -34,7 +34,7 @@ abstract contract VerifierFixtureTests {
         require(raw != address(0), "the fixture verifier did not deploy");
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
-        verifier = new ZkmlVerifier(raw, instances.length);
+        verifier = new ZkmlVerifier(raw, instances.length, proof.length);
     }
 
     function test_acceptsTheValidProof() public view {
@@ -75,6 +75,12 @@ abstract contract VerifierFixtureTests {
         uint256[] memory bad = instances;
         bad[index % bad.length] = value;
         require(!verifier.verifyProof(proof, bad), "an input at or above p accepted");
+    }
+
+    /// The generated verifier ignores calldata after the proof; `ZkmlVerifier` pins the length.
+    function test_rejectsBytesAfterTheProof() public view {
+        require(!verifier.verifyProof(bytes.concat(proof, hex"00"), instances), "a trailing byte accepted");
+        require(!verifier.verifyProof(bytes.concat(proof, bytes32(uint256(1))), instances), "a trailing word accepted");
     }
 
     function test_rejectsWrongShapes() public view {

@@ -340,15 +340,23 @@ pub fn verify_raw_with(
     proof: &[u8],
     transcript: TranscriptKind,
 ) -> Result<(), ProverError> {
+    // The transcript reads through `rest`, which is left holding what it did not read.
+    let mut rest = proof;
     let result = match transcript {
         TranscriptKind::Poseidon => {
-            let mut t = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(proof, POSEIDON_SPEC.clone());
+            let mut t = PoseidonTranscript::<NativeLoader, &mut &[u8]>::from_spec(&mut rest, POSEIDON_SPEC.clone());
             verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(params, vk, SingleStrategy::new(params), &[&[instances]], &mut t)
         }
         TranscriptKind::Evm => {
-            let mut t = <EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>> as TranscriptReadBuffer<_, _, _>>::init(proof);
+            let mut t = <EvmTranscript<G1Affine, NativeLoader, &mut &[u8], Vec<u8>> as TranscriptReadBuffer<_, _, _>>::init(&mut rest);
             verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(params, vk, SingleStrategy::new(params), &[&[instances]], &mut t)
         }
     };
-    result.map_err(|e| ProverError::Plonk(format!("the proof is invalid ({e:?})")))
+    result.map_err(|e| ProverError::Plonk(format!("the proof is invalid ({e:?})")))?;
+    // halo2 stops reading at the proof's end: bytes after it would make one proof many (a contract
+    // keyed on the proof's hash would take each for new).
+    if !rest.is_empty() {
+        return Err(ProverError::Plonk(format!("the proof is invalid ({} byte(s) after its end)", rest.len())));
+    }
+    Ok(())
 }
