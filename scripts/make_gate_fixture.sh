@@ -24,7 +24,9 @@ CAST="$REPO/.tools/bin/cast"
 
 TEST_CONTRACT=0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496
 gate="$("$CAST" compute-address --nonce 3 "$TEST_CONTRACT" | awk '{print $NF}')"
-hash="$("$CAST" keccak "$("$CAST" abi-encode 'f(address,address,uint256)' "$gate" "$TEST_CONTRACT" 0)")"
+# Forge's default chain id; the gate hashes it in, so a proof is for one chain.
+CHAIN_ID=31337
+hash="$("$CAST" keccak "$("$CAST" abi-encode 'f(uint256,address,address,uint256)' "$CHAIN_ID" "$gate" "$TEST_CONTRACT" 0)")"
 word="$(python3 -c "import sys; p = 21888242871839275222246405745257275088548364400416034343698204186575808495617; print(hex(int(sys.argv[1], 16) % p))" "$hash")"
 
 work="$(mktemp -d)"
@@ -56,4 +58,4 @@ fixture = json.load(open(path))
 fixture["max_distance"] = round(expected["threshold"] * 2**8)
 open(path, "w").write(json.dumps(fixture, indent=1) + "\n")
 EOF
-echo "gate $gate, caller $TEST_CONTRACT, nonce 0: context word $word"
+echo "chain $CHAIN_ID, gate $gate, caller $TEST_CONTRACT, nonce 0: context word $word"

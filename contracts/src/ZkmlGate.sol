@@ -6,10 +6,11 @@ import {IZkmlVerifier} from "./IZkmlVerifier.sol";
 /// @title ZkmlGate
 /// @notice Lets a caller through only with a fresh zkml proof made for them. The model must be
 ///         compiled with `zkml compile --context-word`: the last public input of its proofs is a
-///         context word, which this gate requires to be `contextFor(msg.sender)`, a hash of this
-///         gate, the caller and the caller's nonce (`zkml prove --context`). Fiat–Shamir binds
+///         context word, which this gate requires to be `contextFor(msg.sender)`, a hash of the
+///         chain id, this gate, the caller and the caller's nonce (`zkml prove --context`). Fiat–Shamir binds
 ///         the word to the proof, so a proof copied from somebody else's pending transaction is
-///         useless to the copier, and each proof is good for one admission: the nonce then moves on.
+///         useless to the copier, each proof is good for one admission (the nonce then moves on),
+///         and a proof made for this gate on one chain is useless at the same address on another.
 ///         The verifier may be the model's direct verifier or the aggregated verifier of one proof
 ///         of it: the model's public inputs then follow the 12 accumulator limbs
 ///         (`firstModelInput`), and the context word is last either way.
@@ -46,9 +47,10 @@ abstract contract ZkmlGate {
     }
 
     /// @notice The context word `caller`'s next proof must carry:
-    ///         `keccak256(abi.encode(address(this), caller, nonceOf[caller])) mod FIELD_MODULUS`.
+    ///         `keccak256(abi.encode(block.chainid, address(this), caller, nonceOf[caller])) mod
+    ///         FIELD_MODULUS`.
     function contextFor(address caller) public view returns (uint256) {
-        return uint256(keccak256(abi.encode(address(this), caller, nonceOf[caller]))) % FIELD_MODULUS;
+        return uint256(keccak256(abi.encode(block.chainid, address(this), caller, nonceOf[caller]))) % FIELD_MODULUS;
     }
 
     /// @dev Admits `msg.sender` with `proof` of `instances` (the verifier's public inputs, context

@@ -13,6 +13,7 @@ interface GateVm {
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
     function parseJsonInt(string calldata json, string calldata key) external pure returns (int256);
+    function chainId(uint256 newChainId) external;
 }
 
 /// Forwards a proof it saw in the mempool: a front-runner.
@@ -65,7 +66,7 @@ contract ClassifierGateTest {
         address raw = Fixtures.deploy(vm.parseJsonBytes(json, ".bytecode"));
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
-        verifier = new ZkmlVerifier(raw, instances.length);
+        verifier = new ZkmlVerifier(raw, instances.length, proof.length);
         // The third CREATE of this contract: the address scripts/make_gate_fixture.sh made the proof for.
         gate = new ClassifierGate(IZkmlVerifier(address(verifier)), 0, 10, SEVEN);
     }
@@ -96,6 +97,15 @@ contract ClassifierGateTest {
         (ok, ret) = address(copier).call(abi.encodeCall(Copier.unlock, (gate, proof, rebound)));
         require(Reverts.selectorOf(ok, ret) == ZkmlGate.InvalidProof.selector, "a proof rebound to another word was accepted");
         require(!gate.unlocked(address(copier)), "copier unlocked");
+    }
+
+    /// The same gate address on another chain: the proof's context word is not that chain's.
+    function test_aProofForAnotherChainIsRefused() public {
+        vm.chainId(1);
+        require(gate.contextFor(address(this)) != instances[instances.length - 1], "the context word ignores the chain");
+        (bool ok, bytes memory ret) = unlockCall(gate, instances);
+        require(Reverts.selectorOf(ok, ret) == ZkmlGate.WrongContext.selector, "a proof for another chain passed the context check");
+        require(!gate.unlocked(address(this)), "unlocked on another chain");
     }
 
     function test_aChangedLogitIsRejectedByTheVerifier() public {
@@ -134,7 +144,7 @@ contract FaceIdGateProofTest {
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
         maxDistance = vm.parseJsonInt(json, ".max_distance");
-        ZkmlVerifier verifier = new ZkmlVerifier(raw, instances.length);
+        ZkmlVerifier verifier = new ZkmlVerifier(raw, instances.length, proof.length);
         // The third CREATE of this contract: the address the proof was made for.
         gate = new FaceIdGate(IZkmlVerifier(address(verifier)), FIRST, address(this), maxDistance);
     }
@@ -220,7 +230,7 @@ contract FaceIdGateRulesTest {
         inputs = new uint256[](3);
         inputs[0] = commitment;
         inputs[1] = distance >= 0 ? uint256(distance) : P - uint256(-distance);
-        inputs[2] = uint256(keccak256(abi.encode(gateAt, address(this), uint256(0)))) % P;
+        inputs[2] = uint256(keccak256(abi.encode(block.chainid, gateAt, address(this), uint256(0)))) % P;
         OnePairVerifier verifier = new OnePairVerifier(PROOF, inputs);
         gate = new FaceIdGate(IZkmlVerifier(address(verifier)), 0, address(this), MAX_DISTANCE);
         nonce += 2;
