@@ -117,7 +117,7 @@ if [[ $full == 1 ]]; then
     done <"$LOGS/binaries"
     echo "== slow tier: the mutation campaign at 10,000 mutations"
     grep -P '^zkml tests/mutation_campaign\t' "$LOGS/binaries" | while IFS=$'\t' read -r label exe dir; do
-        ZKML_MUTATIONS=10000 run_binary "$label (10,000 mutations)" "$exe" "$dir" --nocapture </dev/null
+        ZKML_MUTATIONS=10000 ZKML_MUTATIONS_ANVIL=1000 run_binary "$label (10,000 mutations)" "$exe" "$dir" --nocapture </dev/null
     done || failed=1
     echo "== slow tier: zkml gas-report (appends to BENCHMARKS.md)"
     timed "zkml gas-report" target/release/zkml gas-report || failed=1
