@@ -126,9 +126,10 @@ impl RegionCtx<'_, '_> {
     }
 
     /// Assigns 0 to a cell that is free by design: no constraint pins it, and no value depends
-    /// on it (an unused lane of a per-lane gate whose result nothing reads, or a factor of a fixed
-    /// zero weight). Callers state in a comment why it is harmless; tests
-    /// ([`test_util::assert_no_free_cells`]) accept a change of such a cell, and of no other.
+    /// on it (an unused lane of a per-lane gate whose result nothing reads, a factor of a fixed
+    /// zero weight, the clamp flag of a value that was not clamped). Callers state in a comment
+    /// why it is harmless; the cell-mutation tests (`test_util::assert_no_free_cells`) accept a
+    /// change of such a cell, and of no other.
     pub fn assign_free_zero(&mut self, col: Column<Advice>, row: usize) -> Num {
         #[cfg(test)]
         test_util::next_cell_is_free();
