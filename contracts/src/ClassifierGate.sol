@@ -9,6 +9,11 @@ import {ZkmlGate} from "./ZkmlGate.sol";
 ///         input itself never revealed. The model's public inputs: its logits (`numClasses`
 ///         signed fixed-point values: `zkml compile --output-visibility public`, the default, with
 ///         a private input), then the context word (`--context-word`).
+/// @dev What an admission shows, exactly: the caller (or whoever made the proof for them) knows
+///      SOME input that this model, as compiled, classifies as `requiredClass`. Not which input, not
+///      that it came from a camera or a person, and not that it is a natural image: any input of
+///      that class, crafted or adversarial, qualifies. A proof is bound to one chain, gate, caller
+///      and nonce by its context word.
 contract ClassifierGate is ZkmlGate {
     /// @notice Number of logits the model outputs.
     uint256 public immutable numClasses;

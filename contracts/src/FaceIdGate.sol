@@ -13,6 +13,13 @@ import {ZkmlGate} from "./ZkmlGate.sol";
 ///         context word (after the accumulator limbs, for an aggregated verifier). The chain stores only the commitment: neither image nor template is
 ///         revealed, and a proof against another template, a distance above the bound or a proof
 ///         made for another caller is refused.
+/// @dev What an admission shows, exactly: the prover knew the enrolled template (the preimage of
+///      its commitment) and SOME image within `maxDistance` of it under this model. The template
+///      is therefore a bearer secret: whoever holds it can search for an image that passes, so
+///      keep it with the person, not on a server. Nothing attests that the image came from a camera, was live, or shows the caller;
+///      that needs an attested capture outside this contract. A low-entropy template should be
+///      committed with a salt (not yet available: issue 15, finding 6), or guesses can be checked
+///      against the commitment.
 contract FaceIdGate is ZkmlGate {
     /// @notice Who may enroll templates (the party that saw the person enroll).
     address public immutable enroller;
