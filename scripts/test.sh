@@ -11,7 +11,8 @@
 #
 # Usage: scripts/test.sh [--full]
 #   --full   also the slow tier, after the suite: the tests marked #[ignore] (four proofs of two
-#            models at k = 22, in two levels), the mutation campaign at 10,000 mutations, and
+#            models at k = 22, in two levels), the mutation campaign at 10,000 mutations, the
+#            parser fuzzing at 20,000 cases per format, and
 #            `zkml gas-report` (1, 2, 4 and 8 proofs, the --min-gas degree k = 23; hours, up to
 #            18 GiB), which appends its figures to BENCHMARKS.md.
 #
@@ -25,7 +26,7 @@ full=0
 case "${1:-}" in
     "") ;;
     --full) full=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -118,6 +119,10 @@ if [[ $full == 1 ]]; then
     echo "== slow tier: the mutation campaign at 10,000 mutations"
     grep -P '^zkml tests/mutation_campaign\t' "$LOGS/binaries" | while IFS=$'\t' read -r label exe dir; do
         ZKML_MUTATIONS=10000 ZKML_MUTATIONS_ANVIL=1000 run_binary "$label (10,000 mutations)" "$exe" "$dir" --nocapture </dev/null
+    done || failed=1
+    echo "== slow tier: the parser fuzzing at 20,000 cases per format"
+    grep -P '^zkml-prover tests/parser_fuzz\t' "$LOGS/binaries" | while IFS=$'\t' read -r label exe dir; do
+        ZKML_FUZZ_CASES=20000 run_binary "$label (20,000 cases)" "$exe" "$dir" </dev/null
     done || failed=1
     echo "== slow tier: zkml gas-report (appends to BENCHMARKS.md)"
     timed "zkml gas-report" target/release/zkml gas-report || failed=1
