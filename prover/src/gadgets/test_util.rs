@@ -125,8 +125,8 @@ pub fn assert_rejected_fe(circuit: &GadgetTest, public: &[Fr]) {
 struct AssignedRecord {
     column: usize,
     row: usize,
-    /// Documented free: an unused lane of a per-lane gate that nothing reads
-    /// ([`RegionCtx::pad_packed`](super::RegionCtx::pad_packed)).
+    /// Documented free: assigned through
+    /// [`RegionCtx::assign_free_zero`](super::RegionCtx::assign_free_zero).
     free: bool,
 }
 
@@ -163,8 +163,9 @@ pub(super) fn next_cell_is_free() {
 /// outputs `public`), then, for every advice cell the layout assigns, the same layout with that
 /// one cell changed (by one; nothing else is re-solved) must be rejected by MockProver. A cell
 /// whose change is accepted is free: a value no constraint pins down, which a dishonest prover
-/// may fill as it likes. Only cells documented free (unused lanes of per-lane gates, which no
-/// other cell reads) may be; any other fails the test, listed by column and row.
+/// may fill as it likes. Only cells documented free (assigned through
+/// [`RegionCtx::assign_free_zero`](super::RegionCtx::assign_free_zero), each with the reason it is
+/// harmless) may be; any other fails the test, listed by column and row.
 pub fn assert_no_free_cells(circuit: &GadgetTest, public: &[i128]) {
     assert_no_free_cells_fe(circuit, &ints(public));
 }
