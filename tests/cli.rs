@@ -555,6 +555,25 @@ fn library_checks_of_an_aggregation(agg: &Path, order: &[&Path]) {
         instances[index] += Fr::one();
         assert!(!verify_in_revm(&creation, &encode_calldata(&instances, &proof.proof)).unwrap().accepted, "changed public input {index} accepted");
     }
+
+    // The calldata is pinned: the generated code would reduce `v + p` and ignore a tail.
+    let shape = calldata_shape(&sol).expect("the pinned shape");
+    assert_eq!((shape.num_instances, shape.proof_length), (proof.instances.len(), proof.proof.len()));
+    let honest = proof.calldata();
+    let mut tailed = honest.clone();
+    tailed.push(0);
+    assert!(!verify_in_revm(&creation, &tailed).unwrap().accepted, "a trailing byte accepted");
+    let mut plus_p = honest.clone();
+    let modulus = hex::decode("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001").unwrap();
+    let mut carry = 0u16;
+    for i in (0..32).rev() {
+        let sum = plus_p[i] as u16 + modulus[i] as u16 + carry;
+        plus_p[i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0, "an accumulator limb is far below 2^256 - p");
+    assert!(!verify_in_revm(&creation, &plus_p).unwrap().accepted, "the first public input plus p accepted");
+    assert!(!verify_in_revm(&creation, &[]).unwrap().accepted, "an empty call must revert (with the shape)");
 }
 
 /// Slow tier (`scripts/test.sh --full`; last run and figures in BENCHMARKS.md): four proofs of

@@ -63,4 +63,4 @@ pub use crate::error::{AggregatorError, Result};
 pub use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
 pub use crate::rpc::{deploy, deploy_and_verify, verify_at, Deployment, RpcOutcome};
 pub use crate::solc::{compile_solidity, EVM_VERSION};
-pub use crate::solidity::{direct_verifier_solidity, verifier_solidity, VERIFIER_PRAGMA};
+pub use crate::solidity::{calldata_shape, direct_verifier_solidity, verifier_solidity, CalldataShape, CALLDATA_SHAPE_TAG, VERIFIER_PRAGMA};

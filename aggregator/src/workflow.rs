@@ -27,7 +27,7 @@ use crate::error::{AggregatorError, Result};
 use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
 use crate::rpc::{deploy_and_verify, RpcOutcome};
 use crate::grouping::{aggregate_planned, PlannedAggregation, ShapeCache};
-use crate::{compile_solidity, direct_verifier_solidity, snark_from_parts, verifier_solidity, AggregatedProof, ACCUMULATOR_LIMBS};
+use crate::{calldata_shape, compile_solidity, direct_verifier_solidity, snark_from_parts, verifier_solidity, AggregatedProof, ACCUMULATOR_LIMBS};
 
 /// File names inside `AGG_DIR`.
 pub const PROOF_FILE: &str = "proof.json";
@@ -376,6 +376,7 @@ fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierS
         srs: srs.source.to_string(),
         srs_insecure: Some(srs.source.is_insecure()),
         srs_fingerprint: fingerprint,
+        proof_length: calldata_shape(&source).map(|shape| shape.proof_length),
     };
     save_verifier(agg_dir, &source, &bytecode, &record)
 }
@@ -401,6 +402,7 @@ fn write_direct_verifier(model_dir: &Path, tools: &Tools) -> Result<VerifierSumm
         srs: srs.source.to_string(),
         srs_insecure: Some(srs.source.is_insecure()),
         srs_fingerprint: hex::encode(srs_fingerprint(&srs.params)),
+        proof_length: calldata_shape(&source).map(|shape| shape.proof_length),
     };
     save_verifier(model_dir, &source, &bytecode, &record)
 }
@@ -506,6 +508,10 @@ pub struct VerifierRecord {
     /// Fingerprint of that SRS, hex (empty in older records).
     #[serde(default)]
     pub srs_fingerprint: String,
+    /// Byte length of every proof it accepts (after the public inputs); calldata of any other
+    /// length is refused. Absent in records of verifiers generated before that check.
+    #[serde(default)]
+    pub proof_length: Option<usize>,
 }
 
 impl VerifierRecord {

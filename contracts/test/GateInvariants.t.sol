@@ -7,9 +7,10 @@ import {ZkmlGate} from "../src/ZkmlGate.sol";
 import {ClassifierGate} from "../src/ClassifierGate.sol";
 import {FaceIdGate} from "../src/FaceIdGate.sol";
 
-/// A stand-in for a generated verifier that behaves like one where the gates' rules meet it: raw
-/// calldata (the public inputs as words, then the proof), each input reduced modulo p before it is
-/// checked, bytes after the proof ignored, acceptance by returning. A proof is valid when it is the
+/// A stand-in for a generated verifier, and a weak one: raw calldata (the public inputs as words,
+/// then the proof), acceptance by returning, its shape stated on an empty call, but each input
+/// reduced modulo p before it is checked and bytes after the proof ignored, as snark-verifier's
+/// code does before zkml pins it: `ZkmlVerifier` must make even such a verifier safe. A proof is valid when it is the
 /// keccak of `SECRET` and the reduced inputs: only the honest prover (`GateHandler.prove`) can make
 /// one, as only a prover who knows a witness can make a real one. So whatever the invariant fuzzer
 /// admits that the honest prover did not sign for is a hole in the gates or in `ZkmlVerifier`.
@@ -28,6 +29,13 @@ contract ReducingMacVerifier {
     }
 
     fallback(bytes calldata data) external returns (bytes memory) {
+        if (data.length == 0) {
+            // The shape query of a zkml verifier (see ZkmlVerifier's constructor).
+            bytes memory shape = abi.encode(bytes32("zkml calldata shape v1"), numInstances, uint256(32));
+            assembly {
+                revert(add(shape, 0x20), mload(shape))
+            }
+        }
         require(data.length >= numInstances * 32 + 32, "short calldata");
         uint256[] memory reduced = new uint256[](numInstances);
         for (uint256 i = 0; i < numInstances; i++) {
@@ -85,7 +93,7 @@ abstract contract GateHandler {
 
     constructor(uint256 numInstances) {
         raw = new ReducingMacVerifier(numInstances);
-        verifier = new ZkmlVerifier(address(raw), numInstances, 32);
+        verifier = new ZkmlVerifier(address(raw));
         for (uint256 i = 0; i < 3; i++) actors[i] = new Actor();
     }
 

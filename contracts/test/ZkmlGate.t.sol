@@ -49,7 +49,7 @@ library Reverts {
 }
 
 /// ClassifierGate with a real proof (contracts/test/fixtures/gate_mlp.json, from
-/// scripts/make_gate_fixture.sh): the digits MLP compiled with a context word, its direct
+/// scripts/make_forge_fixtures.sh): the digits MLP compiled with a context word, its direct
 /// verifier, and a proof that a private image is a 7, made for this contract's first admission.
 contract ClassifierGateTest {
     GateVm internal constant vm = GateVm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -66,8 +66,8 @@ contract ClassifierGateTest {
         address raw = Fixtures.deploy(vm.parseJsonBytes(json, ".bytecode"));
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
-        verifier = new ZkmlVerifier(raw, instances.length, proof.length);
-        // The third CREATE of this contract: the address scripts/make_gate_fixture.sh made the proof for.
+        verifier = new ZkmlVerifier(raw);
+        // The third CREATE of this contract: the address scripts/make_forge_fixtures.sh made the proof for.
         gate = new ClassifierGate(IZkmlVerifier(address(verifier)), 0, 10, SEVEN);
     }
 
@@ -76,7 +76,7 @@ contract ClassifierGateTest {
     }
 
     function test_theFixtureIsForThisGateAndCaller() public view {
-        require(gate.contextFor(address(this)) == instances[instances.length - 1], "stale fixture: run scripts/make_gate_fixture.sh");
+        require(gate.contextFor(address(this)) == instances[instances.length - 1], "stale fixture: run scripts/make_forge_fixtures.sh");
     }
 
     function test_unlocksTheCallerOnce() public {
@@ -125,7 +125,7 @@ contract ClassifierGateTest {
 }
 
 /// FaceIdGate with a real aggregated proof (contracts/test/fixtures/gate_faceid.json, from
-/// scripts/make_gate_fixture.sh): examples/matcher, a private digit image within the threshold of
+/// scripts/make_forge_fixtures.sh): examples/matcher, a private digit image within the threshold of
 /// its class's template, the template committed to; made for this contract's first admission.
 contract FaceIdGateProofTest {
     GateVm internal constant vm = GateVm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -144,7 +144,7 @@ contract FaceIdGateProofTest {
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
         maxDistance = vm.parseJsonInt(json, ".max_distance");
-        ZkmlVerifier verifier = new ZkmlVerifier(raw, instances.length, proof.length);
+        ZkmlVerifier verifier = new ZkmlVerifier(raw);
         // The third CREATE of this contract: the address the proof was made for.
         gate = new FaceIdGate(IZkmlVerifier(address(verifier)), FIRST, address(this), maxDistance);
     }
@@ -155,7 +155,7 @@ contract FaceIdGateProofTest {
 
     function test_theFixtureIsForThisGateAndCaller() public view {
         require(instances.length == FIRST + 3, "limbs, template commitment, distance, context word");
-        require(gate.contextFor(address(this)) == instances[FIRST + 2], "stale fixture: run scripts/make_gate_fixture.sh");
+        require(gate.contextFor(address(this)) == instances[FIRST + 2], "stale fixture: run scripts/make_forge_fixtures.sh");
         require(int256(instances[FIRST + 1]) <= maxDistance, "the fixture's face is not a match");
     }
 

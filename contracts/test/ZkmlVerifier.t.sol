@@ -19,6 +19,7 @@ abstract contract VerifierFixtureTests {
     uint256 internal constant P = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     ZkmlVerifier internal verifier;
+    address internal raw;
     bytes internal proof;
     uint256[] internal instances;
 
@@ -30,15 +31,59 @@ abstract contract VerifierFixtureTests {
 
     function setUp() public {
         string memory json = vm.readFile(fixture());
-        address raw = deployGenerated(vm.parseJsonBytes(json, ".bytecode"));
+        raw = deployGenerated(vm.parseJsonBytes(json, ".bytecode"));
         require(raw != address(0), "the fixture verifier did not deploy");
         proof = vm.parseJsonBytes(json, ".proof");
         instances = vm.parseJsonUintArray(json, ".instances");
-        verifier = new ZkmlVerifier(raw, instances.length, proof.length);
+        verifier = new ZkmlVerifier(raw);
     }
 
     function test_acceptsTheValidProof() public view {
         require(verifier.verifyProof(proof, instances), "valid proof rejected");
+    }
+
+    /// The shape comes from the verifier: the fixture's proof and public inputs fit it.
+    function test_theVerifierStatesItsCalldataShape() public view {
+        require(verifier.numInstances() == instances.length, "instance count");
+        require(verifier.proofLength() == proof.length, "proof length");
+        (bool accepted, bytes memory shape) = raw.staticcall("");
+        require(!accepted && shape.length == 96, "an empty call must revert with the shape");
+    }
+
+    /// The raw verifier, called directly (as a contract that skips ZkmlVerifier would): each
+    /// encoding but the one is refused, not only behind the interface.
+    function rawAccepts(bytes memory calldata_) internal view returns (bool ok) {
+        (ok,) = raw.staticcall{gas: 8_000_000}(calldata_);
+    }
+
+    function test_theRawVerifierAcceptsOnlyTheOneEncoding() public view {
+        require(rawAccepts(abi.encodePacked(instances, proof)), "valid calldata rejected by the raw verifier");
+        require(!rawAccepts(abi.encodePacked(instances, proof, hex"00")), "a trailing byte accepted");
+        require(!rawAccepts(abi.encodePacked(instances, proof, bytes32(0))), "a trailing word accepted");
+        for (uint256 i = 0; i < instances.length; i++) {
+            uint256[] memory bad = instances;
+            bad[i] = instances[i] + P;
+            require(!rawAccepts(abi.encodePacked(bad, proof)), "an input plus p accepted by the raw verifier");
+        }
+    }
+
+    /// Every proof word plus q: a scalar (an evaluation) would be reduced back to itself by the
+    /// generated code as snark-verifier writes it; a coordinate is refused as not below the base
+    /// field modulus or not on the curve.
+    function test_theRawVerifierRefusesEveryProofWordPlusQ() public view {
+        for (uint256 at = 0; at + 32 <= proof.length; at += 32) {
+            bytes memory bad = proof;
+            uint256 word;
+            assembly {
+                word := mload(add(add(bad, 0x20), at))
+            }
+            if (word > type(uint256).max - P) continue;
+            word += P;
+            assembly {
+                mstore(add(add(bad, 0x20), at), word)
+            }
+            require(!rawAccepts(abi.encodePacked(instances, bad)), "a proof word plus q accepted");
+        }
     }
 
     function test_rejectsAFlippedByteAnywhere() public view {
@@ -115,8 +160,8 @@ abstract contract VerifierFixtureTests {
     }
 }
 
-/// The aggregated verifier of four inner proofs of two models (contracts/test/fixtures/aggregated.json),
-/// deployed from the fixture's bytecode.
+/// An aggregated verifier (contracts/test/fixtures/aggregated.json), deployed from the fixture's
+/// bytecode.
 contract ZkmlVerifierFixtureTest is VerifierFixtureTests {
     function fixture() internal pure override returns (string memory) {
         return "contracts/test/fixtures/aggregated.json";
@@ -139,5 +184,25 @@ contract DigitsMlpDirectVerifierTest is VerifierFixtureTests {
 
     function deployGenerated(bytes memory) internal override returns (address) {
         return address(new DigitsMlpVerifier());
+    }
+}
+
+/// A verifier that does not state its calldata shape: ZkmlVerifier will not wrap it.
+contract SilentVerifier {
+    fallback() external {}
+}
+
+contract ZkmlVerifierConstructionTest {
+    function test_refusesAVerifierThatDoesNotStateItsShape() public {
+        SilentVerifier silent = new SilentVerifier();
+        (bool ok, bytes memory ret) =
+            address(this).call(abi.encodeCall(ZkmlVerifierConstructionTest.wrap, (address(silent))));
+        require(!ok && ret.length >= 4 && bytes4(ret) == ZkmlVerifier.NotAZkmlVerifier.selector, "wrapped a silent verifier");
+        (ok, ret) = address(this).call(abi.encodeCall(ZkmlVerifierConstructionTest.wrap, (address(0xdead))));
+        require(!ok && bytes4(ret) == ZkmlVerifier.VerifierHasNoCode.selector, "wrapped an address without code");
+    }
+
+    function wrap(address raw) external returns (ZkmlVerifier) {
+        return new ZkmlVerifier(raw);
     }
 }

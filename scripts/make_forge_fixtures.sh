@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Writes the forge fixtures of the gate tests (contracts/test/ZkmlGate.t.sol), each a verifier and
-# a proof made for the first admission of the forge test contract by the gate its setUp deploys:
+# Writes every forge fixture, each a verifier (creation bytecode) with a proof it accepts:
+# - contracts/test/fixtures/direct_mlp.json and contracts/src/generated/DigitsMlpVerifier.sol: the
+#   direct verifier of the digits MLP (compiled by forge from the source) and a proof made with
+#   `zkml prove --evm` (contracts/test/ZkmlVerifier.t.sol).
+# - contracts/test/fixtures/aggregated.json: the aggregated verifier of one proof each of the CNN
+#   and the MLP, outputs hashed (contracts/test/ZkmlVerifier.t.sol, ProofConsumer.t.sol).
+# and those of the gate tests (contracts/test/ZkmlGate.t.sol), made for the first admission of the
+# forge test contract by the gate its setUp deploys:
 # - contracts/test/fixtures/gate_mlp.json: the digits MLP with a context word, its direct
 #   verifier; the proof says a private image (examples/mlp/input.json) is a 7.
 # - contracts/test/fixtures/gate_faceid.json: examples/matcher with the image private, the
@@ -8,7 +14,7 @@
 #   aggregated (a few minutes at k = 20); it says the image is within the matcher's threshold
 #   (recorded as `max_distance`, at the model's scale) of the committed template.
 #
-#   scripts/make_gate_fixture.sh
+#   scripts/make_forge_fixtures.sh      (about ten minutes: two aggregations)
 #
 # Forge runs every test contract at one fixed address, and each setUp creates the raw verifier,
 # the ZkmlVerifier and then the gate (its third CREATE), so the gate's address, hence the context
@@ -39,6 +45,23 @@ compiled() {
     "$ZKML" compile "$onnx" -o "$work/$name" --context-word "$@"
     "$ZKML" setup "$work/$name"
 }
+
+# The direct verifier of the digits MLP, and the Solidity forge compiles.
+"$ZKML" compile examples/mlp/model.onnx -o "$work/mlp" --calibration-data examples/mlp/calibration.json
+"$ZKML" setup "$work/mlp"
+"$ZKML" evm-verifier "$work/mlp" --sol-out contracts/src/generated/DigitsMlpVerifier.sol --force
+"$ZKML" prove "$work/mlp" --input examples/mlp/input.json -o "$work/mlp_evm.json" --evm
+python3 scripts/make_fixture.py "$work/mlp" contracts/test/fixtures/direct_mlp.json --proof "$work/mlp_evm.json"
+
+# An aggregated verifier: one proof each of two models, outputs hashed.
+for model in cnn mlp; do
+    "$ZKML" compile "examples/$model/model.onnx" -o "$work/agg_$model" --output-visibility hashed --calibration-data "examples/$model/calibration.json"
+    "$ZKML" setup "$work/agg_$model"
+    "$ZKML" prove "$work/agg_$model" --input "examples/$model/input.json" -o "$work/agg_$model.json"
+done
+"$ZKML" aggregate "$work/agg_cnn.json" "$work/agg_mlp.json" -m "$work/agg_cnn" -m "$work/agg_mlp" -o "$work/agg"
+"$ZKML" evm-verifier "$work/agg"
+python3 scripts/make_fixture.py "$work/agg" contracts/test/fixtures/aggregated.json
 
 compiled gate_mlp examples/mlp/model.onnx --calibration-data examples/mlp/calibration.json
 "$ZKML" evm-verifier "$work/gate_mlp"
