@@ -606,6 +606,8 @@ impl Circuit<Fr> for ModelCircuit {
         let public = layouter.assign_region(
             || "model",
             |mut region| {
+                #[cfg(test)]
+                crate::gadgets::test_util::start_recording();
                 let mut ctx = RegionCtx { region: &mut region, row: 0, range: &mut range };
                 let params = if model.visibility.witnessed_params() {
                     let values: Vec<Vec<i64>> = model.nodes.iter().map(|n| n.op.params()).collect();
@@ -1102,5 +1104,47 @@ mod tests {
         let (circuit, instances) = ModelCircuit::prover(Arc::new(q), layout, vec![input]).unwrap();
         let prover = halo2_proofs::dev::MockProver::run(layout.k, &circuit, vec![instances]).unwrap();
         assert_eq!(prover.verify(), Ok(()));
+    }
+
+    /// The cell-mutation search over a whole model circuit (the gadgets and the glue between them:
+    /// the parameter area, copies between nodes, commitments, public inputs): with `visibility`,
+    /// every advice cell but the documented free ones, changed alone, makes MockProver reject.
+    fn assert_model_has_no_free_cells(mut m: QuantizedModel, visibility: crate::visibility::VisibilitySettings) {
+        m.config = QuantizeConfig { scale_bits: 4, range_bits: 8, activation_bound: None };
+        m.visibility = visibility.clone();
+        let layout = plan(&m).unwrap();
+        m.config.activation_bound = Some(layout.activation_bound);
+        let len = m.nodes[0].shape[1];
+        let input = Tensor::new(vec![1, len], (0..len as i64).map(|i| 13 * i - 40).collect()).unwrap();
+        let (circuit, instances) = ModelCircuit::prover(Arc::new(m), layout, vec![input]).unwrap();
+        let accepts = || halo2_proofs::dev::MockProver::run(layout.k, &circuit, vec![instances.clone()]).unwrap().verify().is_ok();
+        let (free, _) = crate::gadgets::test_util::free_cells(&accepts, false);
+        assert!(free.is_empty(), "{visibility:?}: free cells (advice column, row): {:?}", free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_cell_of_a_whole_model_is_free_under_any_visibility() {
+        use crate::visibility::Visibility::{self, Hashed, Private, Public};
+        let settings = |input: Visibility, params: Visibility, output: Visibility, context: bool| crate::visibility::VisibilitySettings {
+            input: input.into(),
+            params,
+            output: output.into(),
+            context,
+        };
+        for visibility in [
+            settings(Public, Public, Public, false),
+            // Witnessed weights: the activation dot product with its padding lanes (finding 1).
+            settings(Private, Private, Public, false),
+            settings(Private, Hashed, Public, false),
+            settings(Hashed, Public, Hashed, true),
+        ] {
+            assert_model_has_no_free_cells(model(false, true), visibility.clone());
+            // Six inputs and the bias: dot products of a prime length, so their last row has
+            // unused lanes whatever the width (with witnessed weights: finding 1's lanes).
+            let mut wide = model(false, true);
+            wide.nodes[0].shape = vec![1, 6];
+            wide.nodes[1].op = QOp::Linear { weight_t: Tensor::new(vec![2, 6], (0..12).map(|i| i % 5 - 2).collect()).unwrap(), bias: vec![3, -1] };
+            assert_model_has_no_free_cells(wide, visibility);
+        }
     }
 }

@@ -120,7 +120,7 @@ impl<'c> DotActivationsChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_no_free_pairs, assert_rejected, load};
 
     fn run(a: Vec<i128>, b: Vec<i128>, claimed: i128, width: usize) -> GadgetTest {
         run_padded(a, b, claimed, width, (0, 0))
@@ -148,6 +148,14 @@ mod tests {
         }
         assert_rejected(&run_padded(a.clone(), b.clone(), sum, 5, (9, 0)), &[sum]);
         assert_rejected(&run_padded(a, b, sum, 5, (0, 9)), &[sum]);
+    }
+
+    /// The lanes of a row are summed: no two of its cells may change together either.
+    #[test]
+    fn no_two_cells_of_a_row_change_together() {
+        let (a, b) = (vec![2, -3, 4, 1, 5], vec![5, 6, -7, 1, 1]);
+        let sum: i128 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert_no_free_pairs(&run(a, b, sum, 5), &[sum]);
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl<'c> DotWeightsChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_no_free_pairs, assert_rejected, load};
 
     fn run(x: Vec<i128>, w: Vec<i64>, bias: i64, claimed: i128, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
@@ -108,6 +108,15 @@ mod tests {
             let out = chip.assign(ctx, &xs, &w, bias, Some(claimed))?;
             Ok(vec![out])
         })
+    }
+
+    /// The lanes of a row are summed, and equal weights would absorb a (+1, −1) pair: no two
+    /// cells of a row may change together.
+    #[test]
+    fn no_two_cells_of_a_row_change_together() {
+        let (x, w) = (vec![3, -4, 5, 6, 7], vec![2, 2, -1, 2, 3]);
+        let sum: i128 = x.iter().zip(&w).map(|(a, b)| a * *b as i128).sum::<i128>() + 4;
+        assert_no_free_pairs(&run(x, w, 4, sum, 4), &[sum]);
     }
 
     #[test]

@@ -339,7 +339,7 @@ impl<'c> FreivaldsChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::constant::ConstantChip;
-    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_no_free_pairs, assert_rejected, load};
 
     /// A check of `x·w + b` claiming `claimed`, optionally forcing the final sum to `last`.
     fn run(x: Vec<Vec<Option<i128>>>, w: Vec<Vec<i64>>, b: Vec<i64>, claimed: Vec<i128>, width: usize, last: Option<Fr>) -> GadgetTest {
@@ -377,6 +377,14 @@ mod tests {
         let w = (0..inputs).map(|i| (0..outputs).map(|o| ((i * 5 + o * 11) % 17) as i64 - 8).collect()).collect();
         let b = (0..outputs).map(|o| o as i64 * 13 - 20).collect();
         (x, w, b)
+    }
+
+    /// The check sums over a row's lanes: no two of its cells may change together either.
+    #[test]
+    fn no_two_cells_of_a_row_change_together() {
+        let (x, w, b) = example(4, 3, 2);
+        let y = truth(&x, &w, &b);
+        assert_no_free_pairs(&run(x, w, b, y.clone(), 5, None), &y);
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl<'c> MatVecChip<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
+    use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_no_free_pairs, assert_rejected, load};
 
     fn run(x: Vec<i128>, w: Vec<Vec<i64>>, bias: Vec<i64>, claimed: Vec<i128>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {
@@ -154,6 +154,16 @@ mod tests {
 
     fn truth(x: &[i128], w: &[Vec<i64>], bias: &[i64]) -> Vec<i128> {
         w.iter().zip(bias).map(|(row, &b)| row.iter().zip(x).map(|(&wi, &xi)| wi as i128 * xi).sum::<i128>() + b as i128).collect()
+    }
+
+    /// The lanes of a row are summed: no two of its cells may change together either.
+    #[test]
+    fn no_two_cells_of_a_row_change_together() {
+        let x: Vec<i128> = vec![3, -5, 7, 1, 2];
+        let w: Vec<Vec<i64>> = vec![vec![1, 1, 2, -3, 4], vec![2, 2, -1, 0, 1]];
+        let bias = vec![5, -6];
+        let sums = truth(&x, &w, &bias);
+        assert_no_free_pairs(&run(x, w, bias, sums.clone(), 5), &sums);
     }
 
     #[test]

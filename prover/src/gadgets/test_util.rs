@@ -70,7 +70,7 @@ impl Circuit<Fr> for GadgetTest {
         let outputs = layouter.assign_region(
             || "gadget",
             |mut region| {
-                ASSIGNED.with(|cells| cells.borrow_mut().clear());
+                start_recording();
                 let mut ctx = RegionCtx { region: &mut region, row: 1, range: &mut range };
                 (self.body)(&config, &mut ctx)
             },
@@ -121,25 +121,28 @@ pub fn assert_rejected_fe(circuit: &GadgetTest, public: &[Fr]) {
 }
 
 /// An advice cell the layout assigned, in order.
-#[derive(Clone, Copy, Debug)]
-struct AssignedRecord {
-    column: usize,
-    row: usize,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssignedRecord {
+    /// Advice column index.
+    pub column: usize,
+    /// Row in the region.
+    pub row: usize,
     /// Documented free: assigned through
     /// [`RegionCtx::assign_free_zero`](super::RegionCtx::assign_free_zero).
-    free: bool,
+    pub free: bool,
 }
 
 thread_local! {
     /// The advice cells of the current layout, in assignment order.
     static ASSIGNED: RefCell<Vec<AssignedRecord>> = const { RefCell::new(Vec::new()) };
-    /// The index (in [`ASSIGNED`]) of the cell to perturb, if any.
-    static PERTURBED: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The cells (indices in [`ASSIGNED`]) to perturb, each with what to add to it.
+    static PERTURBED: RefCell<Vec<(usize, i64)>> = const { RefCell::new(Vec::new()) };
     /// Whether the next assigned cell is documented free.
     static NEXT_FREE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Records an advice assignment and returns its value, plus one if it is the cell to perturb.
+/// Records an advice assignment and returns its value, plus the perturbation if it is a cell to
+/// perturb.
 pub(super) fn perturbed(column: Column<Advice>, row: usize, value: Value<Fr>) -> Value<Fr> {
     let free = NEXT_FREE.with(|f| f.replace(false));
     let index = ASSIGNED.with(|cells| {
@@ -147,10 +150,9 @@ pub(super) fn perturbed(column: Column<Advice>, row: usize, value: Value<Fr>) ->
         cells.push(AssignedRecord { column: column.index(), row, free });
         cells.len() - 1
     });
-    if PERTURBED.with(Cell::get) == Some(index) {
-        value.map(|v| v + Fr::one())
-    } else {
-        value
+    match PERTURBED.with(|p| p.borrow().iter().find(|(i, _)| *i == index).map(|(_, d)| *d)) {
+        Some(delta) => value.map(|v| v + fe(delta as i128)),
+        None => value,
     }
 }
 
@@ -159,34 +161,78 @@ pub(super) fn next_cell_is_free() {
     NEXT_FREE.with(|f| f.set(true));
 }
 
-/// The cell-mutation search: lays `circuit` out honestly (it must be satisfied with the public
-/// outputs `public`), then, for every advice cell the layout assigns, the same layout with that
-/// one cell changed (by one; nothing else is re-solved) must be rejected by MockProver. A cell
-/// whose change is accepted is free: a value no constraint pins down, which a dishonest prover
-/// may fill as it likes. Only cells documented free (assigned through
-/// [`RegionCtx::assign_free_zero`](super::RegionCtx::assign_free_zero), each with the reason it is
-/// harmless) may be; any other fails the test, listed by column and row.
+/// Forgets the assignments recorded so far: a circuit whose synthesis lays out more than one
+/// region (a whole model) calls it once, before its first.
+pub fn start_recording() {
+    ASSIGNED.with(|cells| cells.borrow_mut().clear());
+}
+
+/// Whether `accepts` still holds with the cells `perturbation` names changed.
+fn accepted_with(accepts: &dyn Fn() -> bool, perturbation: Vec<(usize, i64)>) -> bool {
+    PERTURBED.with(|p| *p.borrow_mut() = perturbation);
+    let accepted = accepts();
+    PERTURBED.with(|p| p.borrow_mut().clear());
+    accepted
+}
+
+/// The cell-mutation search over any circuit: `accepts()` lays it out (recording every advice
+/// assignment) and says whether the verifier accepts. It must accept the honest layout; then,
+/// for every cell the layout assigns that is not documented free, the same layout with that one
+/// cell changed by one (nothing else re-solved) must be rejected. With `pairs`, so must every
+/// pair of cells in one row changed together by (+1, −1) and by (+1, +1): the changes a gate
+/// summing its row's lanes could absorb. Returns the free cells and pairs found.
+pub fn free_cells(accepts: &dyn Fn() -> bool, pairs: bool) -> (Vec<AssignedRecord>, Vec<(AssignedRecord, AssignedRecord)>) {
+    PERTURBED.with(|p| p.borrow_mut().clear());
+    assert!(accepts(), "the honest layout is rejected");
+    let cells = ASSIGNED.with(|cells| cells.borrow().clone());
+    assert!(!cells.is_empty(), "the layout assigned no advice cell");
+    let single: Vec<AssignedRecord> =
+        (0..cells.len()).filter(|&i| !cells[i].free && accepted_with(accepts, vec![(i, 1)])).map(|i| cells[i]).collect();
+    let mut pair_list = vec![];
+    if pairs {
+        let mut rows: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (i, cell) in cells.iter().enumerate() {
+            rows.entry(cell.row).or_default().push(i);
+        }
+        for indices in rows.values() {
+            for (n, &a) in indices.iter().enumerate() {
+                for &b in &indices[n + 1..] {
+                    if cells[a].free && cells[b].free {
+                        continue;
+                    }
+                    if [-1, 1].iter().any(|&d| accepted_with(accepts, vec![(a, 1), (b, d)])) {
+                        pair_list.push((cells[a], cells[b]));
+                    }
+                }
+            }
+        }
+    }
+    (single, pair_list)
+}
+
+/// The cell-mutation search ([`free_cells`]) on a gadget test: lays `circuit` out honestly (it
+/// must be satisfied with the public outputs `public`), then every advice cell changed alone must
+/// be rejected by MockProver. A cell whose change is accepted is free: a value no constraint pins
+/// down, which a dishonest prover may fill as it likes. Only cells documented free (assigned
+/// through [`RegionCtx::assign_free_zero`](super::RegionCtx::assign_free_zero), each with the
+/// reason it is harmless) may be; any other fails the test, listed by column and row.
 pub fn assert_no_free_cells(circuit: &GadgetTest, public: &[i128]) {
     assert_no_free_cells_fe(circuit, &ints(public));
 }
 
 /// [`assert_no_free_cells`] with public field elements.
 pub fn assert_no_free_cells_fe(circuit: &GadgetTest, instance: &[Fr]) {
-    PERTURBED.with(|p| p.set(None));
     assert_satisfied_fe(circuit, instance);
-    let cells = ASSIGNED.with(|cells| cells.borrow().clone());
-    assert!(!cells.is_empty(), "the layout assigned no advice cell");
-    let free: Vec<AssignedRecord> = cells
-        .iter()
-        .enumerate()
-        .filter(|(_, cell)| !cell.free)
-        .filter(|&(index, _)| {
-            PERTURBED.with(|p| p.set(Some(index)));
-            let accepted = run(circuit, instance).is_ok();
-            PERTURBED.with(|p| p.set(None));
-            accepted
-        })
-        .map(|(_, cell)| *cell)
-        .collect();
-    assert!(free.is_empty(), "{} of {} cells are free (advice column, row): {:?}", free.len(), cells.len(), free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
+    let (free, _) = free_cells(&|| run(circuit, instance).is_ok(), false);
+    assert!(free.is_empty(), "{} cells are free (advice column, row): {:?}", free.len(), free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
+}
+
+/// [`assert_no_free_cells`], and no two cells of one row may change together either: for
+/// gadgets that sum the lanes of a row.
+pub fn assert_no_free_pairs(circuit: &GadgetTest, public: &[i128]) {
+    let instance = ints(public);
+    assert_satisfied_fe(circuit, &instance);
+    let (free, pairs) = free_cells(&|| run(circuit, &instance).is_ok(), true);
+    assert!(free.is_empty(), "{} cells are free (advice column, row): {:?}", free.len(), free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
+    assert!(pairs.is_empty(), "{} pairs of cells change together unnoticed: {:?}", pairs.len(), pairs.iter().map(|(a, b)| ((a.column, a.row), (b.column, b.row))).collect::<Vec<_>>());
 }
