@@ -82,7 +82,11 @@ impl<'c> DotActivationsChip<'c> {
 
     /// Lays out `Σ a_i·b_i`; `claimed` is the caller's value of the sum, checked by the gate.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, a: &[Num], b: &[Num], claimed: Option<i128>) -> Result<Num, Error> {
-        self.assign_padded(ctx, a, b, claimed, (0, 0))
+        #[cfg(test)]
+        let padding = tests::FORGED_PADDING.with(std::cell::Cell::get);
+        #[cfg(not(test))]
+        let padding = (0, 0);
+        self.assign_padded(ctx, a, b, claimed, padding)
     }
 
     /// [`DotActivationsChip::assign`] with `padding` written into every unused lane (always
@@ -121,6 +125,48 @@ impl<'c> DotActivationsChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_no_free_pairs, assert_rejected, load};
+
+    thread_local! {
+        /// What every dot product a whole circuit lays out (through [`DotActivationsChip::assign`])
+        /// writes into its unused lanes: `(0, 0)` but in the full-proof forgery test.
+        pub(super) static FORGED_PADDING: std::cell::Cell<(i128, i128)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
+    /// Finding 1 through a real proof: the digits MLP with hashed parameters (every Linear layer's
+    /// weights are witnesses, so its dot products run here) proved with `(Δ, 0)` in every unused
+    /// lane. That leaves every sum, hence every output, as it was, so a circuit without the
+    /// padding flags accepts the proof (checked by removing them); with them, the verifier
+    /// rejects it, while the honest proof verifies.
+    #[test]
+    fn a_real_proof_with_forged_padding_is_rejected() {
+        use crate::visibility::{Visibility, VisibilitySettings};
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp");
+        let config = crate::quantize::QuantizeConfig { scale_bits: 8, range_bits: 16, activation_bound: None };
+        let hashed = VisibilitySettings { params: Visibility::Hashed, ..Default::default() };
+        let model = crate::compile::compile_onnx(&examples.join("model.onnx"), config).unwrap().with_visibility(hashed).unwrap();
+        let width = model.layout.shape.width;
+        let lengths: Vec<usize> = model.quantized.nodes.iter().filter_map(|n| match &n.op {
+            crate::quantize::QOp::Linear { weight_t, .. } => Some(weight_t.shape()[1] + 1),
+            _ => None,
+        }).collect();
+        assert!(
+            lengths.iter().any(|len| len % DotActivationsConfig::lanes(width) != 0),
+            "no dot product of lengths {lengths:?} leaves an unused lane at width {width}: the test would prove nothing"
+        );
+        let inputs = crate::compile::load_inputs(&model, &examples.join("input.json")).unwrap();
+        let params = crate::srs::generate_dev_params(model.layout.k);
+        let pk = crate::keys::generate_keys(&model, &params).unwrap();
+        let prove = || crate::proof::prove(&model, &params, &pk, &inputs).unwrap();
+        let verify = |proof: &crate::proof::ProofFile| crate::proof::verify(&model, &params, pk.get_vk(), proof);
+
+        let honest = prove();
+        verify(&honest).expect("the honest proof verifies");
+        FORGED_PADDING.with(|p| p.set((12345, 0)));
+        let forged = prove();
+        FORGED_PADDING.with(|p| p.set((0, 0)));
+        assert_eq!((&forged.outputs, &forged.instances), (&honest.outputs, &honest.instances), "the forgery changes no public value");
+        assert!(verify(&forged).is_err(), "a proof with nonzero padding lanes verified");
+    }
 
     fn run(a: Vec<i128>, b: Vec<i128>, claimed: i128, width: usize) -> GadgetTest {
         run_padded(a, b, claimed, width, (0, 0))
