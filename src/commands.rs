@@ -14,8 +14,7 @@ use zkml_prover::keys;
 use zkml_prover::proof::{self, ProofFile, TranscriptKind};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::srs::{Srs, SrsStore};
-use zkml_prover::visibility::VisibilitySettings;
-use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
+use zkml_prover::visibility::{Salts, VisibilitySettings};
 use zkml_prover::ProverError;
 
 use crate::progress::{step, step_reporting};
@@ -34,17 +33,22 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup { dir, force } => setup(&dir, force).map(|_| ExitCode::SUCCESS),
-        Command::Prove { dir, input, output, force, evm, context } => {
+        Command::Prove { dir, input, output, force, evm, context, salts } => {
             refuse_overwrite(&output, force)?;
             let transcript = if evm { TranscriptKind::Evm } else { TranscriptKind::Poseidon };
             let context = context.as_deref().map(proof::parse_context_word).transpose()?;
-            let proof = prove(&dir, &input, transcript, context)?;
+            let options = proof::ProveOptions { transcript, context, salts: parse_salts(&salts)? };
+            let proof = prove(&dir, &input, &options)?;
             proof.save(&output)?;
             eprintln!("proof written to {} ({} bytes)", output.display(), proof.proof_bytes()?.len());
             println!("{}", serde_json::to_string(&proof.outputs)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { dir, proof, input } => verify(&dir, &proof, input.as_deref()),
+        Command::Salt => {
+            println!("{}", proof::fr_to_hex(&Salts::random_salt()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { dir, proof, input, salts } => verify(&dir, &proof, input.as_deref(), &parse_salts(&salts)?),
         Command::Aggregate { proofs, models, output, k, min_gas, group_size, force } => {
             if !force && workflow::aggregation_exists(&output) {
                 bail!("{} already holds an aggregation; pass --force to replace it", output.display());
@@ -219,19 +223,29 @@ fn setup(dir: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn prove(dir: &Path, input: &Path, transcript: TranscriptKind, context: Option<Fr>) -> Result<ProofFile> {
+/// The `--salt TENSOR=HEX` arguments.
+fn parse_salts(specs: &[String]) -> Result<Salts> {
+    let mut salts = Salts::none();
+    for spec in specs {
+        salts.insert_spec(spec)?;
+    }
+    Ok(salts)
+}
+
+fn prove(dir: &Path, input: &Path, options: &proof::ProveOptions) -> Result<ProofFile> {
     let model = CompiledModel::load(dir)?;
     // Before any expensive step.
-    proof::check_context(&model, context.is_some()).with_context(|| format!("proving with {}", dir.display()))?;
+    proof::check_context(&model, options.context.is_some()).with_context(|| format!("proving with {}", dir.display()))?;
+    model.quantized.check_salts(&options.salts).with_context(|| format!("proving with {}", dir.display()))?;
     let inputs = load_inputs(&model, input)?;
     // Refuse an unprovable input before any expensive step.
     forward(&model, &inputs)?;
     let srs = load_srs(&model)?;
     let pk = step("loading proving key", || keys::load_pk(dir, &model, &srs.params))?;
-    Ok(step("proving", || proof::prove_with(&model, &srs.params, &pk, &inputs, transcript, context))?)
+    Ok(step("proving", || proof::prove_with(&model, &srs.params, &pk, &inputs, options))?)
 }
 
-fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCode> {
+fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>, salts: &Salts) -> Result<ExitCode> {
     let model = CompiledModel::load(dir)?;
     let srs = keys::model_srs(&model)?;
     warn_if_insecure(&srs);
@@ -239,7 +253,7 @@ fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>) -> Result<ExitCod
     let proof = ProofFile::load(proof_path)?;
     let inputs = input.map(|path| load_inputs(&model, path)).transpose()?;
     let checked = match (proof::verify(&model, &srs.params, &vk, &proof), &inputs) {
-        (Ok(()), Some(inputs)) => match proof::check_inputs(&model, &proof, inputs) {
+        (Ok(()), Some(inputs)) => match proof::check_inputs(&model, &proof, inputs, salts) {
             // Not a verdict on the proof: the given input cannot be compared with it (a private
             // input, the wrong number of inputs, a value out of range).
             Err(e @ (ProverError::Input(_) | ProverError::Range(_) | ProverError::Shape(_))) => return Err(e.into()),
@@ -398,10 +412,10 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let float_outputs = report.float_outputs.clone().context("the example model has a float graph")?;
     setup(&model_dir, false)?;
     let t = Instant::now();
-    let proof = prove(&model_dir, &input, TranscriptKind::Poseidon, None)?;
+    let proof = prove(&model_dir, &input, &proof::ProveOptions::default())?;
     let prove_secs = t.elapsed().as_secs_f64();
     proof.save(&proof_path)?;
-    if verify(&model_dir, &proof_path, None)? != ExitCode::SUCCESS {
+    if verify(&model_dir, &proof_path, None, &Salts::none())? != ExitCode::SUCCESS {
         bail!("the proof did not verify");
     }
     let proved = &proof.outputs;
@@ -427,7 +441,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     // A model this small also gets a direct verifier: no aggregation, seconds instead of minutes.
     let direct = evm_verifier(&model_dir, None)?;
     let evm_proof_path = work.join("proof-evm.json");
-    prove(&model_dir, &input, TranscriptKind::Evm, None)?.save(&evm_proof_path)?;
+    prove(&model_dir, &input, &proof::ProveOptions { transcript: TranscriptKind::Evm, ..Default::default() })?.save(&evm_proof_path)?;
     report_revm("direct EVM verifier", &direct, &workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?)?;
 
     let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits, workflow::Grouping::Auto)?;

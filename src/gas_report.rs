@@ -58,7 +58,7 @@ fn direct_row(name: &str, dir: &Path, tools: &Tools, work: &Path) -> Result<Stri
     let heldout: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("examples").join(name.to_lowercase()).join("heldout.json"))?)?;
     let sample: Vec<f32> = serde_json::from_value(heldout["inputs"][0].clone()).context("reading a held-out sample")?;
     let path = work.join(format!("{name}-direct.json"));
-    proof::prove_with(&model, &srs.params, &pk, &[sample], proof::TranscriptKind::Evm, None)?.save(&path)?;
+    proof::prove_with(&model, &srs.params, &pk, &[sample], &proof::ProveOptions { transcript: proof::TranscriptKind::Evm, ..Default::default() })?.save(&path)?;
     let outcome = workflow::evm_verify_local(dir, Some(&path))?;
     anyhow::ensure!(outcome.accepted, "the direct verifier of the {name} rejected its proof");
     Ok(format!("| {name} | {} | {public_inputs} | {} | {} |", model.layout.k, verifier.runtime_size, outcome.gas_used))

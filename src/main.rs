@@ -108,7 +108,18 @@ enum Command {
         /// 0x and at most 64 hex digits (an address is left-padded, as `uint256(uint160(a))`).
         #[arg(long, value_name = "WORD")]
         context: Option<String>,
+        /// The secret salt of a salted tensor (compiled with `salted` visibility), as
+        /// TENSOR=0xHEX with TENSOR input0, input1, …, params or output0, …; repeat for each.
+        /// Make one with `zkml salt`; keep it as long as its commitment is in use (the same
+        /// values and salt give the same commitment). It is not written into the proof.
+        #[arg(long = "salt", value_name = "TENSOR=HEX")]
+        salts: Vec<String>,
     },
+    /// Print a fresh random salt (a field element from the OS's randomness) for `--salt`.
+    ///
+    /// A salted commitment hides values that could be guessed (a face template, a prompt, small
+    /// weights): without the salt, a guess cannot be checked against it.
+    Salt,
     /// Verify a proof natively; exit status 0 only for a valid proof.
     Verify {
         /// The compiled model directory the proof is for.
@@ -116,9 +127,13 @@ enum Command {
         /// PROOF.json written by `zkml prove`.
         proof: PathBuf,
         /// Also check that the proof is about this input (INPUT.json or inp.msgpack): its public
-        /// values or its commitment must be this input's. Needs a public or hashed input.
+        /// values or its commitment must be this input's. Needs a public, hashed or salted input
+        /// (with its --salt).
         #[arg(short, long)]
         input: Option<PathBuf>,
+        /// The salt of a salted input, to check it with --input (as for `zkml prove`).
+        #[arg(long = "salt", value_name = "TENSOR=HEX", requires = "input")]
+        salts: Vec<String>,
     },
     /// Aggregate proofs (1 to 8, of one model or of several) into one proof verifiable on the EVM.
     ///

@@ -293,6 +293,34 @@ fn visibility_flags_decide_what_the_proof_reveals() {
     let wrong = zkml(&["verify", c, p, "--input", other.to_str().unwrap()]);
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     assert!(text(&wrong).contains("another input 0"), "{}", text(&wrong));
+
+    // A salted input: its commitment takes a secret salt, which `zkml salt` makes.
+    let salt = String::from_utf8(run_ok(&["salt"]).stdout).unwrap().trim().to_string();
+    assert!(salt.starts_with("0x") && salt.len() == 66, "{salt}");
+    assert_ne!(String::from_utf8(run_ok(&["salt"]).stdout).unwrap().trim(), salt, "two salts alike");
+    let compiled = fixtures::model("mlp", &["--input-visibility", "salted"]);
+    assert!(compiled.compile_log.contains("input 0 (salted Poseidon commitment)"), "{}", compiled.compile_log);
+    let c = compiled.dir.to_str().unwrap();
+    let unsalted = zkml(&["prove", c, "--input", input.to_str().unwrap(), "-o", dir.join("unsalted.json").to_str().unwrap()]);
+    assert_eq!(unsalted.status.code(), Some(2), "{}", text(&unsalted));
+    assert!(text(&unsalted).contains("input 0 is salted") && text(&unsalted).contains("zkml salt"), "{}", text(&unsalted));
+    assert!(!dir.join("unsalted.json").exists());
+    let malformed = zkml(&["prove", c, "--input", input.to_str().unwrap(), "-o", dir.join("m.json").to_str().unwrap(), "--salt", "input0=oops"]);
+    assert_eq!(malformed.status.code(), Some(2), "{}", text(&malformed));
+    assert!(text(&malformed).contains("TENSOR=0xHEX"), "{}", text(&malformed));
+    let spec = format!("input0={salt}");
+    let proof = fixtures::proof(&compiled.dir, &input, &["--salt", &spec]);
+    let p = proof.to_str().unwrap();
+    let file = std::fs::read_to_string(&proof).unwrap();
+    assert!(!file.contains(&salt[2..]), "the salt is in the proof file");
+    run_ok(&["verify", c, p]);
+    let without = zkml(&["verify", c, p, "--input", input.to_str().unwrap()]);
+    assert_eq!(without.status.code(), Some(2), "{}", text(&without));
+    assert!(text(&without).contains("input 0 is salted"), "{}", text(&without));
+    run_ok(&["verify", c, p, "--input", input.to_str().unwrap(), "--salt", &spec]);
+    let other_salt = String::from_utf8(run_ok(&["salt"]).stdout).unwrap().trim().to_string();
+    let wrong = zkml(&["verify", c, p, "--input", input.to_str().unwrap(), "--salt", &format!("input0={other_salt}")]);
+    assert_eq!(wrong.status.code(), Some(1), "another salt confirmed the input: {}", text(&wrong));
 }
 
 /// A small model gets a direct Solidity verifier (no aggregation): proofs made with `--evm` pass

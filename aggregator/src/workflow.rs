@@ -468,9 +468,13 @@ pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Ve
     let srs = keys::model_srs(&model)?;
     let pk = keys::load_pk(model_dir, &model, &srs.params)?;
     let zeros: Vec<Vec<f32>> = model.quantized.inputs.iter().map(|&i| vec![0.0; model.quantized.nodes[i].shape.iter().product()]).collect();
-    // Any context word serves: the aggregation's shape does not depend on public input values.
-    let context = model.quantized.visibility.context.then(|| Fr::from(0));
-    let sample = zkml_prover::proof::prove_with(&model, &srs.params, &pk, sample.unwrap_or(&zeros), TranscriptKind::Poseidon, context)?;
+    // Any context word and salts serve: the aggregation's shape does not depend on public values.
+    let options = zkml_prover::proof::ProveOptions {
+        transcript: TranscriptKind::Poseidon,
+        context: model.quantized.visibility.context.then(|| Fr::from(0)),
+        salts: model.quantized.placeholder_salts(),
+    };
+    let sample = zkml_prover::proof::prove_with(&model, &srs.params, &pk, sample.unwrap_or(&zeros), &options)?;
     let agg_dir = model_dir.join(MODEL_AGGREGATION_DIR);
     std::fs::create_dir_all(&agg_dir).map_err(|e| io(&agg_dir, e))?;
     let sample_path = agg_dir.join("sample-proof.json");

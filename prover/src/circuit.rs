@@ -44,7 +44,7 @@ use crate::ops::{arith, elementwise, linear};
 use crate::commitment::sponge_rows;
 use crate::ops::nonlinear::LookupTable;
 use crate::quantize::{embedding_columns, QOp, QNode, QuantizedModel};
-use crate::visibility::PublicTensor;
+use crate::visibility::{PublicTensor, Salts};
 use crate::tensor::{broadcast_indices, transpose_indices, Tensor};
 
 /// Rows at the end of the circuit halo2 reserves for blinding (an upper bound).
@@ -452,12 +452,12 @@ fn visibility_rows(model: &QuantizedModel, width: usize) -> usize {
         .public_sections()
         .iter()
         .filter(|s| s.commitment)
-        .map(|s| PoseidonConfig::rows(committed_len(model, &s.tensor)))
+        .map(|s| PoseidonConfig::rows(committed_len(model, &s.tensor) + usize::from(s.salted)))
         .sum();
     params + hashing
 }
 
-/// Number of elements a commitment to `tensor` covers.
+/// Number of values a commitment to `tensor` covers (a salt comes on top).
 fn committed_len(model: &QuantizedModel, tensor: &PublicTensor) -> usize {
     let size = |id: usize| model.nodes[id].shape.iter().product::<usize>();
     match *tensor {
@@ -554,21 +554,22 @@ pub struct ModelCircuit {
     model: Arc<QuantizedModel>,
     layout: CircuitLayout,
     inputs: Option<Vec<Tensor<i64>>>,
+    salts: Salts,
 }
 
 impl ModelCircuit {
     /// The keygen circuit (no witness).
     pub fn keygen(model: Arc<QuantizedModel>, layout: CircuitLayout) -> Self {
-        ModelCircuit { model, layout, inputs: None }
+        ModelCircuit { model, layout, inputs: None, salts: Salts::none() }
     }
 
-    /// The circuit for proving on quantized `inputs`. Runs the reference forward pass first, so an
-    /// input the circuit cannot prove is refused here with the name of the layer. Returns the
-    /// circuit and its public inputs.
-    pub fn prover(model: Arc<QuantizedModel>, layout: CircuitLayout, inputs: Vec<Tensor<i64>>) -> Result<(Self, Vec<Fr>), ProverError> {
+    /// The circuit for proving on quantized `inputs`, with `salts` for the salted commitments
+    /// (exactly those). Runs the reference forward pass first, so an input the circuit cannot
+    /// prove is refused here with the name of the layer. Returns the circuit and its public inputs.
+    pub fn prover(model: Arc<QuantizedModel>, layout: CircuitLayout, inputs: Vec<Tensor<i64>>, salts: Salts) -> Result<(Self, Vec<Fr>), ProverError> {
         let trace = model.forward(&inputs)?;
-        let instances = model.public_inputs(&inputs, &trace);
-        Ok((ModelCircuit { model, layout, inputs: Some(inputs) }, instances))
+        let instances = model.public_inputs(&inputs, &trace, &salts)?;
+        Ok((ModelCircuit { model, layout, inputs: Some(inputs), salts }, instances))
     }
 
     /// The layout the circuit follows.
@@ -583,7 +584,7 @@ impl Circuit<Fr> for ModelCircuit {
     type Params = ShapeParams;
 
     fn without_witnesses(&self) -> Self {
-        ModelCircuit { model: self.model.clone(), layout: self.layout, inputs: None }
+        ModelCircuit { model: self.model.clone(), layout: self.layout, inputs: None, salts: Salts::none() }
     }
 
     fn params(&self) -> ShapeParams {
@@ -679,9 +680,17 @@ impl ModelCircuit {
             };
             if section.commitment {
                 let chip = PoseidonChip::new(need(&config.poseidon)?);
-                let message: Option<Vec<Fr>> = cells.iter().map(|c| c.value.map(fe)).collect();
+                let mut message: Option<Vec<Fr>> = cells.iter().map(|c| c.value.map(fe)).collect();
+                if section.salted {
+                    // Known when proving (checked by `prover`), unknown at keygen.
+                    let salt = self.salts.of(&section.tensor);
+                    message = message.zip(salt).map(|(mut m, salt)| {
+                        m.push(salt);
+                        m
+                    });
+                }
                 let rows = self.inputs.as_ref().and(message).map(|m| sponge_rows(&m));
-                let CommitmentCell { cell, .. } = chip.commit(ctx, &cells, rows.as_deref())?;
+                let CommitmentCell { cell, .. } = chip.commit(ctx, &cells, section.salted, rows.as_deref())?;
                 public.push(cell);
             } else {
                 public.extend(cells.iter().map(|c| c.cell));
@@ -1101,7 +1110,7 @@ mod tests {
         let mut q = m.clone();
         q.config.activation_bound = Some(layout.activation_bound);
         let input = Tensor::new(vec![1, 3], vec![10, -20, 30]).unwrap();
-        let (circuit, instances) = ModelCircuit::prover(Arc::new(q), layout, vec![input]).unwrap();
+        let (circuit, instances) = ModelCircuit::prover(Arc::new(q), layout, vec![input], Salts::none()).unwrap();
         let prover = halo2_proofs::dev::MockProver::run(layout.k, &circuit, vec![instances]).unwrap();
         assert_eq!(prover.verify(), Ok(()));
     }
@@ -1112,19 +1121,24 @@ mod tests {
     fn assert_model_has_no_free_cells(mut m: QuantizedModel, visibility: crate::visibility::VisibilitySettings) {
         m.config = QuantizeConfig { scale_bits: 4, range_bits: 8, activation_bound: None };
         m.visibility = visibility.clone();
+        let mut salts = Salts::none();
+        for section in m.public_sections().into_iter().filter(|s| s.salted) {
+            salts.insert(section.tensor, Fr::from(0x5a17)).unwrap();
+        }
         let layout = plan(&m).unwrap();
         m.config.activation_bound = Some(layout.activation_bound);
         let len = m.nodes[0].shape[1];
         let input = Tensor::new(vec![1, len], (0..len as i64).map(|i| 13 * i - 40).collect()).unwrap();
-        let (circuit, instances) = ModelCircuit::prover(Arc::new(m), layout, vec![input]).unwrap();
+        let (circuit, instances) = ModelCircuit::prover(Arc::new(m), layout, vec![input], salts).unwrap();
         let accepts = || halo2_proofs::dev::MockProver::run(layout.k, &circuit, vec![instances.clone()]).unwrap().verify().is_ok();
-        let (free, _) = crate::gadgets::test_util::free_cells(&accepts, false);
+        // The Poseidon rounds are searched by the gadget's own tests (thousands of cells here).
+        let (free, _) = crate::gadgets::test_util::free_cells(&accepts, false, true);
         assert!(free.is_empty(), "{visibility:?}: free cells (advice column, row): {:?}", free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
     }
 
     #[test]
     fn no_cell_of_a_whole_model_is_free_under_any_visibility() {
-        use crate::visibility::Visibility::{self, Hashed, Private, Public};
+        use crate::visibility::Visibility::{self, Hashed, Private, Public, Salted};
         let settings = |input: Visibility, params: Visibility, output: Visibility, context: bool| crate::visibility::VisibilitySettings {
             input: input.into(),
             params,
@@ -1137,6 +1151,7 @@ mod tests {
             settings(Private, Private, Public, false),
             settings(Private, Hashed, Public, false),
             settings(Hashed, Public, Hashed, true),
+            settings(Salted, Salted, Salted, false),
         ] {
             assert_model_has_no_free_cells(model(false, true), visibility.clone());
             // Six inputs and the bias: dot products of a prime length, so their last row has

@@ -143,8 +143,29 @@ pub fn commit(message: &[Fr]) -> Fr {
 
 /// The commitment to a list of integers.
 pub fn commit_ints(values: &[i64]) -> Fr {
-    let message: Vec<Fr> = values.iter().map(|&v| fe(v as i128)).collect();
+    commit_ints_salted(values, None)
+}
+
+/// The commitment to a list of integers followed, when given, by a salt: the message is the
+/// values then the salt, so a salted commitment is [`commit`] of `n + 1` elements.
+pub fn commit_ints_salted(values: &[i64], salt: Option<Fr>) -> Fr {
+    let message: Vec<Fr> = values.iter().map(|&v| fe(v as i128)).chain(salt).collect();
     commit(&message)
+}
+
+/// A salt written as 0x-prefixed big-endian hex of at most 64 digits, if it is a field element
+/// (below the modulus).
+pub fn salt_from_hex(s: &str) -> Option<Fr> {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let digits = s.strip_prefix("0x")?;
+    if digits.is_empty() || digits.len() > 64 {
+        return None;
+    }
+    let mut bytes = hex::decode(format!("{digits:0>64}")).ok()?;
+    bytes.reverse();
+    let mut repr = <Fr as PrimeField>::Repr::default();
+    repr.as_mut().copy_from_slice(&bytes);
+    Option::from(Fr::from_repr(repr))
 }
 
 #[cfg(test)]
@@ -169,6 +190,20 @@ mod tests {
             let rows = sponge_rows(&message);
             assert_eq!(rows.len(), sponge_rows_needed(n));
             assert_eq!(commit(&message), rows.last().unwrap()[0], "length {n}");
+        }
+    }
+
+    #[test]
+    fn a_salt_is_one_more_element_and_parses_from_hex() {
+        let salt = Fr::from(0x2a);
+        assert_eq!(commit_ints_salted(&[1, 2], Some(salt)), commit(&[fe(1), fe(2), salt]));
+        assert_ne!(commit_ints_salted(&[1, 2], Some(salt)), commit_ints(&[1, 2]));
+        assert_ne!(commit_ints_salted(&[1, 2], Some(salt)), commit_ints_salted(&[1, 2], Some(salt + Fr::ONE)));
+        assert_eq!(salt_from_hex("0x2a"), Some(salt));
+        assert_eq!(salt_from_hex(&format!("0x{}", "0".repeat(62) + "2a")), Some(salt));
+        let p_hex = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+        for bad in ["2a", "0x", "0xzz", p_hex, &format!("0x1{}", "0".repeat(64))] {
+            assert_eq!(salt_from_hex(bad), None, "{bad}");
         }
     }
 

@@ -34,10 +34,10 @@ use snark_verifier_sdk::NativeLoader;
 use crate::artifact::{CompiledModel, FORMAT_VERSION};
 use crate::circuit::ModelCircuit;
 use crate::error::ProverError;
-use crate::commitment::commit_ints;
+use crate::commitment::{commit_ints, commit_ints_salted};
 use crate::gadgets::fe;
 use crate::tensor::Tensor;
-use crate::visibility::{PublicTensor, Visibility};
+use crate::visibility::{PublicTensor, Salts, Visibility};
 
 /// A proof of one forward pass, as stored in `PROOF.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -199,27 +199,40 @@ impl ProofFile {
 /// Proves one forward pass of `model` on float `inputs` (one flat row-major list per input), with
 /// the Poseidon transcript (aggregatable). See [`prove_with`].
 pub fn prove(model: &CompiledModel, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, inputs: &[Vec<f32>]) -> Result<ProofFile, ProverError> {
-    prove_with(model, params, pk, inputs, TranscriptKind::Poseidon, None)
+    prove_with(model, params, pk, inputs, &ProveOptions::default())
 }
 
-/// Proves one forward pass of `model` on float `inputs` with the given transcript: Poseidon for
-/// proofs to aggregate, EVM (keccak) for a direct Solidity verifier. `context` is the context
-/// word, required exactly when the model was compiled with one.
+/// What a proof is made with besides the model and its inputs.
+#[derive(Clone, Debug, Default)]
+pub struct ProveOptions {
+    /// Poseidon for proofs to aggregate, EVM (keccak) for a direct Solidity verifier.
+    pub transcript: TranscriptKind,
+    /// The context word, required exactly when the model was compiled with one.
+    pub context: Option<Fr>,
+    /// The salts of the salted commitments, required exactly for those (secret: not written
+    /// into the proof file).
+    pub salts: Salts,
+}
+
+/// Proves one forward pass of `model` on float `inputs` with `options` (transcript, context
+/// word, salts).
 pub fn prove_with(
     model: &CompiledModel,
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     inputs: &[Vec<f32>],
-    transcript: TranscriptKind,
-    context: Option<Fr>,
+    options: &ProveOptions,
 ) -> Result<ProofFile, ProverError> {
     let q = &model.quantized;
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
     }
+    let ProveOptions { transcript, context, salts } = options;
+    let (transcript, context) = (*transcript, *context);
     check_context(model, context.is_some())?;
+    q.check_salts(salts)?;
     let tensors = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
-    let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors)?;
+    let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors, salts.clone())?;
     instances.extend(context);
     let proof = match transcript {
         TranscriptKind::Poseidon => {
@@ -282,7 +295,8 @@ pub fn decode_public(model: &CompiledModel, instances: &[Fr]) -> Result<PublicVa
 
 /// Checks `proof` against `model`'s verifying key. `Ok(())` only for a valid proof of the public
 /// inputs in the file, whose `inputs`, `outputs` and `commitments` must match its instances. With
-/// hashed parameters the commitment must be that of this model's parameters.
+/// hashed parameters the commitment must be that of this model's parameters (salted ones cannot
+/// be recomputed without the salt: compare them with the commitment the model's owner published).
 pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &ProofFile) -> Result<(), ProverError> {
     if proof.model_hash != hex::encode(model.hash()) {
         return Err(ProverError::Artifact("the proof is for another model (model_hash differs)".into()));
@@ -292,7 +306,8 @@ pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKe
     if public.outputs != proof.outputs || public.inputs != proof.inputs || public.commitments != proof.commitments || public.context != proof.context {
         return Err(ProverError::Artifact("the `inputs`, `outputs`, `commitments` or `context` of the proof file do not match its public inputs".into()));
     }
-    if let Some(c) = public.commitments.iter().find(|c| c.tensor == PublicTensor::Params.to_string()) {
+    let params_hashed = model.quantized.visibility.params == Visibility::Hashed;
+    if let Some(c) = public.commitments.iter().find(|c| params_hashed && c.tensor == PublicTensor::Params.to_string()) {
         if c.value != fr_to_hex(&commit_ints(&model.quantized.params())) {
             return Err(ProverError::Artifact("the proof commits to other parameters than this model's".into()));
         }
@@ -301,9 +316,10 @@ pub fn verify(model: &CompiledModel, params: &ParamsKZG<Bn256>, vk: &VerifyingKe
 }
 
 /// Checks that `proof` is about the float `inputs`: its public input values, or its input
-/// commitments, must be those of `inputs` quantized. Errors when the proof reveals nothing about
-/// one of the inputs (private visibility), since it could not confirm that one.
-pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>]) -> Result<(), ProverError> {
+/// commitments, must be those of `inputs` quantized (with their salts, for salted inputs). Errors
+/// when the proof reveals nothing about one of the inputs (private visibility), since it could
+/// not confirm that one, or when a salted input's salt is not among `salts`.
+pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>], salts: &Salts) -> Result<(), ProverError> {
     let q = &model.quantized;
     if let Some(i) = (0..q.inputs.len()).find(|&i| q.visibility.input.of(i) == Visibility::Private) {
         let which = if q.inputs.len() == 1 { "the model's input is".to_string() } else { format!("input {i} of the model is") };
@@ -317,7 +333,15 @@ pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>
     for section in q.public_sections() {
         if let PublicTensor::Input(i) = section.tensor {
             let values = q.quantize_input(i, &inputs[i])?.data().to_vec();
-            let expected: Vec<Fr> = if section.commitment { vec![commit_ints(&values)] } else { values.iter().map(|&v| fe(v as i128)).collect() };
+            let salt = salts.of(&section.tensor);
+            if section.salted && salt.is_none() {
+                return Err(ProverError::Input(format!("{} is salted: give its salt (--salt {}=HEX) to check it", section.tensor, Salts::name(&section.tensor))));
+            }
+            let expected: Vec<Fr> = if section.commitment {
+                vec![commit_ints_salted(&values, salt.filter(|_| section.salted))]
+            } else {
+                values.iter().map(|&v| fe(v as i128)).collect()
+            };
             if instances.get(offset..offset + section.len) != Some(expected.as_slice()) {
                 return Err(ProverError::Artifact(format!("the proof is about another {} than the one given", section.tensor)));
             }

@@ -1,8 +1,13 @@
 //! Which tensors a verifier sees: the input, the parameters and the output are each `public`,
-//! `private` or `hashed`, and this decides the proof's public inputs.
+//! `private`, `hashed` or `salted`, and this decides the proof's public inputs.
 //!
 //! - **input**: `public` puts the quantized input values in the public inputs; `hashed` puts one
 //!   Poseidon commitment per input tensor ([`crate::commitment`]); `private` publishes nothing.
+//!   `salted` is `hashed` with a secret salt (one field element the prover supplies, [`Salts`])
+//!   absorbed after the values: an unsalted commitment to guessable values (a template, a prompt,
+//!   small weights) lets anyone confirm a guess by hashing it; a salted one does not, as long as
+//!   the salt stays secret. The same values with the same salt give the same commitment, so a
+//!   salt is kept as long as its commitment is used (an enrolled template, a listed prompt).
 //! - **params** (the weights, biases and constant tensors of Linear, Conv, AddConst and MulConst
 //!   nodes): `public` fixes them in the circuit, so the verifying key commits to them and a proof is
 //!   bound to these exact values (anyone holding the model can recompute the key); `hashed` makes
@@ -35,7 +40,7 @@ use std::str::FromStr;
 use halo2_proofs::halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
-use crate::commitment::commit_ints;
+use crate::commitment::commit_ints_salted;
 use crate::error::ProverError;
 use crate::gadgets::fe;
 use crate::quantize::{QOp, QuantizedModel};
@@ -49,8 +54,17 @@ pub enum Visibility {
     Public,
     /// Nothing is published.
     Private,
-    /// A Poseidon commitment is a public input; the values stay hidden.
+    /// A Poseidon commitment is a public input; the values stay hidden, unless guessable.
     Hashed,
+    /// A Poseidon commitment to the values and a secret salt: hidden even when guessable.
+    Salted,
+}
+
+impl Visibility {
+    /// Whether the tensor is published as a commitment (`hashed` or `salted`).
+    pub fn commits(self) -> bool {
+        matches!(self, Visibility::Hashed | Visibility::Salted)
+    }
 }
 
 impl FromStr for Visibility {
@@ -61,7 +75,8 @@ impl FromStr for Visibility {
             "public" => Ok(Visibility::Public),
             "private" => Ok(Visibility::Private),
             "hashed" => Ok(Visibility::Hashed),
-            other => Err(ProverError::Input(format!("visibility `{other}`: choose public, private or hashed"))),
+            "salted" => Ok(Visibility::Salted),
+            other => Err(ProverError::Input(format!("visibility `{other}`: choose public, private, hashed or salted"))),
         }
     }
 }
@@ -72,6 +87,7 @@ impl fmt::Display for Visibility {
             Visibility::Public => "public",
             Visibility::Private => "private",
             Visibility::Hashed => "hashed",
+            Visibility::Salted => "salted",
         })
     }
 }
@@ -101,9 +117,14 @@ impl PerTensor {
 
     /// Whether any tensor has visibility `v`.
     pub fn any(&self, v: Visibility) -> bool {
+        self.any_of(|x| x == v)
+    }
+
+    /// Whether any tensor's visibility satisfies `f`.
+    pub fn any_of(&self, f: impl Fn(Visibility) -> bool) -> bool {
         match self {
-            PerTensor::All(all) => *all == v,
-            PerTensor::Each(list) => list.contains(&v),
+            PerTensor::All(all) => f(*all),
+            PerTensor::Each(list) => list.iter().any(|&v| f(v)),
         }
     }
 }
@@ -161,7 +182,7 @@ impl Default for VisibilitySettings {
 impl VisibilitySettings {
     /// Whether the circuit computes any Poseidon commitment.
     pub fn hashes(&self) -> bool {
-        self.input.any(Visibility::Hashed) || self.params == Visibility::Hashed || self.output.any(Visibility::Hashed)
+        self.input.any_of(Visibility::commits) || self.params.commits() || self.output.any_of(Visibility::commits)
     }
 
     /// Whether the parameters are witnesses (not fixed in the circuit).
@@ -202,6 +223,9 @@ pub struct PublicSection {
     pub tensor: PublicTensor,
     /// `true`: one Poseidon commitment; `false`: the tensor's values, row-major.
     pub commitment: bool,
+    /// A commitment with a secret salt after the values (`salted`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub salted: bool,
     /// Number of public inputs in the run.
     pub len: usize,
 }
@@ -210,11 +234,73 @@ impl fmt::Display for PublicSection {
     /// `output 0 (10 values)`, `input 0 (Poseidon commitment)` or `context word`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.commitment {
-            write!(f, "{} (Poseidon commitment)", self.tensor)
+            write!(f, "{} ({}Poseidon commitment)", self.tensor, if self.salted { "salted " } else { "" })
         } else if self.tensor == PublicTensor::Context {
             write!(f, "{}", self.tensor)
         } else {
             write!(f, "{} ({} values)", self.tensor, self.len)
+        }
+    }
+}
+
+/// The secret salts of a proof's salted commitments, one field element per salted tensor. They
+/// never leave the prover: they are not in the proof file, and a verifier needs none (it compares
+/// the commitments with the ones it was given).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Salts(Vec<(PublicTensor, Fr)>);
+
+impl Salts {
+    /// No salt (a model without salted tensors).
+    pub fn none() -> Self {
+        Salts::default()
+    }
+
+    /// The salt of `tensor`, if given.
+    pub fn of(&self, tensor: &PublicTensor) -> Option<Fr> {
+        self.0.iter().find(|(t, _)| t == tensor).map(|(_, s)| *s)
+    }
+
+    /// Adds the salt of `tensor`; refuses a second one for the same tensor.
+    pub fn insert(&mut self, tensor: PublicTensor, salt: Fr) -> Result<(), ProverError> {
+        if self.of(&tensor).is_some() {
+            return Err(ProverError::Input(format!("two salts for {tensor}")));
+        }
+        self.0.push((tensor, salt));
+        Ok(())
+    }
+
+    /// Parses `TENSOR=HEX` (`input0`, `params`, `output1`, …; the salt a 0x-prefixed field
+    /// element, as `zkml salt` prints it) and adds it.
+    pub fn insert_spec(&mut self, spec: &str) -> Result<(), ProverError> {
+        let bad = |why: &str| ProverError::Input(format!("--salt {spec}: {why}; write TENSOR=0xHEX, e.g. input1=0x2a…"));
+        let (name, hex) = spec.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        let name = name.trim();
+        let tensor = if name == "params" {
+            PublicTensor::Params
+        } else if let Some(i) = name.strip_prefix("input").and_then(|i| i.parse().ok()) {
+            PublicTensor::Input(i)
+        } else if let Some(i) = name.strip_prefix("output").and_then(|i| i.parse().ok()) {
+            PublicTensor::Output(i)
+        } else {
+            return Err(bad("the tensor is inputN, params or outputN"));
+        };
+        let salt = crate::commitment::salt_from_hex(hex.trim()).ok_or_else(|| bad("the salt is not a field element in 0x-hex"))?;
+        self.insert(tensor, salt)
+    }
+
+    /// A fresh salt from the operating system's randomness: a uniform field element.
+    pub fn random_salt() -> Fr {
+        use halo2_proofs::halo2curves::ff::Field;
+        Fr::random(rand::rngs::OsRng)
+    }
+
+    /// How `--salt` names `tensor`.
+    pub fn name(tensor: &PublicTensor) -> String {
+        match tensor {
+            PublicTensor::Input(i) => format!("input{i}"),
+            PublicTensor::Params => "params".into(),
+            PublicTensor::Output(i) => format!("output{i}"),
+            PublicTensor::Context => "context".into(),
         }
     }
 }
@@ -245,21 +331,23 @@ impl QuantizedModel {
         let size = |id: usize| self.nodes[id].shape.iter().product::<usize>();
         let mut sections = vec![];
         let mut tensor_section = |tensor: PublicTensor, vis: Visibility, len: usize| match vis {
-            Visibility::Public => sections.push(PublicSection { tensor, commitment: false, len }),
-            Visibility::Hashed => sections.push(PublicSection { tensor, commitment: true, len: 1 }),
+            Visibility::Public => sections.push(PublicSection { tensor, commitment: false, salted: false, len }),
+            Visibility::Hashed | Visibility::Salted => {
+                sections.push(PublicSection { tensor, commitment: true, salted: vis == Visibility::Salted, len: 1 })
+            }
             Visibility::Private => {}
         };
         for (i, &id) in self.inputs.iter().enumerate() {
             tensor_section(PublicTensor::Input(i), v.input.of(i), size(id));
         }
-        if v.params == Visibility::Hashed {
-            tensor_section(PublicTensor::Params, Visibility::Hashed, 1);
+        if v.params.commits() {
+            tensor_section(PublicTensor::Params, v.params, 1);
         }
         for (i, &id) in self.outputs.iter().enumerate() {
             tensor_section(PublicTensor::Output(i), v.output.of(i), size(id));
         }
         if v.context {
-            sections.push(PublicSection { tensor: PublicTensor::Context, commitment: false, len: 1 });
+            sections.push(PublicSection { tensor: PublicTensor::Context, commitment: false, salted: false, len: 1 });
         }
         sections
     }
@@ -270,8 +358,10 @@ impl QuantizedModel {
     }
 
     /// The public inputs of a run on `inputs` whose forward pass gave `trace`, up to the context
-    /// word (the prover appends that one: the model does not compute it).
-    pub fn public_inputs(&self, inputs: &[Tensor<i64>], trace: &[Tensor<i64>]) -> Vec<Fr> {
+    /// word (the prover appends that one: the model does not compute it). `salts` must hold a
+    /// salt for every salted tensor and no other.
+    pub fn public_inputs(&self, inputs: &[Tensor<i64>], trace: &[Tensor<i64>], salts: &Salts) -> Result<Vec<Fr>, ProverError> {
+        self.check_salts(salts)?;
         let mut out = vec![];
         for section in self.public_sections() {
             let values: Vec<i64> = match section.tensor {
@@ -281,12 +371,33 @@ impl QuantizedModel {
                 PublicTensor::Context => continue,
             };
             if section.commitment {
-                out.push(commit_ints(&values));
+                out.push(commit_ints_salted(&values, salts.of(&section.tensor)));
             } else {
                 out.extend(values.iter().map(|&v| fe(v as i128)));
             }
         }
-        out
+        Ok(out)
+    }
+
+    /// A salt of zero for every salted tensor: for a proof whose public values do not matter (one
+    /// that only lays an aggregation out). Never for a commitment anybody keeps.
+    pub fn placeholder_salts(&self) -> Salts {
+        Salts(self.public_sections().into_iter().filter(|s| s.salted).map(|s| (s.tensor, Fr::zero())).collect())
+    }
+
+    /// Refuses `salts` unless they name exactly the salted tensors.
+    pub fn check_salts(&self, salts: &Salts) -> Result<(), ProverError> {
+        let salted: Vec<PublicTensor> = self.public_sections().into_iter().filter(|s| s.salted).map(|s| s.tensor).collect();
+        if let Some(missing) = salted.iter().find(|t| salts.of(t).is_none()) {
+            return Err(ProverError::Input(format!(
+                "{missing} is salted: give its salt (--salt {}=HEX, the one its commitment was made with; `zkml salt` makes a new one)",
+                Salts::name(missing)
+            )));
+        }
+        if let Some((extra, _)) = salts.0.iter().find(|(t, _)| !salted.contains(t)) {
+            return Err(ProverError::Input(format!("a salt for {extra}, which the model does not salt (compile it with `salted` visibility)")));
+        }
+        Ok(())
     }
 
     /// Refuses settings the model cannot have: hashing parameters of a model without any, a

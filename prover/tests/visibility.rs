@@ -8,15 +8,15 @@ use std::path::Path;
 
 use common::{ints_attr, scratch, value_info, OnnxBuilder};
 use zkml_prover::artifact::CompiledModel;
-use zkml_prover::commitment::commit_ints;
+use zkml_prover::commitment::{commit_ints, commit_ints_salted};
 use zkml_prover::compile::{compile_onnx, forward};
 use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
 use zkml_prover::keys::{generate_keys, load_vk, model_srs, save_keys, vk_path};
-use zkml_prover::proof::{self, check_inputs, fr_to_hex, parse_context_word, prove, verify, ProofFile, TranscriptKind};
+use zkml_prover::proof::{self, check_inputs, fr_to_hex, parse_context_word, prove, verify, ProofFile, ProveOptions};
 use zkml_prover::quantize::QuantizeConfig;
-use zkml_prover::visibility::{PublicTensor, Visibility, VisibilitySettings};
+use zkml_prover::visibility::{PublicTensor, Salts, Visibility, VisibilitySettings};
 
-use Visibility::{Hashed, Private, Public};
+use Visibility::{Hashed, Private, Public, Salted};
 
 const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 12, activation_bound: None };
 
@@ -89,6 +89,7 @@ fn each_setting_proves_with_the_public_inputs_it_promises() {
             Public => expected.extend(values.iter().map(|&v| zkml_prover::gadgets::fe(v as i128))),
             Hashed => expected.push(commit_ints(values)),
             Private => {}
+            Salted => unreachable!("salted settings have their own test"),
         };
         section(input_vis, &x);
         if params_vis == Hashed {
@@ -126,8 +127,8 @@ fn proofs_about_another_input_or_other_weights_are_rejected() {
     verify(model, params, vk, &honest.proof).unwrap();
 
     // The verifier checks the input commitment against the input it was promised.
-    check_inputs(model, &honest.proof, &[input(0.0)]).unwrap();
-    let err = check_inputs(model, &honest.proof, &[input(0.5)]).unwrap_err();
+    check_inputs(model, &honest.proof, &[input(0.0)], &Salts::none()).unwrap();
+    let err = check_inputs(model, &honest.proof, &[input(0.5)], &Salts::none()).unwrap_err();
     assert!(err.to_string().contains("another input 0"), "{err}");
 
     // The same architecture with other weights: its verifying key is the same (parameters are
@@ -150,7 +151,7 @@ fn proofs_about_another_input_or_other_weights_are_rejected() {
 
     // A private input cannot be checked against anything.
     let private = prove_with("private-input", 21, settings(Private, Public, Public));
-    assert!(check_inputs(&private.model, &private.proof, &[input(0.0)]).is_err());
+    assert!(check_inputs(&private.model, &private.proof, &[input(0.0)], &Salts::none()).is_err());
 }
 
 #[test]
@@ -210,8 +211,91 @@ fn each_input_takes_its_own_visibility() {
     assert!(verify(&model, &srs.params, pk.get_vk(), &other).is_err(), "another template's commitment accepted");
 
     // Which inputs it ran on cannot be confirmed while one of them is private.
-    let err = check_inputs(&model, &proof, &[image, template]).unwrap_err();
+    let err = check_inputs(&model, &proof, &[image, template], &Salts::none()).unwrap_err();
     assert!(err.to_string().contains("input 0 of the model is private"), "{err}");
+}
+
+/// Finding 6: a salted commitment is to the values and a secret salt, so a guess of the values
+/// cannot be checked against it; the salt is required, pinned, kept out of the proof file, and
+/// changes the commitment; the same salt gives the same commitment again.
+#[test]
+fn a_salted_template_is_hidden_even_when_guessed() {
+    let dir = scratch("salted");
+    let path = dir.join("model.onnx");
+    write_matcher(&path);
+    let v = VisibilitySettings { input: "hashed,salted".parse().unwrap(), params: Salted, ..Default::default() };
+    let model = compile_onnx(&path, CONFIG).unwrap().with_visibility(v).unwrap();
+    let sections: Vec<String> = model.quantized.public_sections().iter().map(ToString::to_string).collect();
+    assert_eq!(sections, ["input 0 (Poseidon commitment)", "input 1 (salted Poseidon commitment)", "params (salted Poseidon commitment)", "output 0 (1 values)"]);
+    let (image, template) = (vec![0.3, -0.2, 0.5, 0.1], vec![0.2, 0.1, -0.4, 0.3]);
+    let inputs = [image.clone(), template.clone()];
+    let srs = model_srs(&model).unwrap();
+    let pk = generate_keys(&model, &srs.params).unwrap();
+
+    // Every salted tensor needs its salt, and only those take one.
+    let err = proof::prove_with(&model, &srs.params, &pk, &inputs, &ProveOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("input 1 is salted") && err.to_string().contains("--salt input1="), "{err}");
+    let mut salts = Salts::none();
+    salts.insert_spec("input1=0x5eed").unwrap();
+    let err = proof::prove_with(&model, &srs.params, &pk, &inputs, &ProveOptions { salts: salts.clone(), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("params is salted"), "{err}");
+    salts.insert_spec("params=0x0123456789abcdef").unwrap();
+    let mut extra = salts.clone();
+    extra.insert_spec("input0=0x1").unwrap();
+    let err = proof::prove_with(&model, &srs.params, &pk, &inputs, &ProveOptions { salts: extra, ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("does not salt"), "{err}");
+    for bad in ["input1", "inputx=0x1", "input1=12", "input1=0xzz", "output0=0x1=2"] {
+        assert!(Salts::none().insert_spec(bad).is_err(), "{bad}");
+    }
+    assert!(salts.clone().insert_spec("input1=0x1").is_err(), "two salts for one tensor");
+
+    let options = ProveOptions { salts: salts.clone(), ..Default::default() };
+    let proof = proof::prove_with(&model, &srs.params, &pk, &inputs, &options).unwrap();
+    verify(&model, &srs.params, pk.get_vk(), &proof).unwrap();
+    let (x, t) = (model.quantized.quantize_input(0, &image).unwrap(), model.quantized.quantize_input(1, &template).unwrap());
+    let (salt_t, salt_p) = (salts.of(&PublicTensor::Input(1)).unwrap(), salts.of(&PublicTensor::Params).unwrap());
+    let values = proof.instance_values().unwrap();
+    assert_eq!(values[0], commit_ints(x.data()), "an unsalted input is committed as before");
+    assert_eq!(values[1], commit_ints_salted(t.data(), Some(salt_t)));
+    assert_eq!(values[2], commit_ints_salted(&model.quantized.params(), Some(salt_p)));
+    // A guess of the template, even the right one, does not give its commitment without the salt.
+    assert_ne!(values[1], commit_ints(t.data()), "the salted commitment is the unsalted one");
+    assert!(!std::fs::read_to_string({
+        let file = dir.join("proof.json");
+        proof.save(&file).unwrap();
+        file
+    })
+    .unwrap()
+    .contains(&fr_to_hex(&salt_t)[2..]), "the salt leaked into the proof file");
+
+    // The same salt gives the same commitment; another salt another one.
+    let again = proof::prove_with(&model, &srs.params, &pk, &inputs, &options).unwrap();
+    assert_eq!(again.instance_values().unwrap()[1], values[1]);
+    let mut other_salts = Salts::none();
+    other_salts.insert_spec("input1=0x5eee").unwrap();
+    other_salts.insert_spec("params=0x0123456789abcdef").unwrap();
+    let other = proof::prove_with(&model, &srs.params, &pk, &inputs, &ProveOptions { salts: other_salts, ..Default::default() }).unwrap();
+    verify(&model, &srs.params, pk.get_vk(), &other).unwrap();
+    assert_ne!(other.instance_values().unwrap()[1], values[1]);
+
+    // Claiming another salted commitment fails in the proof itself.
+    let mut moved = with_instance(&proof, 1, other.instance_values().unwrap()[1]);
+    moved.commitments[1].value = moved.instances[1].clone();
+    assert!(verify(&model, &srs.params, pk.get_vk(), &moved).is_err(), "another salt's commitment accepted");
+
+    // Checking which input a proof is about needs the salt of a salted input.
+    let public = VisibilitySettings { input: "hashed,salted".parse().unwrap(), ..Default::default() };
+    let model = compile_onnx(&path, CONFIG).unwrap().with_visibility(public).unwrap();
+    let pk = generate_keys(&model, &model_srs(&model).unwrap().params).unwrap();
+    let mut only_input = Salts::none();
+    only_input.insert(PublicTensor::Input(1), salt_t).unwrap();
+    let proof = proof::prove_with(&model, &srs.params, &pk, &inputs, &ProveOptions { salts: only_input.clone(), ..Default::default() }).unwrap();
+    let err = check_inputs(&model, &proof, &inputs, &Salts::none()).unwrap_err();
+    assert!(err.to_string().contains("input 1 is salted"), "{err}");
+    check_inputs(&model, &proof, &inputs, &only_input).unwrap();
+    let mut wrong = Salts::none();
+    wrong.insert(PublicTensor::Input(1), salt_t + Fr::one()).unwrap();
+    assert!(check_inputs(&model, &proof, &inputs, &wrong).is_err(), "a wrong salt confirmed the input");
 }
 
 #[test]
@@ -229,7 +313,7 @@ fn a_context_word_is_the_last_public_input_and_binds_the_proof() {
     let vk = pk.get_vk();
 
     let word = parse_context_word("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496").unwrap();
-    let proof = proof::prove_with(&model, &srs.params, &pk, &[input(0.0)], TranscriptKind::Poseidon, Some(word)).unwrap();
+    let proof = proof::prove_with(&model, &srs.params, &pk, &[input(0.0)], &ProveOptions { context: Some(word), ..Default::default() }).unwrap();
     verify(&model, &srs.params, vk, &proof).unwrap();
     assert_eq!(proof.instance_values().unwrap().last(), Some(&word));
     assert_eq!(proof.context.as_deref(), Some("0x0000000000000000000000007fa9385be102ac3eac297483dd6233d62b3e1496"));
@@ -249,7 +333,7 @@ fn a_context_word_is_the_last_public_input_and_binds_the_proof() {
     assert!(err.to_string().contains("context word"), "{err}");
     let plain = compile_onnx(&path, CONFIG).unwrap();
     let plain_pk = generate_keys(&plain, &srs.params).unwrap();
-    let err = proof::prove_with(&plain, &srs.params, &plain_pk, &[input(0.0)], TranscriptKind::Poseidon, Some(word)).unwrap_err();
+    let err = proof::prove_with(&plain, &srs.params, &plain_pk, &[input(0.0)], &ProveOptions { context: Some(word), ..Default::default() }).unwrap_err();
     assert!(err.to_string().contains("without a context word"), "{err}");
 
     // Words are 32-byte hex below the field modulus.

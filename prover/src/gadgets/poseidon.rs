@@ -120,11 +120,14 @@ impl<'c> PoseidonChip<'c> {
         PoseidonChip { config }
     }
 
-    /// Commits to `message` (non-empty). `rows` is the sponge witness from
-    /// [`crate::commitment::sponge_rows`] over the message's values (`None` at key generation);
-    /// the absorbed words are copied from `message`, so a witness for other values fails.
-    pub fn commit(&self, ctx: &mut RegionCtx<'_, '_>, message: &[Num], rows: Option<&[SpongeRow]>) -> Result<CommitmentCell, Error> {
-        let count = PoseidonConfig::rows(message.len());
+    /// Commits to `message` (non-empty), followed by a salt when `salted`. `rows` is the sponge
+    /// witness from [`crate::commitment::sponge_rows`] over the message's values (and the salt;
+    /// `None` at key generation); the absorbed words are copied from `message`, so a witness for
+    /// other values fails. The salt's absorbed word is the one cell that copies nothing: it is the
+    /// salt, a secret the commitment (a public input) pins.
+    pub fn commit(&self, ctx: &mut RegionCtx<'_, '_>, message: &[Num], salted: bool, rows: Option<&[SpongeRow]>) -> Result<CommitmentCell, Error> {
+        let elements = message.len() + usize::from(salted);
+        let count = PoseidonConfig::rows(elements);
         if message.is_empty() || rows.is_some_and(|r| r.len() != count) {
             return Err(Error::Synthesis);
         }
@@ -137,22 +140,28 @@ impl<'c> PoseidonChip<'c> {
         };
         let round_constants = &constants().round_constants;
         let mut row = 0;
-        for (p, pair) in message.chunks(RATE).enumerate() {
+        for p in 0..elements.div_ceil(RATE) {
             let cells = assign_row(ctx, row, WIDTH + RATE);
             if p == 0 {
                 enable(&cfg.q_start, ctx.region, start)?;
-                ctx.region.assign_fixed(fixed[0], start, Fr::from(message.len() as u64));
+                ctx.region.assign_fixed(fixed[0], start, Fr::from(elements as u64));
             }
             enable(&cfg.q_absorb, ctx.region, start + row)?;
-            ctx.region.constrain_equal(pair[0].cell, cells[WIDTH]);
-            match pair.get(1) {
-                Some(second) => ctx.region.constrain_equal(second.cell, cells[WIDTH + 1]),
-                None => enable(&cfg.q_pad, ctx.region, start + row)?,
+            for lane in 0..RATE {
+                let element = p * RATE + lane;
+                if let Some(num) = message.get(element) {
+                    ctx.region.constrain_equal(num.cell, cells[WIDTH + lane]);
+                } else if element >= elements {
+                    enable(&cfg.q_pad, ctx.region, start + row)?;
+                }
             }
             row += 1;
             for (r, rc) in round_constants.iter().enumerate().take(ROUNDS) {
                 let full = is_full_round(r);
-                assign_row(ctx, row, if full { 2 * WIDTH } else { WIDTH + 1 });
+                let words = if full { 2 * WIDTH } else { WIDTH + 1 };
+                #[cfg(test)]
+                super::test_util::next_cells_are_internal(words);
+                assign_row(ctx, row, words);
                 for (j, c) in rc.iter().enumerate() {
                     ctx.region.assign_fixed(fixed[j], start + row, *c);
                 }
@@ -174,12 +183,34 @@ mod tests {
 
     /// Hashes free cells holding `values` with the sponge witness `rows`, exposing the result.
     fn run(values: Vec<i128>, rows: Vec<SpongeRow>) -> GadgetTest {
+        run_salted(values, false, rows)
+    }
+
+    /// [`run`], with a salt after the values when `salted` (its value is in `rows`).
+    fn run_salted(values: Vec<i128>, salted: bool, rows: Vec<SpongeRow>) -> GadgetTest {
         GadgetTest::new(MIN_WIDTH, move |config, ctx| {
             let message = load(config, ctx, &values);
             let chip = PoseidonChip::new(config.poseidon.as_ref().expect("width 6 hashes"));
-            let out = chip.commit(ctx, &message, Some(&rows))?;
+            let out = chip.commit(ctx, &message, salted, Some(&rows))?;
             Ok(vec![Num { cell: out.cell, value: None }])
         })
+    }
+
+    /// The salted commitment is `commit(values ++ [salt])`, with no free cell (the salt's cell is
+    /// pinned by the public commitment), for an odd and an even number of elements; a witness
+    /// salted otherwise than the public commitment is rejected.
+    #[test]
+    fn salted_commitment_passes_and_pins_its_salt() {
+        let salt = Fr::from(0xfeed_beef_u64) * Fr::from(u64::MAX);
+        for values in [vec![5], vec![-3, 7]] {
+            let mut message: Vec<Fr> = values.iter().map(|&v| fe(v)).collect();
+            message.push(salt);
+            let (rows, hash) = (sponge_rows(&message), commit(&message));
+            assert_eq!(hash, crate::commitment::commit_ints_salted(&values.iter().map(|&v| v as i64).collect::<Vec<_>>(), Some(salt)));
+            assert_no_free_cells_fe(&run_salted(values.clone(), true, rows), &[hash]);
+            *message.last_mut().unwrap() = salt + Fr::one();
+            assert_rejected_fe(&run_salted(values, true, sponge_rows(&message)), &[hash]);
+        }
     }
 
     fn honest(values: &[i128]) -> (Vec<SpongeRow>, Fr) {

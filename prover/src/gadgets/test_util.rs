@@ -130,6 +130,9 @@ pub struct AssignedRecord {
     /// Documented free: assigned through
     /// [`RegionCtx::assign_free_zero`](super::RegionCtx::assign_free_zero).
     pub free: bool,
+    /// Internal to a gadget whose own search changes it (a Poseidon round): a search over a
+    /// whole circuit, about the glue between gadgets, leaves it alone.
+    pub internal: bool,
 }
 
 thread_local! {
@@ -139,15 +142,18 @@ thread_local! {
     static PERTURBED: RefCell<Vec<(usize, i64)>> = const { RefCell::new(Vec::new()) };
     /// Whether the next assigned cell is documented free.
     static NEXT_FREE: Cell<bool> = const { Cell::new(false) };
+    /// How many of the next assigned cells are internal to their gadget.
+    static NEXT_INTERNAL: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Records an advice assignment and returns its value, plus the perturbation if it is a cell to
 /// perturb.
 pub(super) fn perturbed(column: Column<Advice>, row: usize, value: Value<Fr>) -> Value<Fr> {
     let free = NEXT_FREE.with(|f| f.replace(false));
+    let internal = NEXT_INTERNAL.with(|n| n.replace(n.get().saturating_sub(1)) > 0);
     let index = ASSIGNED.with(|cells| {
         let mut cells = cells.borrow_mut();
-        cells.push(AssignedRecord { column: column.index(), row, free });
+        cells.push(AssignedRecord { column: column.index(), row, free, internal });
         cells.len() - 1
     });
     match PERTURBED.with(|p| p.borrow().iter().find(|(i, _)| *i == index).map(|(_, d)| *d)) {
@@ -159,6 +165,12 @@ pub(super) fn perturbed(column: Column<Advice>, row: usize, value: Value<Fr>) ->
 /// Marks the next assigned advice cell as documented free.
 pub(super) fn next_cell_is_free() {
     NEXT_FREE.with(|f| f.set(true));
+}
+
+/// Marks the next `count` assigned advice cells as internal to their gadget (see
+/// [`AssignedRecord::internal`]).
+pub(super) fn next_cells_are_internal(count: usize) {
+    NEXT_INTERNAL.with(|n| n.set(count));
 }
 
 /// Forgets the assignments recorded so far: a circuit whose synthesis lays out more than one
@@ -180,14 +192,15 @@ fn accepted_with(accepts: &dyn Fn() -> bool, perturbation: Vec<(usize, i64)>) ->
 /// for every cell the layout assigns that is not documented free, the same layout with that one
 /// cell changed by one (nothing else re-solved) must be rejected. With `pairs`, so must every
 /// pair of cells in one row changed together by (+1, −1) and by (+1, +1): the changes a gate
-/// summing its row's lanes could absorb. Returns the free cells and pairs found.
-pub fn free_cells(accepts: &dyn Fn() -> bool, pairs: bool) -> (Vec<AssignedRecord>, Vec<(AssignedRecord, AssignedRecord)>) {
+/// summing its row's lanes could absorb. With `skip_internal`, cells internal to a gadget whose
+/// own search covers them are not changed. Returns the free cells and pairs found.
+pub fn free_cells(accepts: &dyn Fn() -> bool, pairs: bool, skip_internal: bool) -> (Vec<AssignedRecord>, Vec<(AssignedRecord, AssignedRecord)>) {
     PERTURBED.with(|p| p.borrow_mut().clear());
     assert!(accepts(), "the honest layout is rejected");
     let cells = ASSIGNED.with(|cells| cells.borrow().clone());
     assert!(!cells.is_empty(), "the layout assigned no advice cell");
-    let single: Vec<AssignedRecord> =
-        (0..cells.len()).filter(|&i| !cells[i].free && accepted_with(accepts, vec![(i, 1)])).map(|i| cells[i]).collect();
+    let searched = |i: usize| !cells[i].free && !(skip_internal && cells[i].internal);
+    let single: Vec<AssignedRecord> = (0..cells.len()).filter(|&i| searched(i) && accepted_with(accepts, vec![(i, 1)])).map(|i| cells[i]).collect();
     let mut pair_list = vec![];
     if pairs {
         let mut rows: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
@@ -223,7 +236,7 @@ pub fn assert_no_free_cells(circuit: &GadgetTest, public: &[i128]) {
 /// [`assert_no_free_cells`] with public field elements.
 pub fn assert_no_free_cells_fe(circuit: &GadgetTest, instance: &[Fr]) {
     assert_satisfied_fe(circuit, instance);
-    let (free, _) = free_cells(&|| run(circuit, instance).is_ok(), false);
+    let (free, _) = free_cells(&|| run(circuit, instance).is_ok(), false, false);
     assert!(free.is_empty(), "{} cells are free (advice column, row): {:?}", free.len(), free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
 }
 
@@ -232,7 +245,7 @@ pub fn assert_no_free_cells_fe(circuit: &GadgetTest, instance: &[Fr]) {
 pub fn assert_no_free_pairs(circuit: &GadgetTest, public: &[i128]) {
     let instance = ints(public);
     assert_satisfied_fe(circuit, &instance);
-    let (free, pairs) = free_cells(&|| run(circuit, &instance).is_ok(), true);
+    let (free, pairs) = free_cells(&|| run(circuit, &instance).is_ok(), true, false);
     assert!(free.is_empty(), "{} cells are free (advice column, row): {:?}", free.len(), free.iter().map(|c| (c.column, c.row)).collect::<Vec<_>>());
     assert!(pairs.is_empty(), "{} pairs of cells change together unnoticed: {:?}", pairs.len(), pairs.iter().map(|(a, b)| ((a.column, a.row), (b.column, b.row))).collect::<Vec<_>>());
 }
