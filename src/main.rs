@@ -302,17 +302,20 @@ enum SrsCommand {
 /// params commitment, output values or commitments.
 #[derive(clap::Args, Clone)]
 struct VisibilityArgs {
-    /// The model input: public (values are public inputs), private (hidden) or hashed (hidden; a
-    /// Poseidon commitment to it is a public input). For a model of several inputs, one for all or
-    /// a list, one per input in order (e.g. `private,hashed`).
+    /// The model input: public (values are public inputs), private (hidden), hashed (hidden; a
+    /// Poseidon commitment to it is a public input) or salted (as hashed, with a secret salt given
+    /// at `zkml prove --salt`: a guess of the values cannot be checked against the commitment).
+    /// For a model of several inputs, one for all or a list, one per input in order (e.g.
+    /// `private,salted`).
     #[arg(long, default_value = "private", value_parser = parse_per_tensor)]
     input_visibility: PerTensor,
     /// The weights, biases and constants: public (fixed in the verifying key: the proof is bound
     /// to these values), private (hidden and unbound: the proof holds for *some* weights) or hashed
-    /// (hidden; a Poseidon commitment to them is a public input, checked by `zkml verify`).
+    /// (hidden; a Poseidon commitment to them is a public input, checked by `zkml verify`) or
+    /// salted (as hashed, with a secret salt).
     #[arg(long, default_value = "public", value_parser = parse_visibility)]
     param_visibility: Visibility,
-    /// The model output: public, private or hashed, as for the input (a list for several outputs).
+    /// The model output: public, private, hashed or salted, as for the input (a list for several outputs).
     #[arg(long, default_value = "public", value_parser = parse_per_tensor)]
     output_visibility: PerTensor,
     /// Give every proof a context word, its last public input: not read by the model, chosen at

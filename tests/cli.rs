@@ -266,7 +266,7 @@ fn visibility_flags_decide_what_the_proof_reveals() {
 
     let bogus = zkml(&["compile", model.to_str().unwrap(), "-o", c, "--input-visibility", "secret"]);
     assert_eq!(bogus.status.code(), Some(2));
-    assert!(text(&bogus).contains("public, private or hashed"), "{}", text(&bogus));
+    assert!(text(&bogus).contains("public, private, hashed or salted"), "{}", text(&bogus));
     // One visibility per input: the digits MLP has one input, so a list of two is refused.
     let two = zkml(&["compile", model.to_str().unwrap(), "-o", c, "--input-visibility", "private,hashed"]);
     assert_eq!(two.status.code(), Some(2));
