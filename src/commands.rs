@@ -64,8 +64,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
             let grouping = group_size.map_or(workflow::Grouping::Auto, |n| workflow::Grouping::GroupsOf(n as usize));
             aggregate(&models, &proofs, &output, degree, grouping).map(|_| ExitCode::SUCCESS)
         }
-        Command::EvmVerifier { dir, sol_out, force, input } => {
-            let summary = evm_verifier(&dir, input.as_deref())?;
+        Command::EvmVerifier { dir, sol_out, force, input, models } => {
+            let summary = evm_verifier(&dir, input.as_deref(), &models)?;
             if let Some(file) = sol_out {
                 let verifier_dir = summary.solidity.parent().unwrap_or(&dir);
                 let name = workflow::export_solidity(verifier_dir, &file, force)?;
@@ -311,9 +311,9 @@ fn tools() -> Tools {
     Tools::find(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
-fn evm_verifier(dir: &Path, sample_input: Option<&Path>) -> Result<workflow::VerifierSummary> {
+fn evm_verifier(dir: &Path, sample_input: Option<&Path>, model_dirs: &[PathBuf]) -> Result<workflow::VerifierSummary> {
     let tools = tools();
-    let summary = match step("generating and compiling the Solidity verifier", || workflow::write_evm_verifier(dir, &tools)) {
+    let summary = match step("generating and compiling the Solidity verifier", || workflow::write_evm_verifier(dir, &tools, model_dirs)) {
         Err(zkml_aggregator::AggregatorError::VerifierTooLarge { runtime_size }) => {
             eprintln!(
                 "a direct verifier of this model would be {runtime_size} bytes of runtime bytecode, over EIP-170's 24,576: \
@@ -439,14 +439,14 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     }
 
     // A model this small also gets a direct verifier: no aggregation, seconds instead of minutes.
-    let direct = evm_verifier(&model_dir, None)?;
+    let direct = evm_verifier(&model_dir, None, &[])?;
     let evm_proof_path = work.join("proof-evm.json");
     prove(&model_dir, &input, &proof::ProveOptions { transcript: TranscriptKind::Evm, ..Default::default() })?.save(&evm_proof_path)?;
     report_revm("direct EVM verifier", &direct, &workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?)?;
 
     let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits, workflow::Grouping::Auto)?;
     println!("aggregated proof: {} bytes, {} public inputs (12 accumulator limbs + outputs)", summary.proof_bytes, summary.public_inputs);
-    let verifier = evm_verifier(&agg_dir, None)?;
+    let verifier = evm_verifier(&agg_dir, None, &[model_dir.clone()])?;
     report_revm("aggregated EVM verifier", &verifier, &workflow::evm_verify_local(&agg_dir, None)?)?;
     if let Some(url) = rpc {
         if evm_verify(&agg_dir, None, Some(url), None, false)? != ExitCode::SUCCESS {

@@ -45,7 +45,7 @@ fn prove_samples(root: &Path, example: &str, count: usize, work: &Path) -> Resul
 fn direct_row(name: &str, dir: &Path, tools: &Tools, work: &Path) -> Result<String> {
     let model = zkml_prover::artifact::CompiledModel::load(dir)?;
     let public_inputs = model.quantized.public_input_count();
-    let verifier = match workflow::write_evm_verifier(dir, tools) {
+    let verifier = match workflow::write_evm_verifier(dir, tools, &[]) {
         Ok(v) => v,
         Err(zkml_aggregator::AggregatorError::VerifierTooLarge { runtime_size }) => {
             return Ok(format!("| {name} | {} | {public_inputs} | {runtime_size} (over EIP-170) | - |", model.layout.k));
@@ -105,7 +105,7 @@ pub fn run(output: &Path, counts: &[usize]) -> Result<()> {
             Err(e) => return Err(e.into()),
         };
         let seconds = started.elapsed().as_secs_f64();
-        let verifier = workflow::write_evm_verifier(&agg, &tools)?;
+        let verifier = workflow::write_evm_verifier(&agg, &tools, &[])?;
         let outcome = workflow::evm_verify_local(&agg, None)?;
         anyhow::ensure!(outcome.accepted, "the verifier of {n} proof(s) rejected its proof");
         let levels = match summary.groups.as_slice() {

@@ -179,6 +179,11 @@ enum Command {
     /// that fits EIP-170's 24,576 bytes; otherwise an aggregated verifier, made by aggregating a
     /// proof of an all-zero input into DIR/aggregated (minutes), which accepts `zkml aggregate` of
     /// any later proof of the model.
+    ///
+    /// An aggregation's verifying key is derived again from the compiled models it aggregated
+    /// (found where `zkml aggregate` read them, or with --model), never taken from
+    /// aggregation.json: a key that differs is refused. That is a keygen per level (a minute or
+    /// more) unless this machine made the aggregation itself.
     EvmVerifier {
         /// A directory written by `zkml aggregate`, or by `zkml compile` and `zkml setup`.
         dir: PathBuf,
@@ -195,6 +200,10 @@ enum Command {
         /// refuse, e.g. a LayerNorm of a constant).
         #[arg(short, long)]
         input: Option<PathBuf>,
+        /// For an aggregation: a compiled model directory of its inner proofs, to derive its key
+        /// from (repeat for each model; by default the directories `zkml aggregate` was given).
+        #[arg(short = 'm', long = "model", value_name = "MODEL_DIR")]
+        models: Vec<PathBuf>,
     },
     /// Verify a proof with the EVM verifier of DIR: in an embedded EVM (revm) by default, or
     /// deployed to the node at --rpc. Exit status 0 only if the verifier accepts.

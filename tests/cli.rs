@@ -533,6 +533,66 @@ fn two_models_aggregate_in_two_levels_and_verify_on_anvil() {
     let second = entries[1]["first_instance"].as_u64().unwrap() as usize;
     assert_deployed_verifier_accepts_only(&agg, second, 300);
     library_checks_of_an_aggregation(&agg, &order);
+    assert_aggregation_key_is_derived(&agg, &[&mlp, &cnn]);
+}
+
+/// Finding 3 of the soundness review: `zkml evm-verifier` derives an aggregation's key from the
+/// compiled models instead of trusting `aggregation.json`. On a copy of `agg` that does not say
+/// where its models are, it asks for them (`--model`); given them, on a machine that never made
+/// this aggregation (an empty shape cache) it derives both levels by keygen and writes the same
+/// verifier as the aggregating machine; a key of another circuit (two of its fixed commitments
+/// swapped: still a well-formed key) is refused, and no verifier is written for it.
+fn assert_aggregation_key_is_derived(agg: &Path, models: &[&Path]) {
+    use zkml_prover::halo2_proofs::halo2curves::serde::SerdeObject;
+    let copy = |name: &str| {
+        let to = agg.with_file_name(format!("{}-{name}", agg.file_name().unwrap().to_string_lossy()));
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["proof.json", "aggregation.json", "manifest.json"] {
+            std::fs::copy(agg.join(f), to.join(f)).unwrap();
+        }
+        to
+    };
+    let elsewhere = copy("elsewhere");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(elsewhere.join("manifest.json")).unwrap()).unwrap();
+    for entry in manifest["proofs"].as_array_mut().unwrap() {
+        assert!(entry["model_dir"].as_str().is_some_and(|d| Path::new(d).is_absolute()), "{entry}");
+        entry.as_object_mut().unwrap().remove("model_dir");
+    }
+    assert!(manifest["groups"][0]["config"]["num_advice"].as_u64().is_some(), "{manifest}");
+    std::fs::write(elsewhere.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let e = elsewhere.to_str().unwrap();
+    let unknown = zkml(&["evm-verifier", e]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(text(&unknown).contains("--model") && !elsewhere.join("Verifier.bin").exists(), "{}", text(&unknown));
+
+    let fresh_cache = agg.with_file_name("fresh-shape-cache");
+    let mut args = vec!["evm-verifier", e];
+    for m in models {
+        args.extend(["-m", m.to_str().unwrap()]);
+    }
+    let derived = Command::new(env!("CARGO_BIN_EXE_zkml")).args(&args).env("ZKML_AGG_CACHE", &fresh_cache).output().unwrap();
+    assert!(derived.status.success(), "{}", text(&derived));
+    assert_eq!(std::fs::read_dir(&fresh_cache).unwrap().count(), 2, "a shape derived for each level");
+    assert_eq!(std::fs::read(elsewhere.join("Verifier.bin")).unwrap(), std::fs::read(agg.join("Verifier.bin")).unwrap());
+
+    let forged = copy("forged-key");
+    let mut aggregation: serde_json::Value = serde_json::from_slice(&std::fs::read(forged.join("aggregation.json")).unwrap()).unwrap();
+    let proof: zkml_aggregator::AggregatedProof = serde_json::from_value(aggregation.clone()).unwrap();
+    let vk = proof.verifying_key().unwrap();
+    let (a, b) = (vk.fixed_commitments()[0].to_raw_bytes(), vk.fixed_commitments()[1].to_raw_bytes());
+    assert_ne!(a, b);
+    let mut bytes = proof.vk.clone();
+    let find = |bytes: &[u8], point: &[u8]| bytes.windows(point.len()).position(|w| w == point).expect("a fixed commitment in the key bytes");
+    let (i, j) = (find(&bytes, &a), find(&bytes, &b));
+    bytes[i..i + a.len()].copy_from_slice(&b);
+    bytes[j..j + b.len()].copy_from_slice(&a);
+    assert!(zkml_aggregator::read_aggregation_vk(&bytes, proof.config).is_ok(), "the forged key is well formed");
+    aggregation["vk"] = format!("0x{}", hex::encode(&bytes)).into();
+    std::fs::write(forged.join("aggregation.json"), serde_json::to_vec(&aggregation).unwrap()).unwrap();
+    let refused = zkml(&["evm-verifier", forged.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("not the key of an aggregation of the models"), "{}", text(&refused));
+    assert!(!forged.join("Verifier.bin").exists());
 }
 
 /// The checks of [`two_models_aggregate_in_two_levels_and_verify_on_anvil`] made through the

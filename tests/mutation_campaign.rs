@@ -201,7 +201,7 @@ fn mutated_proofs_and_public_inputs_are_all_rejected() {
     // The model with its direct verifier (written into a copy: fixtures are shared).
     let flags = ["--context-word"];
     let model_dir = fixtures::copy_of(&fixtures::model("mlp", &flags).dir, &dir.join("mlp"));
-    write_evm_verifier(&model_dir, &Tools::find(&repo())).expect("direct verifier");
+    write_evm_verifier(&model_dir, &Tools::find(&repo()), &[]).expect("direct verifier");
     let (bytecode, _) = load_verifier(&model_dir).unwrap();
     let model = CompiledModel::load(&model_dir).unwrap();
     let srs = model_srs(&model).unwrap();

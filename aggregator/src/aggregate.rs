@@ -5,7 +5,7 @@ use crate::error::{catch_panic, AggregatorError, Result};
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     halo2curves::ff::PrimeField,
-    plonk::{create_proof, keygen_pk2, verify_proof, ProvingKey, VerifyingKey},
+    plonk::{create_proof, keygen_pk2, keygen_vk_custom, verify_proof, ProvingKey, VerifyingKey},
     poly::{
         commitment::{Params, ParamsProver},
         kzg::{
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::{
     halo2::{
         aggregation::{AggregationCircuit, VerifierUniversality},
-        PoseidonTranscript, POSEIDON_SPEC,
+        gen_dummy_snark_from_protocol, PoseidonTranscript, POSEIDON_SPEC,
     },
     snark_verifier::{
         halo2_base::gates::circuit::CircuitBuilderStage,
@@ -32,6 +32,7 @@ use snark_verifier_sdk::{
             AccumulationDecider, AccumulatorEncoding,
         },
         system::halo2::{compile, transcript::evm::EvmTranscript, Config},
+        verifier::plonk::PlonkProtocol,
         verifier::SnarkVerifier,
     },
     CircuitExt, NativeLoader, PlonkVerifier, BITS, LIMBS, SHPLONK,
@@ -193,7 +194,6 @@ pub fn snark_from_parts(
     instances: Vec<Vec<Fr>>,
     proof: Vec<u8>,
 ) -> Result<Snark> {
-    let vk_k = vk.get_domain().k();
     let columns = vk.cs().num_instance_columns();
     if instances.len() != columns {
         return Err(AggregatorError::InvalidInput(format!(
@@ -205,7 +205,14 @@ pub fn snark_from_parts(
         return Err(AggregatorError::InvalidInput("empty inner proof".into()));
     }
     let num_instance = instances.iter().map(Vec::len).collect::<Vec<_>>();
-    let protocol = catch_panic("compiling the inner protocol", || {
+    Ok(Snark::new(model_protocol(params, vk, num_instance)?, instances, proof))
+}
+
+/// The protocol snark-verifier checks for a plain model proof of `vk` with `num_instance` public
+/// inputs per column (`params` as for [`snark_from_parts`]).
+fn model_protocol(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, num_instance: Vec<usize>) -> Result<PlonkProtocol<G1Affine>> {
+    let vk_k = vk.get_domain().k();
+    catch_panic("compiling the inner protocol", || {
         let config = Config::kzg().with_num_instance(num_instance);
         match params.k().cmp(&vk_k) {
             std::cmp::Ordering::Equal => Ok(compile(params, vk, config)),
@@ -219,8 +226,44 @@ pub fn snark_from_parts(
                 params.k()
             ))),
         }
-    })?;
-    Ok(Snark::new(protocol, instances, proof))
+    })
+}
+
+/// The protocol of a first-level aggregation (its verifying key `vk`, `instances` public inputs
+/// in one column of which the first 12 are its accumulator), as a further aggregation checks it.
+fn group_protocol(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: usize) -> PlonkProtocol<G1Affine> {
+    compile(params, vk, Config::kzg().with_num_instance(vec![instances]).with_accumulator_indices(AggregationCircuit::accumulator_indices()))
+}
+
+/// A stand-in for a model proof of `vk` with `instances` public inputs: the right shape for
+/// aggregation keygen (which reads only the protocol), but no valid proof.
+pub fn placeholder_model_snark(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: usize) -> Result<Snark> {
+    Ok(gen_dummy_snark_from_protocol::<SHPLONK>(model_protocol(params, vk, vec![instances])?))
+}
+
+/// A stand-in for a first-level aggregation of verifying key `vk` (over `params`, its own degree)
+/// with `instances` public inputs, accumulator included: see [`placeholder_model_snark`].
+pub fn placeholder_group_snark(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: usize) -> Result<Snark> {
+    catch_panic("compiling a group protocol", || Ok(gen_dummy_snark_from_protocol::<SHPLONK>(group_protocol(params, vk, instances))))
+}
+
+/// Derives the shape of the aggregation of `snarks` (real proofs or placeholders: keygen reads
+/// only their protocols) laid out with `config`, at the degree of `params`: the same circuit
+/// [`aggregate`] makes keys for, so the same verifying key when `config` is the one it used. This
+/// is how a verifier re-derives a key it was handed instead of trusting it.
+pub fn derive_shape(params: &ParamsKZG<Bn256>, snarks: &[Snark], config: AggregationConfigParams) -> Result<AggregationShape> {
+    if config.degree != params.k() {
+        return Err(AggregatorError::InvalidInput(format!("the aggregation config is for degree {}, the SRS has {}", config.degree, params.k())));
+    }
+    check_aggregation_config(config)?;
+    let inner_accumulators = carries_accumulators(snarks)?;
+    catch_panic("deriving an aggregation key", || {
+        let mut circuit = AggregationCircuit::new::<SHPLONK>(CircuitBuilderStage::Keygen, config, params, snarks.to_vec(), VerifierUniversality::None);
+        circuit.expose_previous_instances(inner_accumulators);
+        // Uncompressed selectors, as `aggregation_keys` makes them.
+        let vk = keygen_vk_custom(params, &circuit, false).map_err(halo2_error("keygen"))?;
+        Ok(AggregationShape { config, break_points: circuit.break_points(), vk: vk.to_bytes(SerdeFormat::RawBytes) })
+    })
 }
 
 /// Aggregates `snarks` (in order) into one EVM-verifiable proof with snark-verifier-sdk's
@@ -282,13 +325,7 @@ pub fn read_aggregation_vk(
     config: AggregationConfigParams,
 ) -> Result<VerifyingKey<G1Affine>> {
     let bad = |m: String| AggregatorError::InvalidVerifyingKey(m);
-    if !(MIN_AGG_K..=MAX_AGG_K).contains(&config.degree)
-        || config.lookup_bits == 0
-        || config.lookup_bits >= config.degree as usize
-        || config.num_advice == 0
-    {
-        return Err(bad(format!("implausible aggregation config {config:?}")));
-    }
+    check_aggregation_config(config)?;
     if bytes.len() < 10 || bytes[0] != 0x02 {
         return Err(bad("not a halo2-axiom verifying key (bad version byte or too short)".into()));
     }
@@ -309,6 +346,19 @@ pub fn read_aggregation_vk(
         }
         Ok(vk)
     })
+}
+
+/// Refuses an aggregation config no aggregation of ours could have: a degree outside the
+/// supported range, no lookup bits or as many as the degree, no advice column.
+fn check_aggregation_config(config: AggregationConfigParams) -> Result<()> {
+    if !(MIN_AGG_K..=MAX_AGG_K).contains(&config.degree)
+        || config.lookup_bits == 0
+        || config.lookup_bits >= config.degree as usize
+        || config.num_advice == 0
+    {
+        return Err(AggregatorError::InvalidVerifyingKey(format!("implausible aggregation config {config:?}")));
+    }
+    Ok(())
 }
 
 fn deciding_key(params: &ParamsKZG<Bn256>) -> KzgDecidingKey<Bn256> {
@@ -395,11 +445,7 @@ pub fn aggregate_to_snark(params: &ParamsKZG<Bn256>, snarks: Vec<Snark>, shape: 
         let keys = aggregation_keys(params, &snarks, shape)?;
         let (circuit, instances) = prover_circuit(params, snarks, &keys)?;
         let proof = prove_poseidon(params, &keys.pk, circuit, &instances).map_err(halo2_error("prove"))?;
-        let protocol = compile(
-            params,
-            keys.pk.get_vk(),
-            Config::kzg().with_num_instance(vec![instances.len()]).with_accumulator_indices(AggregationCircuit::accumulator_indices()),
-        );
+        let protocol = group_protocol(params, keys.pk.get_vk(), instances.len());
         let snark = Snark::new(protocol, vec![instances], proof);
         check_inner(0, &snark, &deciding_key(params)).map_err(|e| AggregatorError::SelfCheckFailed(e.to_string()))?;
         Ok(InnerAggregation { snark, shape: keys.shape() })

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use zkml_prover::artifact::srs_fingerprint;
 use zkml_prover::srs::SrsStore;
 
-use crate::aggregate::{aggregate_to_snark, aggregate_with_shape, AggregationShape};
+use crate::aggregate::{aggregate_to_snark, aggregate_with_shape, derive_shape, AggregationConfigParams, AggregationShape};
 use crate::error::{AggregatorError, Result};
 use crate::{plan_aggregation_k, AggregatedProof, Snark};
 
@@ -65,7 +65,7 @@ pub enum Grouping {
 }
 
 /// One first-level group of a two-level aggregation, as recorded in the manifest.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroupRecord {
     /// Index (in the order given) of the group's first proof.
     pub first_proof: usize,
@@ -75,6 +75,21 @@ pub struct GroupRecord {
     pub degree: u32,
     /// SHA-256 of the group circuit's verifying key, hex (a constant of the final circuit).
     pub vk_hash: String,
+    /// The group circuit's configuration, from which its key is derived again
+    /// ([`crate::derive`]); absent in manifests of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<AggregationConfigParams>,
+}
+
+impl PartialEq for GroupRecord {
+    fn eq(&self, other: &Self) -> bool {
+        let configs_equal = match (&self.config, &other.config) {
+            (Some(a), Some(b)) => same_config(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        (self.first_proof, self.proofs, self.degree, &self.vk_hash) == (other.first_proof, other.proofs, other.degree, &other.vk_hash) && configs_equal
+    }
 }
 
 /// A step of [`aggregate_planned`], reported as it starts: each takes minutes, and a caller
@@ -229,6 +244,22 @@ impl ShapeCache {
         }
     }
 
+    /// The shape of the aggregation of `snarks` at the degree of `params` laid out with `config`:
+    /// the cached one when it has that config (made by this machine's own keygen), else derived
+    /// by keygen ([`derive_shape`], a minute or more) and cached if nothing was.
+    pub(crate) fn derived(&self, params: &ParamsKZG<Bn256>, snarks: &[Snark], config: AggregationConfigParams) -> Result<AggregationShape> {
+        let path = self.path(snarks, halo2_proofs::poly::commitment::Params::k(params))?;
+        let cached = Self::load_from(&path)?;
+        if let Some(shape) = cached.as_ref().filter(|s| same_config(&s.config, &config)) {
+            return Ok(shape.clone());
+        }
+        let shape = derive_shape(params, snarks, config)?;
+        if cached.is_none() {
+            crate::workflow::write_json(&path, &shape)?;
+        }
+        Ok(shape)
+    }
+
     /// Aggregates `snarks` at the degree of `params` with `aggregate` (one of the two transcripts),
     /// laid out as the cached shape says, and caches the shape of a first aggregation.
     fn aggregate_cached<T>(
@@ -246,6 +277,11 @@ impl ShapeCache {
         }
         Ok(made)
     }
+}
+
+/// Whether two aggregation configs lay the circuit out alike (the type has no `PartialEq`).
+pub(crate) fn same_config(a: &AggregationConfigParams, b: &AggregationConfigParams) -> bool {
+    (a.degree, a.num_advice, a.num_lookup_advice, a.num_fixed, a.lookup_bits) == (b.degree, b.num_advice, b.num_lookup_advice, b.num_fixed, b.lookup_bits)
 }
 
 /// The degree `degree` asks for when aggregating `snarks` in one circuit, planned once per set of
@@ -325,6 +361,7 @@ pub fn aggregate_planned(
                     proofs: group.len(),
                     degree: k,
                     vk_hash: hex::encode(Sha256::digest(&made.shape.vk)),
+                    config: Some(made.shape.config),
                 });
                 inner.push(made.snark);
             }

@@ -45,6 +45,7 @@
 
 pub mod aggregate;
 pub mod calldata;
+pub mod derive;
 pub mod error;
 pub mod grouping;
 pub mod revm;

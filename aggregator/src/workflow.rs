@@ -23,6 +23,7 @@ use zkml_prover::proof::{fr_to_hex, verify as verify_model_proof, NamedCommitmen
 use zkml_prover::srs::SrsStore;
 use zkml_prover::{keys, ProverError};
 
+use crate::derive::check_aggregation_key;
 use crate::error::{AggregatorError, Result};
 use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
 use crate::rpc::{deploy_and_verify, RpcOutcome};
@@ -92,6 +93,10 @@ pub struct InnerProofEntry {
     pub model_hash: String,
     /// The model file it was compiled from.
     pub model_source: String,
+    /// The compiled model directory it was aggregated with (absolute): where
+    /// `zkml evm-verifier` looks for the model to derive the keys again, unless told otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model_dir: String,
     /// Index of its first public input in the aggregated proof's `instances` (after the 12
     /// accumulator limbs and the earlier proofs').
     pub first_instance: usize,
@@ -169,7 +174,8 @@ pub fn aggregate_proofs(
             )));
         }
         let vk = keys::load_vk(dir, &model, &inner_srs.params)?;
-        models.push((hex::encode(model.hash()), model, vk, inner_srs));
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        models.push((hex::encode(model.hash()), model, vk, inner_srs, dir));
     }
     let mut snarks = Vec::with_capacity(proofs.len());
     let mut entries = Vec::with_capacity(proofs.len());
@@ -184,7 +190,7 @@ pub fn aggregate_proofs(
                 file.transcript
             )));
         }
-        let (hash, model, vk, inner_srs) = models.iter().find(|(h, ..)| *h == file.model_hash).ok_or_else(|| {
+        let (hash, model, vk, inner_srs, dir) = models.iter().find(|(h, ..)| *h == file.model_hash).ok_or_else(|| {
             AggregatorError::InvalidInput(format!(
                 "{} is a proof of a model that was not given (model hash {}); pass its compiled directory with --model",
                 path.display(),
@@ -201,6 +207,7 @@ pub fn aggregate_proofs(
             file: path.display().to_string(),
             model_hash: hash.clone(),
             model_source: model.source.clone(),
+            model_dir: dir.display().to_string(),
             first_instance: next_instance,
             instances: instances.len(),
             layout: model.quantized.public_sections().iter().map(ToString::to_string).collect(),
@@ -331,9 +338,13 @@ impl std::fmt::Display for VerifierKind {
 /// *direct* verifier of the model's own proofs (`zkml prove --evm`), written only if its runtime
 /// bytecode fits EIP-170; otherwise [`AggregatorError::VerifierTooLarge`] and nothing is written
 /// (see [`write_aggregated_verifier_for_model`]).
-pub fn write_evm_verifier(dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
+///
+/// An aggregation's verifying key is not taken on trust from `aggregation.json`: it is derived
+/// again from the compiled models ([`crate::derive`]), looked for in `model_dirs` and then where
+/// the manifest recorded them, and a key that differs is refused.
+pub fn write_evm_verifier(dir: &Path, tools: &Tools, model_dirs: &[PathBuf]) -> Result<VerifierSummary> {
     if dir.join(AGGREGATION_FILE).exists() {
-        return write_aggregation_verifier(dir, tools);
+        return write_aggregation_verifier(dir, tools, model_dirs);
     }
     if CompiledModel::path_in(dir).exists() {
         return write_direct_verifier(dir, tools);
@@ -344,7 +355,7 @@ pub fn write_evm_verifier(dir: &Path, tools: &Tools) -> Result<VerifierSummary> 
     )))
 }
 
-fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierSummary> {
+fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools, model_dirs: &[PathBuf]) -> Result<VerifierSummary> {
     let aggregated = load_aggregation(agg_dir)?;
     let manifest = load_manifest(agg_dir)?;
     let srs = SrsStore::default_location().params(aggregated.config.degree)?;
@@ -364,6 +375,7 @@ fn write_aggregation_verifier(agg_dir: &Path, tools: &Tools) -> Result<VerifierS
         )));
     }
     let vk = aggregated.verifying_key()?;
+    check_aggregation_key(&manifest, aggregated.config, &aggregated.vk, model_dirs)?;
     let source = verifier_solidity(&srs.params, &vk, aggregated.instances.len())?;
     let bytecode = compile_solidity(&tools.solc, &source)?;
     let record = VerifierRecord {
@@ -480,7 +492,7 @@ pub fn write_aggregated_verifier_for_model(model_dir: &Path, sample: Option<&[Ve
     let sample_path = agg_dir.join("sample-proof.json");
     sample.save(&sample_path)?;
     let summary = aggregate_proofs(&[model_dir.to_path_buf()], &[sample_path], &agg_dir, Degree::Fits, Grouping::Auto, &|_| {})?;
-    let verifier = write_aggregation_verifier(&agg_dir, tools)?;
+    let verifier = write_aggregation_verifier(&agg_dir, tools, &[model_dir.to_path_buf()])?;
     Ok((agg_dir, summary, verifier))
 }
 
