@@ -354,6 +354,12 @@ fn parse_per_tensor(s: &str) -> Result<PerTensor, String> {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a write to a closed pipe (`zkml forward … | head`) would panic in
+    // println!; a command-line tool ends quietly there instead.
+    // SAFETY: called first thing, before any thread starts; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match commands::run(cli.command) {
         Ok(code) => code,

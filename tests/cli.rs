@@ -231,8 +231,17 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(layer.status.code(), Some(2));
     assert!(text(&layer).contains("layer "), "an overflow inside the model names the layer: {}", text(&layer));
 
-    // Proving before setup says what to do.
+    // A reader that stops early (`| head`) ends the command quietly: no panic on a closed pipe.
     let input = example.join("input.json");
+    let piped = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$0\" forward {c} --input {} | true", input.display()))
+        .arg(env!("CARGO_BIN_EXE_zkml"))
+        .output()
+        .unwrap();
+    assert!(!text(&piped).contains("panicked") && !text(&piped).contains("Broken pipe"), "{}", text(&piped));
+
+    // Proving before setup says what to do.
     let no_keys = zkml(&["prove", c, "--input", input.to_str().unwrap(), "-o", dir.join("p.json").to_str().unwrap()]);
     assert_eq!(no_keys.status.code(), Some(2));
     assert!(text(&no_keys).contains("zkml setup"), "{}", text(&no_keys));
