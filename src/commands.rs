@@ -45,7 +45,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Salt => {
-            println!("{}", proof::fr_to_hex(&Salts::random_salt()));
+            println!("{}", zkml_prover::field::fr_to_hex(&Salts::random_salt()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { dir, proof, input, salts } => verify(&dir, &proof, input.as_deref(), &parse_salts(&salts)?),
@@ -147,7 +147,7 @@ fn compile(
             model
         }
         None => {
-            let config = QuantizeConfig { scale_bits: scale, range_bits: range_bits.unwrap_or(QuantizeConfig::default().range_bits), activation_bound: None };
+            let config = QuantizeConfig { scale_bits: scale, range_bits: range_bits.unwrap_or(QuantizeConfig::default().range_bits) };
             step("importing and quantizing", || compile_model(model_path, config)).with_context(|| format!("compiling {}", model_path.display()))?
         }
     };
@@ -166,7 +166,7 @@ fn compile(
         model.quantized.nodes.len(),
         output.display(),
         model.quantized.config.scale_bits,
-        model.quantized.dequantize(model.quantized.activation_range().highest() as i64),
+        model.quantized.dequantize(model.ranges().activation.highest() as i64),
     );
     eprintln!(
         "circuit: k = {} ({} rows), {} advice{} + {} lookup columns, {} rows used, {} range checks, {} public inputs",

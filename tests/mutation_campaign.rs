@@ -23,7 +23,8 @@ use zkml_aggregator::{deploy, verify_at, verify_in_revm};
 use zkml_prover::artifact::CompiledModel;
 use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
 use zkml_prover::keys::{load_vk, model_srs};
-use zkml_prover::proof::{fr_from_hex, fr_to_hex, verify_raw_with, ProofFile, TranscriptKind};
+use zkml_prover::field::{fr_from_hex, fr_to_hex};
+use zkml_prover::proof::{verify_raw_with, ProofFile, TranscriptKind};
 
 /// How many mutations of the campaign also go to anvil by default (each is an RPC round trip;
 /// `ZKML_MUTATIONS_ANVIL` sets it).

@@ -2,9 +2,9 @@
 //! the snark-verifier `AggregationCircuit` with a keccak transcript, ready for the EVM.
 
 use crate::error::{catch_panic, AggregatorError, Result};
+use crate::snark::{carries_accumulators, check_inner, deciding_key, exposed_instance_counts, group_protocol, ACCUMULATOR_LIMBS};
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
-    halo2curves::ff::PrimeField,
     plonk::{create_proof, keygen_pk2, keygen_vk_custom, verify_proof, ProvingKey, VerifyingKey},
     poly::{
         commitment::{Params, ParamsProver},
@@ -22,20 +22,17 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::{
     halo2::{
-        aggregation::{AggregationCircuit, VerifierUniversality},
-        gen_dummy_snark_from_protocol, PoseidonTranscript, POSEIDON_SPEC,
+        aggregation::{AggregationCircuit, VerifierUniversality}, PoseidonTranscript, POSEIDON_SPEC,
     },
     snark_verifier::{
         halo2_base::gates::circuit::CircuitBuilderStage,
         pcs::{
-            kzg::{KzgDecidingKey, LimbsEncoding},
+            kzg::LimbsEncoding,
             AccumulationDecider, AccumulatorEncoding,
         },
-        system::halo2::{compile, transcript::evm::EvmTranscript, Config},
-        verifier::plonk::PlonkProtocol,
-        verifier::SnarkVerifier,
+        system::halo2::transcript::evm::EvmTranscript,
     },
-    CircuitExt, NativeLoader, PlonkVerifier, BITS, LIMBS, SHPLONK,
+    CircuitExt, NativeLoader, BITS, LIMBS, SHPLONK,
 };
 
 pub use snark_verifier_sdk::halo2::aggregation::AggregationConfigParams;
@@ -114,9 +111,6 @@ fn machine_memory_gib() -> f64 {
         .map_or(f64::INFINITY, |kib| kib / (1024.0 * 1024.0))
 }
 
-/// Number of public inputs that encode the KZG accumulator: 4 coordinates × 3 limbs of 88 bits.
-pub const ACCUMULATOR_LIMBS: usize = 4 * LIMBS;
-
 /// Smallest and largest aggregation degree accepted (the circuit needs ~2^18 rows of cells even for
 /// one proof; above 2^26 rows proving does not fit on a 24 GiB machine).
 pub const MIN_AGG_K: u32 = 16;
@@ -178,73 +172,6 @@ impl AggregatedProof {
     pub fn verifying_key(&self) -> Result<VerifyingKey<G1Affine>> {
         read_aggregation_vk(&self.vk, self.config)
     }
-}
-
-/// Builds the [`Snark`] for an inner proof made with snark-verifier-sdk's Poseidon transcript and
-/// SHPLONK (`gen_proof_shplonk` / `gen_snark_shplonk`), from its verifying key, public inputs (one
-/// vector per instance column) and proof bytes.
-///
-/// `params` may be the inner SRS (degree = the vk's k) or any larger SRS with the same secret,
-/// e.g. the aggregation SRS: a downsized copy is made then. The inner circuit must not itself carry
-/// an accumulator (plain circuits only). Errors if the instance column count does not match the vk
-/// or the SRS is smaller than the circuit. The proof itself is checked later, by [`aggregate`].
-pub fn snark_from_parts(
-    params: &ParamsKZG<Bn256>,
-    vk: &VerifyingKey<G1Affine>,
-    instances: Vec<Vec<Fr>>,
-    proof: Vec<u8>,
-) -> Result<Snark> {
-    let columns = vk.cs().num_instance_columns();
-    if instances.len() != columns {
-        return Err(AggregatorError::InvalidInput(format!(
-            "the verifying key has {columns} instance column(s) but {} were given",
-            instances.len()
-        )));
-    }
-    if proof.is_empty() {
-        return Err(AggregatorError::InvalidInput("empty inner proof".into()));
-    }
-    let num_instance = instances.iter().map(Vec::len).collect::<Vec<_>>();
-    Ok(Snark::new(model_protocol(params, vk, num_instance)?, instances, proof))
-}
-
-/// The protocol snark-verifier checks for a plain model proof of `vk` with `num_instance` public
-/// inputs per column (`params` as for [`snark_from_parts`]).
-fn model_protocol(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, num_instance: Vec<usize>) -> Result<PlonkProtocol<G1Affine>> {
-    let vk_k = vk.get_domain().k();
-    catch_panic("compiling the inner protocol", || {
-        let config = Config::kzg().with_num_instance(num_instance);
-        match params.k().cmp(&vk_k) {
-            std::cmp::Ordering::Equal => Ok(compile(params, vk, config)),
-            std::cmp::Ordering::Greater => {
-                let mut small = params.clone();
-                small.downsize(vk_k);
-                Ok(compile(&small, vk, config))
-            }
-            std::cmp::Ordering::Less => Err(AggregatorError::InvalidInput(format!(
-                "the SRS has degree {} but the inner circuit needs {vk_k}",
-                params.k()
-            ))),
-        }
-    })
-}
-
-/// The protocol of a first-level aggregation (its verifying key `vk`, `instances` public inputs
-/// in one column of which the first 12 are its accumulator), as a further aggregation checks it.
-fn group_protocol(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: usize) -> PlonkProtocol<G1Affine> {
-    compile(params, vk, Config::kzg().with_num_instance(vec![instances]).with_accumulator_indices(AggregationCircuit::accumulator_indices()))
-}
-
-/// A stand-in for a model proof of `vk` with `instances` public inputs: the right shape for
-/// aggregation keygen (which reads only the protocol), but no valid proof.
-pub fn placeholder_model_snark(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: usize) -> Result<Snark> {
-    Ok(gen_dummy_snark_from_protocol::<SHPLONK>(model_protocol(params, vk, vec![instances])?))
-}
-
-/// A stand-in for a first-level aggregation of verifying key `vk` (over `params`, its own degree)
-/// with `instances` public inputs, accumulator included: see [`placeholder_model_snark`].
-pub fn placeholder_group_snark(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: usize) -> Result<Snark> {
-    catch_panic("compiling a group protocol", || Ok(gen_dummy_snark_from_protocol::<SHPLONK>(group_protocol(params, vk, instances))))
 }
 
 /// Derives the shape of the aggregation of `snarks` (real proofs or placeholders: keygen reads
@@ -359,70 +286,6 @@ fn check_aggregation_config(config: AggregationConfigParams) -> Result<()> {
         return Err(AggregatorError::InvalidVerifyingKey(format!("implausible aggregation config {config:?}")));
     }
     Ok(())
-}
-
-fn deciding_key(params: &ParamsKZG<Bn256>) -> KzgDecidingKey<Bn256> {
-    (params.get_g()[0], params.g2(), params.s_g2()).into()
-}
-
-/// Verifies one inner proof natively (Poseidon transcript, SHPLONK, final pairing; for an inner
-/// aggregation also the pairing of the accumulator it carries).
-fn check_inner(index: usize, snark: &Snark, dk: &KzgDecidingKey<Bn256>) -> Result<()> {
-    let invalid = |reason: String| AggregatorError::InnerProofInvalid { index, reason };
-    let counts = snark.instances.iter().map(Vec::len).collect::<Vec<_>>();
-    if snark.protocol.num_instance != counts {
-        return Err(AggregatorError::InvalidInput(format!(
-            "inner proof #{index}: the protocol expects instance counts {:?} but {counts:?} were given",
-            snark.protocol.num_instance
-        )));
-    }
-    catch_panic("verifying an inner proof", || {
-        let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(
-            snark.proof(),
-            POSEIDON_SPEC.clone(),
-        );
-        let proof = PlonkVerifier::<SHPLONK>::read_proof(
-            dk,
-            &snark.protocol,
-            &snark.instances,
-            &mut transcript,
-        )
-        .map_err(|e| invalid(format!("malformed proof: {e:?}")))?;
-        PlonkVerifier::<SHPLONK>::verify(dk, &snark.protocol, &snark.instances, &proof).map_err(
-            |e| {
-                invalid(format!(
-                    "{e:?} (an invalid proof, wrong public inputs, or an SRS with another secret)"
-                ))
-            },
-        )
-    })
-}
-
-/// Whether the proofs to aggregate are themselves aggregations, each carrying a KZG accumulator in
-/// its first 12 public inputs (all are, or none is: snark-verifier re-exposes the inner public
-/// inputs past the same offset for every proof).
-fn carries_accumulators(snarks: &[Snark]) -> Result<bool> {
-    let aggregation: Vec<Vec<(usize, usize)>> = vec![(0..ACCUMULATOR_LIMBS).map(|row| (0, row)).collect()];
-    let carrying = snarks.iter().filter(|s| !s.protocol.accumulator_indices.is_empty()).count();
-    if let Some(index) = snarks.iter().position(|s| !s.protocol.accumulator_indices.is_empty() && s.protocol.accumulator_indices != aggregation) {
-        return Err(AggregatorError::InvalidInput(format!(
-            "inner proof #{index} carries an accumulator elsewhere than in its first {ACCUMULATOR_LIMBS} public inputs"
-        )));
-    }
-    match carrying {
-        0 => Ok(false),
-        n if n == snarks.len() => Ok(true),
-        _ => Err(AggregatorError::InvalidInput(
-            "some inner proofs are aggregations and some are not; aggregate plain proofs and aggregations separately".into(),
-        )),
-    }
-}
-
-/// Number of public inputs each proof contributes to its aggregation: all of a plain proof's, or
-/// an inner aggregation's less the accumulator it carries (folded into the new one).
-fn exposed_instance_counts(snarks: &[Snark]) -> Result<Vec<usize>> {
-    let skipped = if carries_accumulators(snarks)? { ACCUMULATOR_LIMBS } else { 0 };
-    Ok(snarks.iter().map(|s| s.instances.iter().map(Vec::len).sum::<usize>().saturating_sub(skipped)).collect())
 }
 
 /// An aggregation proved with snark-verifier's Poseidon transcript: a proof that another
@@ -630,27 +493,6 @@ pub(crate) fn verify_evm_native(
         .map_err(|e| AggregatorError::SelfCheckFailed(format!("accumulator pairing: {e:?}")))
 }
 
-/// Field elements as `0x` + 64 big-endian hex digits (the EVM's `uint256`).
-pub(crate) fn fr_to_hex(x: &Fr) -> String {
-    let mut be = x.to_repr();
-    be.as_mut().reverse();
-    format!("0x{}", hex::encode(be.as_ref()))
-}
-
-/// Parses [`fr_to_hex`]'s format; errors on bad hex or a value ≥ the field modulus.
-pub(crate) fn fr_from_hex(s: &str) -> std::result::Result<Fr, String> {
-    let digits = s.strip_prefix("0x").unwrap_or(s);
-    let bytes = hex::decode(digits).map_err(|e| format!("{s}: {e}"))?;
-    if bytes.len() != 32 {
-        return Err(format!("{s}: expected 32 bytes, got {}", bytes.len()));
-    }
-    let mut repr = <Fr as PrimeField>::Repr::default();
-    for (dst, src) in repr.as_mut().iter_mut().zip(bytes.iter().rev()) {
-        *dst = *src;
-    }
-    Option::from(Fr::from_repr(repr)).ok_or_else(|| format!("{s}: not below the field modulus"))
-}
-
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -665,7 +507,8 @@ mod hex_bytes {
 }
 
 mod hex_frs {
-    use super::{fr_from_hex, fr_to_hex, Fr};
+    use super::Fr;
+    use zkml_prover::field::{fr_from_hex, fr_to_hex};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(xs: &[Fr], s: S) -> Result<S::Ok, S::Error> {
@@ -683,16 +526,6 @@ mod hex_frs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fr_hex_round_trip() {
-        let x = Fr::from(0x1234_5678_9abc_def0u64);
-        let h = fr_to_hex(&x);
-        assert_eq!(h, format!("0x{:0>64}", "123456789abcdef0"));
-        assert_eq!(fr_from_hex(&h).unwrap(), x);
-        assert!(fr_from_hex(&format!("0x{}", "ff".repeat(32))).is_err());
-        assert!(fr_from_hex("0x12").is_err());
-    }
 
     #[test]
     fn bad_vk_bytes_are_errors() {

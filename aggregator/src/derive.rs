@@ -19,10 +19,11 @@ use zkml_prover::artifact::{srs_fingerprint, CompiledModel};
 use zkml_prover::srs::SrsStore;
 use zkml_prover::keys;
 
-use crate::aggregate::{placeholder_group_snark, placeholder_model_snark, read_aggregation_vk, AggregationConfigParams};
+use crate::aggregate::{read_aggregation_vk, AggregationConfigParams};
+use crate::snark::{placeholder_group_snark, placeholder_model_snark};
 use crate::error::{AggregatorError, Result};
 use crate::grouping::ShapeCache;
-use crate::workflow::{AggregationManifest, InnerProofEntry};
+use crate::records::{AggregationManifest, InnerProofEntry};
 use crate::{Snark, ACCUMULATOR_LIMBS};
 
 /// Checks that `vk` (as stored in `aggregation.json`, with its `config`) is the verifying key of

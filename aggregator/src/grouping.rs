@@ -31,6 +31,7 @@ use zkml_prover::srs::SrsStore;
 
 use crate::aggregate::{aggregate_to_snark, aggregate_with_shape, derive_shape, AggregationConfigParams, AggregationShape};
 use crate::error::{AggregatorError, Result};
+use crate::records::{same_config, write_json, GroupRecord};
 use crate::{plan_aggregation_k, AggregatedProof, Snark};
 
 /// How the degree `k` of the (final) aggregation circuit is chosen. A larger `k` spreads the same
@@ -62,34 +63,6 @@ pub enum Grouping {
     Auto,
     /// Two levels, in consecutive groups of at most this many proofs (the last may be smaller).
     GroupsOf(usize),
-}
-
-/// One first-level group of a two-level aggregation, as recorded in the manifest.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GroupRecord {
-    /// Index (in the order given) of the group's first proof.
-    pub first_proof: usize,
-    /// Number of proofs in the group.
-    pub proofs: usize,
-    /// Degree of the group's aggregation circuit.
-    pub degree: u32,
-    /// SHA-256 of the group circuit's verifying key, hex (a constant of the final circuit).
-    pub vk_hash: String,
-    /// The group circuit's configuration, from which its key is derived again
-    /// ([`crate::derive`]); absent in manifests of older versions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<AggregationConfigParams>,
-}
-
-impl PartialEq for GroupRecord {
-    fn eq(&self, other: &Self) -> bool {
-        let configs_equal = match (&self.config, &other.config) {
-            (Some(a), Some(b)) => same_config(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        (self.first_proof, self.proofs, self.degree, &self.vk_hash) == (other.first_proof, other.proofs, other.degree, &other.vk_hash) && configs_equal
-    }
 }
 
 /// A step of [`aggregate_planned`], reported as it starts: each takes minutes, and a caller
@@ -218,7 +191,7 @@ impl ShapeCache {
                     Err(AggregatorError::AggregationTooLarge(why)) => PlannedDegree::TooLarge(why),
                     Err(e) => return Err(e),
                 };
-                crate::workflow::write_json(&path, &planned)?;
+                write_json(&path, &planned)?;
                 planned
             }
         };
@@ -255,7 +228,7 @@ impl ShapeCache {
         }
         let shape = derive_shape(params, snarks, config)?;
         if cached.is_none() {
-            crate::workflow::write_json(&path, &shape)?;
+            write_json(&path, &shape)?;
         }
         Ok(shape)
     }
@@ -273,15 +246,10 @@ impl ShapeCache {
         let cached = Self::load_from(&path)?;
         let made = aggregate(params, snarks, cached.as_ref())?;
         if cached.is_none() {
-            crate::workflow::write_json(&path, &shape_of(&made))?;
+            write_json(&path, &shape_of(&made))?;
         }
         Ok(made)
     }
-}
-
-/// Whether two aggregation configs lay the circuit out alike (the type has no `PartialEq`).
-pub(crate) fn same_config(a: &AggregationConfigParams, b: &AggregationConfigParams) -> bool {
-    (a.degree, a.num_advice, a.num_lookup_advice, a.num_fixed, a.lookup_bits) == (b.degree, b.num_advice, b.num_lookup_advice, b.num_fixed, b.lookup_bits)
 }
 
 /// The degree `degree` asks for when aggregating `snarks` in one circuit, planned once per set of

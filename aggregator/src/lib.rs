@@ -48,17 +48,20 @@ pub mod calldata;
 pub mod derive;
 pub mod error;
 pub mod grouping;
+pub mod records;
 pub mod revm;
 pub mod rpc;
+pub mod snark;
 pub mod solc;
 pub mod solidity;
+pub mod verifier_files;
 pub mod workflow;
 
 pub use crate::aggregate::{
-    aggregate, aggregate_to_snark, read_aggregation_vk, InnerAggregation, snark_from_parts, AggregatedProof, AggregationConfigParams,
-    MultiPhaseThreadBreakPoints, Snark, ACCUMULATOR_LIMBS, DEFAULT_AGG_K, MAX_AGG_K, MIN_AGG_K, PLANNED_VERIFIER_SIZE,
-    estimated_verifier_size, plan_aggregation_k,
+    aggregate, aggregate_to_snark, read_aggregation_vk, InnerAggregation, AggregatedProof, AggregationConfigParams, MultiPhaseThreadBreakPoints, Snark,
+    DEFAULT_AGG_K, MAX_AGG_K, MIN_AGG_K, PLANNED_VERIFIER_SIZE, estimated_verifier_size, plan_aggregation_k,
 };
+pub use crate::snark::{snark_from_parts, ACCUMULATOR_LIMBS};
 pub use crate::calldata::encode_calldata;
 pub use crate::error::{AggregatorError, Result};
 pub use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};

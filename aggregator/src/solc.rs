@@ -115,3 +115,22 @@ mod tests {
         assert!(matches!(r, Err(AggregatorError::SolcSpawn { .. })), "{r:?}");
     }
 }
+
+/// External programs the aggregator runs.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    /// A `solc` answering `--standard-json` (the repository's shim over solc-js, or a native one).
+    pub solc: PathBuf,
+}
+
+impl Tools {
+    /// `ZKML_SOLC` if set, else `<repo>/.tools/bin/solc` (installed by `scripts/setup.sh`) if it
+    /// exists, else `solc` from `PATH`.
+    pub fn find(repo: &Path) -> Tools {
+        if let Some(solc) = std::env::var_os("ZKML_SOLC") {
+            return Tools { solc: solc.into() };
+        }
+        let local = repo.join(".tools").join("bin").join("solc");
+        Tools { solc: if local.exists() { local } else { PathBuf::from("solc") } }
+    }
+}

@@ -22,7 +22,7 @@ use crate::model::Graph;
 use crate::quantize::QuantizedModel;
 
 /// Version of every artifact format this crate writes; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// A model ready to set up and prove: what `zkml compile` writes to `DIR/model.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,18 +85,24 @@ impl CompiledModel {
                 return Err(ProverError::Artifact("model.json: float and quantized graphs differ".into()));
             }
         }
-        if crate::circuit::plan(&self.quantized)? != self.layout {
-            // Synthesis follows the planner; a layout it would not choose cannot match the keys.
-            return Err(ProverError::Artifact("model.json: the circuit layout does not fit the model".into()));
-        }
-        Ok(())
+        crate::circuit::check_layout(&self.quantized, &self.layout).map_err(|e| ProverError::Artifact(format!("model.json: {e}")))
+    }
+
+    /// The ranges its circuit checks values against (its plan's activation bound).
+    pub fn ranges(&self) -> crate::quantize::Ranges {
+        self.quantized.ranges_for(Some(self.layout.activation_bound))
+    }
+
+    /// Quantizes input `index` given as a flat row-major list, refusing a value its circuit
+    /// cannot prove.
+    pub fn quantize_input(&self, index: usize, values: &[f32]) -> Result<crate::tensor::Tensor<i64>, ProverError> {
+        self.quantized.quantize_input(index, values, &self.ranges())
     }
 
     /// The same model with other visibility settings, its circuit planned again for them.
     pub fn with_visibility(mut self, visibility: crate::visibility::VisibilitySettings) -> Result<Self, ProverError> {
         self.quantized.visibility = visibility;
         let layout = crate::circuit::plan(&self.quantized)?;
-        self.quantized.config.activation_bound = Some(layout.activation_bound);
         self.layout = layout;
         Ok(self)
     }

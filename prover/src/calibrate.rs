@@ -55,7 +55,7 @@ pub fn calibrate(graph: &Graph, scale_bits: u32, samples: &[Vec<f32>]) -> Result
         )));
     }
     // Measure with the widest range the quantizer allows, then narrow it.
-    let wide = QuantizedModel::from_graph(graph, QuantizeConfig { scale_bits, range_bits: 24, activation_bound: None })?;
+    let wide = QuantizedModel::from_graph(graph, QuantizeConfig { scale_bits, range_bits: 24 })?;
     let samples: Vec<&[Vec<f32>]> = samples.chunks(per_sample).collect();
     let mut max_abs: i64 = 0;
     let mut layers: Vec<LayerError> = graph
@@ -67,10 +67,10 @@ pub fn calibrate(graph: &Graph, scale_bits: u32, samples: &[Vec<f32>]) -> Result
         let q_inputs = sample
             .iter()
             .enumerate()
-            .map(|(j, values)| wide.quantize_input(j, values))
+            .map(|(j, values)| wide.quantize_input(j, values, &wide.ranges_for(None)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ProverError::Input(format!("calibration sample {i}: {e}")))?;
-        let trace = wide.forward(&q_inputs).map_err(|e| ProverError::Range(format!("calibration sample {i}: {e}")))?;
+        let trace = wide.forward(&q_inputs, &wide.ranges_for(None)).map_err(|e| ProverError::Range(format!("calibration sample {i}: {e}")))?;
         let float_inputs = graph
             .inputs
             .iter()

@@ -19,7 +19,7 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::halo2curves::ff::Field;
 use poseidon_primitives::poseidon::primitives::{Hash, Spec, VariableLengthIden3};
 
-use crate::gadgets::fe;
+use crate::field::fe;
 
 /// Width of the permutation state.
 pub const WIDTH: usize = 3;
@@ -153,21 +153,6 @@ pub fn commit_ints_salted(values: &[i64], salt: Option<Fr>) -> Fr {
     commit(&message)
 }
 
-/// A salt written as 0x-prefixed big-endian hex of at most 64 digits, if it is a field element
-/// (below the modulus).
-pub fn salt_from_hex(s: &str) -> Option<Fr> {
-    use halo2_proofs::halo2curves::ff::PrimeField;
-    let digits = s.strip_prefix("0x")?;
-    if digits.is_empty() || digits.len() > 64 {
-        return None;
-    }
-    let mut bytes = hex::decode(format!("{digits:0>64}")).ok()?;
-    bytes.reverse();
-    let mut repr = <Fr as PrimeField>::Repr::default();
-    repr.as_mut().copy_from_slice(&bytes);
-    Option::from(Fr::from_repr(repr))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,17 +179,11 @@ mod tests {
     }
 
     #[test]
-    fn a_salt_is_one_more_element_and_parses_from_hex() {
+    fn a_salt_is_one_more_element() {
         let salt = Fr::from(0x2a);
         assert_eq!(commit_ints_salted(&[1, 2], Some(salt)), commit(&[fe(1), fe(2), salt]));
         assert_ne!(commit_ints_salted(&[1, 2], Some(salt)), commit_ints(&[1, 2]));
         assert_ne!(commit_ints_salted(&[1, 2], Some(salt)), commit_ints_salted(&[1, 2], Some(salt + Fr::ONE)));
-        assert_eq!(salt_from_hex("0x2a"), Some(salt));
-        assert_eq!(salt_from_hex(&format!("0x{}", "0".repeat(62) + "2a")), Some(salt));
-        let p_hex = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
-        for bad in ["2a", "0x", "0xzz", p_hex, &format!("0x1{}", "0".repeat(64))] {
-            assert_eq!(salt_from_hex(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -6,8 +6,8 @@ use crate::artifact::{CompiledModel, FORMAT_VERSION};
 use crate::calibrate::{calibrate, Calibration};
 use crate::circuit::plan;
 use crate::error::ProverError;
-use crate::model::msgpack::{load_zkml_input, load_zkml_model};
-use crate::model::onnx::load_onnx;
+use crate::import::msgpack::{load_zkml_input, load_zkml_model};
+use crate::import::onnx::load_onnx;
 use crate::quantize::{QuantizeConfig, QuantizedModel};
 use crate::tensor::Tensor;
 
@@ -26,22 +26,20 @@ pub fn compile_onnx_calibrated(
 ) -> Result<(CompiledModel, Calibration), ProverError> {
     let graph = load_onnx(path)?;
     let calibration = calibrate(&graph, scale_bits, samples)?;
-    let config = QuantizeConfig { scale_bits, range_bits: range_bits.unwrap_or(calibration.range_bits), activation_bound: None };
+    let config = QuantizeConfig { scale_bits, range_bits: range_bits.unwrap_or(calibration.range_bits) };
     Ok((compile_graph(path, graph, config)?, calibration))
 }
 
 fn compile_graph(path: &Path, graph: crate::model::Graph, config: QuantizeConfig) -> Result<CompiledModel, ProverError> {
-    let mut quantized = QuantizedModel::from_graph(&graph, config)?;
+    let quantized = QuantizedModel::from_graph(&graph, config)?;
     let layout = plan(&quantized)?;
-    quantized.config.activation_bound = Some(layout.activation_bound);
     Ok(CompiledModel { format_version: FORMAT_VERSION, source: file_name(path), graph: Some(graph), quantized, layout })
 }
 
 /// Imports a ddkang/zkml `model.msgpack` (already quantized) and plans its circuit.
 pub fn compile_zkml(path: &Path) -> Result<CompiledModel, ProverError> {
-    let mut quantized = load_zkml_model(path)?;
+    let quantized = load_zkml_model(path)?;
     let layout = plan(&quantized)?;
-    quantized.config.activation_bound = Some(layout.activation_bound);
     Ok(CompiledModel { format_version: FORMAT_VERSION, source: file_name(path), graph: None, quantized, layout })
 }
 
@@ -91,8 +89,8 @@ pub fn forward(model: &CompiledModel, inputs: &[Vec<f32>]) -> Result<ForwardRepo
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
     }
-    let quantized_inputs = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<_>, _>>()?;
-    let trace = q.forward(&quantized_inputs)?;
+    let quantized_inputs = inputs.iter().enumerate().map(|(i, x)| model.quantize_input(i, x)).collect::<Result<Vec<_>, _>>()?;
+    let trace = q.forward(&quantized_inputs, &model.ranges())?;
     let outputs_quantized: Vec<Vec<i64>> = q.outputs_of(&trace).iter().map(|t| t.data().to_vec()).collect();
     let outputs: Vec<Vec<f64>> = outputs_quantized.iter().map(|o| o.iter().map(|&v| q.dequantize(v)).collect()).collect();
     let float_outputs = match &model.graph {

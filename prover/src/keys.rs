@@ -37,7 +37,7 @@ pub fn model_srs(model: &CompiledModel) -> Result<Srs, ProverError> {
 
 /// Generates both keys for `model` over `params` (of size `2^layout.k`).
 pub fn generate_keys(model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<ProvingKey<G1Affine>, ProverError> {
-    let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout);
+    let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout.clone());
     // Compressing selectors merges the many gadget selectors into a few fixed columns; one
     // synthesis makes both keys.
     Ok(keygen_pk2(params, &circuit, true)?)
@@ -69,7 +69,7 @@ fn open_key(path: &Path, expected: &KeyHeader) -> Result<BufReader<fs::File>, Pr
 /// The verifying key of `model` over `params`, derived from the compiled model itself (keygen is
 /// deterministic): the key a verifier can trust without taking a prover's word for it.
 pub fn derive_vk(model: &CompiledModel, params: &ParamsKZG<Bn256>) -> Result<VerifyingKey<G1Affine>, ProverError> {
-    let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout);
+    let circuit = ModelCircuit::keygen(Arc::new(model.quantized.clone()), model.layout.clone());
     // Selectors compressed, as `generate_keys` makes them.
     Ok(keygen_vk_custom(params, &circuit, true)?)
 }

@@ -19,7 +19,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
-use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::plonk::{create_proof, verify_proof, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
@@ -35,7 +34,7 @@ use crate::artifact::{CompiledModel, FORMAT_VERSION};
 use crate::circuit::ModelCircuit;
 use crate::error::ProverError;
 use crate::commitment::{commit_ints, commit_ints_salted};
-use crate::gadgets::fe;
+use crate::field::{fe, fr_from_hex, fr_from_word_hex, fr_to_hex, fr_to_i128};
 use crate::tensor::Tensor;
 use crate::visibility::{PublicTensor, Salts, Visibility};
 
@@ -123,48 +122,7 @@ pub fn check_context(model: &CompiledModel, given: bool) -> Result<(), ProverErr
 /// Reads a context word: 0x-prefixed hex of at most 32 bytes, big-endian (an address is
 /// left-padded, as Solidity's `uint256(uint160(addr))`), below the BN254 scalar modulus.
 pub fn parse_context_word(s: &str) -> Result<Fr, ProverError> {
-    let bad = |why: &str| ProverError::Input(format!("context word {s}: {why} (0x and at most 64 hex digits, below the BN254 scalar modulus)"));
-    let digits = s.strip_prefix("0x").ok_or_else(|| bad("no 0x prefix"))?;
-    if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad("not hex of at most 32 bytes"));
-    }
-    fr_from_hex(&format!("{digits:0>64}")).map_err(|_| bad("not a field element"))
-}
-
-/// Hex of a field element, big-endian (as Solidity reads a `uint256`).
-pub fn fr_to_hex(f: &Fr) -> String {
-    let mut bytes = f.to_repr();
-    bytes.as_mut().reverse();
-    format!("0x{}", hex::encode(bytes.as_ref()))
-}
-
-/// Parses [`fr_to_hex`]'s format, refusing values not below the field modulus.
-pub fn fr_from_hex(s: &str) -> Result<Fr, ProverError> {
-    let digits = s.strip_prefix("0x").unwrap_or(s);
-    let mut bytes = hex::decode(digits).map_err(|e| ProverError::Artifact(format!("instance {s}: {e}")))?;
-    if bytes.len() != 32 {
-        return Err(ProverError::Artifact(format!("instance {s}: expected 32 bytes")));
-    }
-    bytes.reverse();
-    let mut repr = <Fr as PrimeField>::Repr::default();
-    repr.as_mut().copy_from_slice(&bytes);
-    Option::from(Fr::from_repr(repr)).ok_or_else(|| ProverError::Artifact(format!("instance {s} is not a field element")))
-}
-
-/// The integer a field element stands for, if it is a small signed value.
-pub fn fr_to_i128(f: &Fr) -> Option<i128> {
-    let small = |x: &Fr| {
-        let repr = x.to_repr();
-        let b = repr.as_ref();
-        if b[16..].iter().any(|&x| x != 0) {
-            return None;
-        }
-        Some(u128::from_le_bytes(b[..16].try_into().unwrap()))
-    };
-    match small(f) {
-        Some(v) if v < (1u128 << 126) => Some(v as i128),
-        _ => small(&-*f).filter(|&v| v < (1u128 << 126)).map(|v| -(v as i128)),
-    }
+    fr_from_word_hex(s).map_err(|why| ProverError::Input(format!("context word {s}: {why} (0x and at most 64 hex digits, below the BN254 scalar modulus)")))
 }
 
 impl ProofFile {
@@ -192,7 +150,7 @@ impl ProofFile {
 
     /// The public inputs as field elements.
     pub fn instance_values(&self) -> Result<Vec<Fr>, ProverError> {
-        self.instances.iter().map(|s| fr_from_hex(s)).collect()
+        self.instances.iter().map(|s| fr_from_hex(s).map_err(|e| ProverError::Artifact(format!("instance {e}")))).collect()
     }
 }
 
@@ -231,8 +189,8 @@ pub fn prove_with(
     let (transcript, context) = (*transcript, *context);
     check_context(model, context.is_some())?;
     q.check_salts(salts)?;
-    let tensors = inputs.iter().enumerate().map(|(i, x)| q.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
-    let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout, tensors, salts.clone())?;
+    let tensors = inputs.iter().enumerate().map(|(i, x)| model.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
+    let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout.clone(), tensors, salts.clone())?;
     instances.extend(context);
     let proof = match transcript {
         TranscriptKind::Poseidon => {
@@ -332,7 +290,7 @@ pub fn check_inputs(model: &CompiledModel, proof: &ProofFile, inputs: &[Vec<f32>
     let mut offset = 0;
     for section in q.public_sections() {
         if let PublicTensor::Input(i) = section.tensor {
-            let values = q.quantize_input(i, &inputs[i])?.data().to_vec();
+            let values = model.quantize_input(i, &inputs[i])?.data().to_vec();
             let salt = salts.of(&section.tensor);
             if section.salted && salt.is_none() {
                 return Err(ProverError::Input(format!("{} is salted: give its salt (--salt {}=HEX) to check it", section.tensor, Salts::name(&section.tensor))));

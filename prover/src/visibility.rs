@@ -40,11 +40,7 @@ use std::str::FromStr;
 use halo2_proofs::halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
-use crate::commitment::commit_ints_salted;
 use crate::error::ProverError;
-use crate::gadgets::fe;
-use crate::quantize::{QOp, QuantizedModel};
-use crate::tensor::Tensor;
 
 /// What the verifier learns about one tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +251,11 @@ impl Salts {
         Salts::default()
     }
 
+    /// Every tensor given a salt, with its salt.
+    pub fn entries(&self) -> &[(PublicTensor, Fr)] {
+        &self.0
+    }
+
     /// The salt of `tensor`, if given.
     pub fn of(&self, tensor: &PublicTensor) -> Option<Fr> {
         self.0.iter().find(|(t, _)| t == tensor).map(|(_, s)| *s)
@@ -284,7 +285,7 @@ impl Salts {
         } else {
             return Err(bad("the tensor is inputN, params or outputN"));
         };
-        let salt = crate::commitment::salt_from_hex(hex.trim()).ok_or_else(|| bad("the salt is not a field element in 0x-hex"))?;
+        let salt = crate::field::fr_from_word_hex(hex.trim()).map_err(|why| bad(&format!("the salt is {why}")))?;
         self.insert(tensor, salt)
     }
 
@@ -302,130 +303,6 @@ impl Salts {
             PublicTensor::Output(i) => format!("output{i}"),
             PublicTensor::Context => "context".into(),
         }
-    }
-}
-
-impl QOp {
-    /// The parameters the operator holds, in the order they are committed: Linear: the
-    /// transposed weight `[N, K]` row-major, then the bias; Conv: the weight as stored, then the
-    /// bias; AddConst/MulConst: the constant. Other operators hold none.
-    pub fn params(&self) -> Vec<i64> {
-        match self {
-            QOp::Linear { weight_t, bias } => weight_t.data().iter().chain(bias).copied().collect(),
-            QOp::Conv2d { weight, bias, .. } => weight.data().iter().chain(bias).copied().collect(),
-            QOp::AddConst { constant } | QOp::MulConst { constant } => constant.data().to_vec(),
-            _ => vec![],
-        }
-    }
-}
-
-impl QuantizedModel {
-    /// Every parameter of the model, node after node (what a `hashed` params commitment covers).
-    pub fn params(&self) -> Vec<i64> {
-        self.nodes.iter().flat_map(|n| n.op.params()).collect()
-    }
-
-    /// The runs of public inputs, in order.
-    pub fn public_sections(&self) -> Vec<PublicSection> {
-        let v = &self.visibility;
-        let size = |id: usize| self.nodes[id].shape.iter().product::<usize>();
-        let mut sections = vec![];
-        let mut tensor_section = |tensor: PublicTensor, vis: Visibility, len: usize| match vis {
-            Visibility::Public => sections.push(PublicSection { tensor, commitment: false, salted: false, len }),
-            Visibility::Hashed | Visibility::Salted => {
-                sections.push(PublicSection { tensor, commitment: true, salted: vis == Visibility::Salted, len: 1 })
-            }
-            Visibility::Private => {}
-        };
-        for (i, &id) in self.inputs.iter().enumerate() {
-            tensor_section(PublicTensor::Input(i), v.input.of(i), size(id));
-        }
-        if v.params.commits() {
-            tensor_section(PublicTensor::Params, v.params, 1);
-        }
-        for (i, &id) in self.outputs.iter().enumerate() {
-            tensor_section(PublicTensor::Output(i), v.output.of(i), size(id));
-        }
-        if v.context {
-            sections.push(PublicSection { tensor: PublicTensor::Context, commitment: false, salted: false, len: 1 });
-        }
-        sections
-    }
-
-    /// Number of public inputs.
-    pub fn public_input_count(&self) -> usize {
-        self.public_sections().iter().map(|s| s.len).sum()
-    }
-
-    /// The public inputs of a run on `inputs` whose forward pass gave `trace`, up to the context
-    /// word (the prover appends that one: the model does not compute it). `salts` must hold a
-    /// salt for every salted tensor and no other.
-    pub fn public_inputs(&self, inputs: &[Tensor<i64>], trace: &[Tensor<i64>], salts: &Salts) -> Result<Vec<Fr>, ProverError> {
-        self.check_salts(salts)?;
-        let mut out = vec![];
-        for section in self.public_sections() {
-            let values: Vec<i64> = match section.tensor {
-                PublicTensor::Input(i) => inputs[i].data().to_vec(),
-                PublicTensor::Params => self.params(),
-                PublicTensor::Output(i) => trace[self.outputs[i]].data().to_vec(),
-                PublicTensor::Context => continue,
-            };
-            if section.commitment {
-                out.push(commit_ints_salted(&values, salts.of(&section.tensor)));
-            } else {
-                out.extend(values.iter().map(|&v| fe(v as i128)));
-            }
-        }
-        Ok(out)
-    }
-
-    /// A salt of zero for every salted tensor: for a proof whose public values do not matter (one
-    /// that only lays an aggregation out). Never for a commitment anybody keeps.
-    pub fn placeholder_salts(&self) -> Salts {
-        Salts(self.public_sections().into_iter().filter(|s| s.salted).map(|s| (s.tensor, Fr::zero())).collect())
-    }
-
-    /// Refuses `salts` unless they name exactly the salted tensors.
-    pub fn check_salts(&self, salts: &Salts) -> Result<(), ProverError> {
-        let salted: Vec<PublicTensor> = self.public_sections().into_iter().filter(|s| s.salted).map(|s| s.tensor).collect();
-        if let Some(missing) = salted.iter().find(|t| salts.of(t).is_none()) {
-            return Err(ProverError::Input(format!(
-                "{missing} is salted: give its salt (--salt {}=HEX, the one its commitment was made with; `zkml salt` makes a new one)",
-                Salts::name(missing)
-            )));
-        }
-        if let Some((extra, _)) = salts.0.iter().find(|(t, _)| !salted.contains(t)) {
-            return Err(ProverError::Input(format!("a salt for {extra}, which the model does not salt (compile it with `salted` visibility)")));
-        }
-        Ok(())
-    }
-
-    /// Refuses settings the model cannot have: hashing parameters of a model without any, a
-    /// per-tensor list for another number of inputs or outputs.
-    pub fn check_visibility(&self) -> Result<(), ProverError> {
-        for (flag, per_tensor, count) in [("--input-visibility", &self.visibility.input, self.inputs.len()), ("--output-visibility", &self.visibility.output, self.outputs.len())] {
-            if let PerTensor::Each(list) = per_tensor {
-                if list.len() != count {
-                    return Err(ProverError::Input(format!(
-                        "{flag} {per_tensor}: {} visibilities for {count} tensor(s); give one per tensor, or one for all",
-                        list.len()
-                    )));
-                }
-            }
-        }
-        if self.visibility.witnessed_params() && self.nodes.iter().any(|n| matches!(n.op, QOp::Embedding { .. })) {
-            return Err(ProverError::Unsupported(format!(
-                "--param-visibility {}: embedding tables are lookup tables fixed in the circuit; use public",
-                self.visibility.params
-            )));
-        }
-        if self.visibility.witnessed_params() && self.params().is_empty() {
-            return Err(ProverError::Input(format!(
-                "--param-visibility {}: the model has no parameters; use public",
-                self.visibility.params
-            )));
-        }
-        Ok(())
     }
 }
 

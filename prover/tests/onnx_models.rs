@@ -13,7 +13,8 @@ use zkml_prover::artifact::CompiledModel;
 use zkml_prover::circuit::plan_with;
 use zkml_prover::compile::{compile_onnx, forward};
 use zkml_prover::keys::{generate_keys, load_pk, load_vk, model_srs, save_keys};
-use zkml_prover::proof::{fr_to_hex, prove, verify};
+use zkml_prover::field::fr_to_hex;
+use zkml_prover::proof::{prove, verify};
 use zkml_prover::quantize::QuantizeConfig;
 
 /// tract's float outputs for the model at `path` on `input`.
@@ -24,7 +25,7 @@ fn tract_run<T: Datum + Clone>(path: &Path, dims: &[usize], input: &[T]) -> Vec<
     out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect()
 }
 
-const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 13, activation_bound: None };
+const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 13 };
 
 /// Imports, checks the float import against tract, then proves, verifies and tampers. Returns the
 /// compiled model and the input it was proved on.

@@ -12,13 +12,14 @@ use zkml_prover::commitment::{commit_ints, commit_ints_salted};
 use zkml_prover::compile::{compile_onnx, forward};
 use zkml_prover::halo2_proofs::halo2curves::bn256::Fr;
 use zkml_prover::keys::{generate_keys, load_vk, model_srs, save_keys, vk_path};
-use zkml_prover::proof::{self, check_inputs, fr_to_hex, parse_context_word, prove, verify, ProofFile, ProveOptions};
+use zkml_prover::field::fr_to_hex;
+use zkml_prover::proof::{self, check_inputs, parse_context_word, prove, verify, ProofFile, ProveOptions};
 use zkml_prover::quantize::QuantizeConfig;
 use zkml_prover::visibility::{PublicTensor, Salts, Visibility, VisibilitySettings};
 
 use Visibility::{Hashed, Private, Public, Salted};
 
-const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 12, activation_bound: None };
+const CONFIG: QuantizeConfig = QuantizeConfig { scale_bits: 7, range_bits: 12 };
 
 /// Conv → Mul by a constant → Sub a constant → Relu → Flatten → Gemm: every kind of parameter
 /// (weights, biases, constant tensors). Weights drawn from `seed`.
@@ -80,13 +81,13 @@ fn each_setting_proves_with_the_public_inputs_it_promises() {
         verify(&p.model, &p.srs.params, &p.vk, &p.proof).unwrap_or_else(|e| panic!("{v:?}: {e}"));
         let q = &p.model.quantized;
         let report = forward(&p.model, &[input(0.0)]).unwrap();
-        let x = q.quantize_input(0, &input(0.0)).unwrap().data().to_vec();
+        let x = p.model.quantize_input(0, &input(0.0)).unwrap().data().to_vec();
         let y = report.outputs_quantized[0].clone();
 
         // The public inputs are exactly the promised values and commitments, in order.
         let mut expected: Vec<Fr> = vec![];
         let mut section = |vis: Visibility, values: &[i64]| match vis {
-            Public => expected.extend(values.iter().map(|&v| zkml_prover::gadgets::fe(v as i128))),
+            Public => expected.extend(values.iter().map(|&v| zkml_prover::field::fe(v as i128))),
             Hashed => expected.push(commit_ints(values)),
             Private => {}
             Salted => unreachable!("salted settings have their own test"),
@@ -196,17 +197,17 @@ fn each_input_takes_its_own_visibility() {
     verify(&model, &srs.params, pk.get_vk(), &proof).unwrap();
 
     // The public inputs: the template's commitment, then the score; nothing of the image.
-    let t = model.quantized.quantize_input(1, &template).unwrap();
+    let t = model.quantize_input(1, &template).unwrap();
     let report = forward(&model, &[image.clone(), template.clone()]).unwrap();
     let mut expected = vec![commit_ints(t.data())];
-    expected.extend(report.outputs_quantized[0].iter().map(|&v| zkml_prover::gadgets::fe(v as i128)));
+    expected.extend(report.outputs_quantized[0].iter().map(|&v| zkml_prover::field::fe(v as i128)));
     assert_eq!(proof.instance_values().unwrap(), expected);
     assert!(proof.inputs.iter().all(Vec::is_empty), "no input values are public");
     assert_eq!(proof.commitments.len(), 1);
     assert_eq!(proof.commitments[0].tensor, "input 1");
 
     // Claiming the proof was made against another template fails in the proof itself.
-    let mut other = with_instance(&proof, 0, commit_ints(model.quantized.quantize_input(1, &image).unwrap().data()));
+    let mut other = with_instance(&proof, 0, commit_ints(model.quantize_input(1, &image).unwrap().data()));
     other.commitments[0].value = other.instances[0].clone();
     assert!(verify(&model, &srs.params, pk.get_vk(), &other).is_err(), "another template's commitment accepted");
 
@@ -252,7 +253,7 @@ fn a_salted_template_is_hidden_even_when_guessed() {
     let options = ProveOptions { salts: salts.clone(), ..Default::default() };
     let proof = proof::prove_with(&model, &srs.params, &pk, &inputs, &options).unwrap();
     verify(&model, &srs.params, pk.get_vk(), &proof).unwrap();
-    let (x, t) = (model.quantized.quantize_input(0, &image).unwrap(), model.quantized.quantize_input(1, &template).unwrap());
+    let (x, t) = (model.quantize_input(0, &image).unwrap(), model.quantize_input(1, &template).unwrap());
     let (salt_t, salt_p) = (salts.of(&PublicTensor::Input(1)).unwrap(), salts.of(&PublicTensor::Params).unwrap());
     let values = proof.instance_values().unwrap();
     assert_eq!(values[0], commit_ints(x.data()), "an unsalted input is committed as before");

@@ -16,7 +16,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, packed, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{enable, packed, Columns, Num, RegionCtx};
 
 /// Selectors and gates of the sums.
 #[derive(Clone, Debug)]

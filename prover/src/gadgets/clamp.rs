@@ -18,7 +18,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{enable, Columns, Num, RegionCtx};
 use crate::ops::elementwise::ClampSplit;
 use crate::range::RangeKind;
 

@@ -11,7 +11,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{enable, Columns, Num, RegionCtx};
 
 /// The gate fixing a cell to a constant.
 #[derive(Clone, Debug)]

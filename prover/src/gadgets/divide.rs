@@ -18,7 +18,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{fe, packed, packed_rows, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{packed, packed_rows, Columns, Num, RegionCtx};
 use crate::ops::arith::Quotient;
 use crate::range::RangeKind;
 

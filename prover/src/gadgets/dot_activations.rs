@@ -141,7 +141,7 @@ mod tests {
     fn a_real_proof_with_forged_padding_is_rejected() {
         use crate::visibility::{Visibility, VisibilitySettings};
         let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp");
-        let config = crate::quantize::QuantizeConfig { scale_bits: 8, range_bits: 16, activation_bound: None };
+        let config = crate::quantize::QuantizeConfig { scale_bits: 8, range_bits: 16 };
         let hashed = VisibilitySettings { params: Visibility::Hashed, ..Default::default() };
         let model = crate::compile::compile_onnx(&examples.join("model.onnx"), config).unwrap().with_visibility(hashed).unwrap();
         let width = model.layout.shape.width;

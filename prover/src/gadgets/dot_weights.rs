@@ -17,7 +17,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{enable, Columns, Num, RegionCtx};
 
 /// Selectors and gate of the weighted dot product.
 #[derive(Clone, Debug)]

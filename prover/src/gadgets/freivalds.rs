@@ -43,7 +43,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Advice, Challenge, Column, ConstraintSystem, Error, Expression, FirstPhase, SecondPhase, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{enable, Columns, Num, RegionCtx};
 
 /// The second-phase column, the two challenges, the selectors and gates of the check.
 #[derive(Clone, Debug)]

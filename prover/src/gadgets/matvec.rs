@@ -19,7 +19,8 @@ use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{Column, ConstraintSystem, Error, Expression, Fixed, Selector};
 use halo2_proofs::poly::Rotation;
 
-use super::{enable, fe, Columns, Num, RegionCtx};
+use crate::field::fe;
+use super::{enable, Columns, Num, RegionCtx};
 
 /// Selectors, weight columns and gate of the matrix-vector product.
 #[derive(Clone, Debug)]

@@ -24,13 +24,14 @@ pub mod range_check;
 pub mod relu;
 pub mod rescale;
 pub mod rescale_activation;
+pub mod set;
 pub mod sqrt;
 
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed};
 
+use crate::field::witness;
 use range_check::RangeCheckChip;
 
 /// The advice and fixed columns every chip lays its rows on. Advice columns take part in the
@@ -67,20 +68,6 @@ pub struct Num {
     pub cell: Cell,
     /// Its integer value; `None` during key generation.
     pub value: Option<i128>,
-}
-
-/// The field element of a signed integer (negative values are `p - |v|`).
-pub fn fe(v: i128) -> Fr {
-    if v >= 0 {
-        Fr::from_u128(v as u128)
-    } else {
-        -Fr::from_u128(v.unsigned_abs())
-    }
-}
-
-/// A witness value for halo2 from an optional integer.
-pub fn witness(v: Option<i128>) -> Value<Fr> {
-    v.map_or(Value::unknown(), |v| Value::known(fe(v)))
 }
 
 /// The single region the model is laid out in, with the next free main row and the range

@@ -1,13 +1,11 @@
 //! The model graph the prover owns: importers turn ONNX (and later other formats) into a
 //! [`Graph`] of float operators over shaped tensors; `quantize` turns it into integers.
 
-pub mod msgpack;
-pub mod onnx;
+pub mod float;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
-use crate::ops;
 use crate::tensor::Tensor;
 
 /// One operator of a float [`Graph`]. Weights live in the operator, so every node input is an
@@ -180,7 +178,7 @@ impl Graph {
                 )));
             }
             let shapes: Vec<&[usize]> = node.inputs.iter().map(|&i| self.nodes[i].shape.as_slice()).collect();
-            let expected = ops::output_shape(&node.op, &shapes, &node.shape)
+            let expected = float::output_shape(&node.op, &shapes, &node.shape)
                 .map_err(|e| ProverError::Shape(format!("node {}: {e}", node.name)))?;
             if expected != node.shape {
                 return Err(ProverError::Shape(format!(
@@ -212,7 +210,7 @@ impl Graph {
             let args: Vec<&Tensor<f32>> = node.inputs.iter().map(|&i| &values[i]).collect();
             let value = match &node.op {
                 Op::Input => next_input.next().expect("checked").clone(),
-                op => ops::eval_f32(op, &args, &node.shape)?,
+                op => float::eval_f32(op, &args, &node.shape)?,
             };
             values.push(value);
         }

@@ -20,7 +20,7 @@ fn scalar(v: f64) -> Result<Tensor<f32>, ProverError> {
 impl Importer {
     /// An intermediate node of two operands named after `node`'s output.
     fn push_binary(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, a: usize, b: usize) -> Result<usize, ProverError> {
-        let shape = crate::ops::output_shape(&op, &[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
+        let shape = crate::model::float::output_shape(&op, &[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
         let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
         Ok(self.push(name, op, vec![a, b], shape))
     }

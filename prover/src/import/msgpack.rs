@@ -144,7 +144,7 @@ impl Importer {
             .collect::<Result<Vec<_>, _>>()?;
         // zkml's tables hold about 2^k values; guarantee half of its range, and let the planner
         // widen the bound to whatever the lookup table of the chosen circuit size holds.
-        let config = QuantizeConfig { scale_bits: self.scale_bits, range_bits: self.file.k as u32 - 1, activation_bound: None };
+        let config = QuantizeConfig { scale_bits: self.scale_bits, range_bits: self.file.k as u32 - 1,  };
         let model = QuantizedModel { config, nodes: self.nodes, inputs, outputs, visibility: Default::default() };
         model.validate()?;
         Ok(model)

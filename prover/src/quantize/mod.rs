@@ -7,35 +7,46 @@
 //! [`QuantizedModel::activation_range`] and [`QuantizedModel::relu_range`]; the forward pass checks
 //! the same ranges and names the layer that leaves them.
 
+mod forward;
+mod public;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
-use crate::model::{check_inputs, Graph, Op};
-use crate::ops::conv::{conv_output, Conv, Pool};
+use crate::model::{Graph, Op};
+use crate::ops::conv::{Conv, Pool};
 use crate::ops::nonlinear::{FunctionTable, LookupTable};
-use crate::ops::rescale::divide;
 use crate::ops::reduce::{self, ReduceKind};
-use crate::ops::{arith, elementwise, linear};
+use crate::ops::linear;
 use crate::range::RangeKind;
 use crate::visibility::VisibilitySettings;
-use crate::tensor::{broadcast_indices, broadcast_shape, gather, transpose_indices, transpose_shape, Tensor};
+use crate::tensor::{broadcast_shape, transpose_shape, Tensor};
 
 /// Quantization settings chosen at compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuantizeConfig {
     /// Fractional bits `s`: a float `x` is stored as `round(x · 2^s)`.
     pub scale_bits: u32,
-    /// Activations are guaranteed provable within `[-2^(b-1), 2^(b-1))` for `b = range_bits`.
+    /// Activations are guaranteed provable within `[-2^(b-1), 2^(b-1))` for `b = range_bits`
+    /// (the circuit's plan may widen that to fill its lookup table: [`Ranges`]).
     pub range_bits: u32,
-    /// The activation bound `B` the circuit enforces, `[-B, B)`, set once the circuit is planned
-    /// (at least `2^(b-1)`: the planner widens it to fill the lookup table).
-    #[serde(default)]
-    pub activation_bound: Option<i64>,
+}
+
+/// The ranges the circuit checks values against, for one activation bound `B`: what the forward
+/// pass refuses and what the gadgets range-check are the same values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ranges {
+    /// Inputs, rescaled products, quotients, sums of a reduction: `[-B, B)`.
+    pub activation: RangeKind,
+    /// Both halves of a ReLU or clamp split, max-chain differences, remainders of a quotient:
+    /// `[0, 2B)`, the size of the activation range (so both share one table segment). Soundness
+    /// only needs them non-negative and small.
+    pub relu: RangeKind,
 }
 
 impl Default for QuantizeConfig {
     fn default() -> Self {
-        QuantizeConfig { scale_bits: 8, range_bits: 16, activation_bound: None }
+        QuantizeConfig { scale_bits: 8, range_bits: 16 }
     }
 }
 
@@ -44,11 +55,6 @@ impl QuantizeConfig {
     pub fn validate(&self) -> Result<(), ProverError> {
         if !(1..=20).contains(&self.scale_bits) {
             return Err(ProverError::Input(format!("scale of {} bits: choose 1 to 20", self.scale_bits)));
-        }
-        if let Some(bound) = self.activation_bound {
-            if bound < 1 << (self.range_bits - 1) {
-                return Err(ProverError::Artifact(format!("activation bound {bound} below 2^{}", self.range_bits - 1)));
-            }
         }
         if !(self.scale_bits + 1..=24).contains(&self.range_bits) {
             return Err(ProverError::Input(format!(
@@ -311,19 +317,14 @@ impl QuantizedModel {
         Ok(())
     }
 
-    /// Range of inputs and rescaled products: `[-B, B)` for the planned bound `B`, else
-    /// `[-2^(b-1), 2^(b-1))`.
-    pub fn activation_range(&self) -> RangeKind {
-        match self.config.activation_bound {
+    /// The ranges for the activation bound `bound` of a circuit's plan; with `None` (before
+    /// planning) the bound is `2^(b-1)` for `b = range_bits`.
+    pub fn ranges_for(&self, bound: Option<i64>) -> Ranges {
+        let activation = match bound {
             Some(bound) => RangeKind::Interval(-bound, bound - 1),
             None => RangeKind::Signed(self.config.range_bits),
-        }
-    }
-
-    /// Range of both halves of a ReLU or clamp split: `[0, 2B)`, the size of the activation range
-    /// (so both share one table segment). Soundness only needs them non-negative and small.
-    pub fn relu_range(&self) -> RangeKind {
-        RangeKind::Interval(0, self.activation_range().size() as i64 - 1)
+        };
+        Ranges { activation, relu: RangeKind::Interval(0, activation.size() as i64 - 1) }
     }
 
     /// Range of rescale remainders: `[0, 2^scale_bits)`.
@@ -331,11 +332,11 @@ impl QuantizedModel {
         RangeKind::Below(1 << self.config.scale_bits)
     }
 
-    /// Every range the circuit checks, for building its lookup table.
-    pub fn ranges(&self) -> Vec<RangeKind> {
+    /// Every range the circuit checks with `ranges`, for building its lookup table.
+    pub fn table_ranges(&self, ranges: &Ranges) -> Vec<RangeKind> {
         let mut r = self.fixed_ranges();
-        r.push(self.activation_range());
-        r.push(self.relu_range());
+        r.push(ranges.activation);
+        r.push(ranges.relu);
         r
     }
 
@@ -382,8 +383,9 @@ impl QuantizedModel {
         v as f64 / (1u64 << self.config.scale_bits) as f64
     }
 
-    /// Quantizes one model input given as a flat row-major list, checking size and range.
-    pub fn quantize_input(&self, index: usize, values: &[f32]) -> Result<Tensor<i64>, ProverError> {
+    /// Quantizes one model input given as a flat row-major list, checking its size and that it
+    /// lies in `ranges`.
+    pub fn quantize_input(&self, index: usize, values: &[f32], ranges: &Ranges) -> Result<Tensor<i64>, ProverError> {
         let node = self.inputs.get(index).map(|&i| &self.nodes[i]).ok_or_else(|| {
             ProverError::Input(format!("the model takes {} input(s), got more", self.inputs.len()))
         })?;
@@ -396,7 +398,7 @@ impl QuantizedModel {
                 values.len()
             )));
         }
-        let range = self.activation_range();
+        let range = ranges.activation;
         let data = values
             .iter()
             .enumerate()
@@ -413,229 +415,5 @@ impl QuantizedModel {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Tensor::new(node.shape.clone(), data)
-    }
-
-    /// The integer forward pass: every node's value. Fails, naming the layer, when a value leaves
-    /// a range the circuit checks (the proof would be impossible).
-    pub fn forward(&self, inputs: &[Tensor<i64>]) -> Result<Vec<Tensor<i64>>, ProverError> {
-        let graph_like = self.input_graph();
-        check_inputs(&graph_like, inputs.iter().map(|t| t.shape()))?;
-        let s = self.config.scale_bits;
-        let mut values: Vec<Tensor<i64>> = Vec::with_capacity(self.nodes.len());
-        let mut next_input = inputs.iter();
-        for node in &self.nodes {
-            let arg = |i: usize| &values[node.inputs[i]];
-            let value = match &node.op {
-                QOp::Input => {
-                    let t = next_input.next().expect("checked").clone();
-                    self.check(node, self.activation_range(), t.data().iter().map(|&v| v as i128), "input")?;
-                    t
-                }
-                QOp::Linear { weight_t, bias } => {
-                    let out = linear::linear_i(arg(0), weight_t, bias, s);
-                    self.rescaled_tensor(node, out)?
-                }
-                QOp::MatMul => {
-                    let out = linear::matmul_i(arg(0), arg(1), s)?;
-                    self.rescaled_tensor(node, out)?
-                }
-                QOp::Add => self.checked_add(node, arg(0), arg(1))?,
-                QOp::AddConst { constant } => self.checked_add(node, arg(0), constant)?,
-                QOp::Relu => {
-                    let splits: Vec<_> = arg(0).data().iter().map(|&x| elementwise::relu(x)).collect();
-                    let r = self.relu_range();
-                    self.check(node, r, splits.iter().flat_map(|p| [p.out as i128, p.neg as i128]), "ReLU input")?;
-                    Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
-                }
-                QOp::Reshape => arg(0).clone().reshape(node.shape.clone())?,
-                QOp::MaxPool2d { pool } => {
-                    let x = arg(0);
-                    let mut out = Vec::with_capacity(node.shape.iter().product());
-                    for taps in pool.taps(x.shape())? {
-                        let values: Vec<i64> = taps.iter().map(|&i| x.data()[i]).collect();
-                        let steps = elementwise::max_chain(&values);
-                        self.check(node, self.relu_range(), steps.iter().flat_map(|s| [s.da as i128, s.db as i128]), "max pooling")?;
-                        out.push(steps.last().map_or(values[0], |s| s.out));
-                    }
-                    Tensor::new(node.shape.clone(), out)?
-                }
-                QOp::Lookup { table } => {
-                    let outputs = arg(0).data().iter().map(|&x| table.eval(x)).collect::<Option<Vec<_>>>().ok_or_else(|| {
-                        ProverError::Range(format!(
-                            "layer {}: an input leaves the {} table's domain [{}, {}]",
-                            node.name,
-                            table.function.name(),
-                            table.lo,
-                            table.hi
-                        ))
-                    })?;
-                    Tensor::new(node.shape.clone(), outputs)?
-                }
-                QOp::Select { picks } => Tensor::new(node.shape.clone(), picks.iter().map(|&(o, i)| arg(o).data()[i]).collect())?,
-                QOp::Transpose { perm } => gather(arg(0).data(), &transpose_indices(arg(0).shape(), perm)?, node.shape.clone())?,
-                QOp::Conv2d { weight, bias, conv } => {
-                    let x = arg(0);
-                    let taps = conv.taps(x.shape(), weight.shape())?;
-                    let out = taps
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(o, t)| conv_output(t, o, |i| Some(x.data()[i]), weight.data(), bias, s))
-                        .collect();
-                    self.rescaled_tensor(node, out)?
-                }
-                QOp::AvgPool2d { pool } => {
-                    let x = arg(0);
-                    let out: Vec<_> = pool
-                        .taps(x.shape())?
-                        .iter()
-                        .map(|t| divide(t.iter().map(|&i| x.data()[i] as i128).sum(), pool.divisor()))
-                        .collect();
-                    self.check(node, self.activation_range(), out.iter().map(|r| r.quotient), "average")?;
-                    Tensor::new(node.shape.clone(), out.iter().map(|r| r.quotient as i64).collect())?
-                }
-                QOp::MulConst { constant } => {
-                    let products = elementwise::zip_broadcast(&arg(0).map(|&v| v as i128), &constant.map(|&v| v as i128), |a, b| a * b)?;
-                    let out = products.data().iter().map(|&z| linear::DotRescaled { acc: z, out: crate::ops::rescale::rescale(z, s) }).collect();
-                    self.rescaled_tensor(node, out)?
-                }
-                QOp::Mul => {
-                    let out = elementwise::zip_broadcast(&arg(0).map(|&v| Some(v)), &arg(1).map(|&v| Some(v)), |a, b| Some(arith::product(a?, b?, s).quotient as i64))?;
-                    let out = out.map(|v| v.unwrap_or_default());
-                    self.check(node, self.activation_range(), out.data().iter().map(|&v| v as i128), "product")?;
-                    out
-                }
-                QOp::Sub => {
-                    let diff = elementwise::zip_broadcast(&arg(0).map(|&v| v as i128), &arg(1).map(|&v| v as i128), |x, y| x - y)?;
-                    self.check(node, RangeKind::Signed(62), diff.data().iter().copied(), "difference")?;
-                    diff.map(|&v| v as i64)
-                }
-                QOp::Div => {
-                    let (ia, ib) = (broadcast_indices(arg(0).shape(), &node.shape), broadcast_indices(arg(1).shape(), &node.shape));
-                    let quotients = ia
-                        .iter()
-                        .zip(&ib)
-                        .map(|(&i, &j)| arith::div(arg(0).data()[i], arg(1).data()[j], s))
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or_else(|| ProverError::Range(format!("layer {}: a divisor is not positive (Div needs divisors > 0)", node.name)))?;
-                    self.checked_quotients(node, &quotients)?
-                }
-                QOp::Reciprocal => {
-                    let quotients = arg(0)
-                        .data()
-                        .iter()
-                        .map(|&b| arith::reciprocal(b, s))
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or_else(|| ProverError::Range(format!("layer {}: Reciprocal of a value that is not positive", node.name)))?;
-                    self.checked_quotients(node, &quotients)?
-                }
-                QOp::Sqrt => {
-                    let roots = arg(0)
-                        .data()
-                        .iter()
-                        .map(|&x| arith::sqrt(x, s))
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or_else(|| ProverError::Range(format!("layer {}: Sqrt of a negative value", node.name)))?;
-                    self.check(node, self.relu_range(), roots.iter().flat_map(|r| [r.root, r.rem, r.slack]), "square root")?;
-                    Tensor::new(node.shape.clone(), roots.iter().map(|r| r.root as i64).collect())?
-                }
-                QOp::Reduce { axes, kind } => {
-                    let x = arg(0).data();
-                    let mut out = Vec::with_capacity(node.shape.iter().product());
-                    for group in reduce::reduce_groups(arg(0).shape(), axes)? {
-                        let values: Vec<i64> = group.iter().map(|&i| x[i]).collect();
-                        out.push(match kind {
-                            ReduceKind::Sum => values.iter().map(|&v| v as i128).sum::<i128>(),
-                            ReduceKind::Mean => divide(values.iter().map(|&v| v as i128).sum(), values.len() as i64).quotient,
-                            ReduceKind::Max => {
-                                let steps = elementwise::max_chain(&values);
-                                self.check(node, self.relu_range(), steps.iter().flat_map(|s| [s.da as i128, s.db as i128]), "maximum")?;
-                                steps.last().map_or(values[0], |s| s.out) as i128
-                            }
-                        });
-                    }
-                    self.check(node, self.activation_range(), out.iter().copied(), kind.name())?;
-                    Tensor::new(node.shape.clone(), out.iter().map(|&v| v as i64).collect())?
-                }
-                QOp::Embedding { table } => {
-                    let columns = embedding_columns(table, s);
-                    let mut out = Vec::with_capacity(node.shape.iter().product());
-                    for &x in arg(0).data() {
-                        for column in &columns {
-                            out.push(column.eval(x).ok_or_else(|| {
-                                ProverError::Range(format!(
-                                    "layer {}: embedding index {} is not an integer in [0, {})",
-                                    node.name,
-                                    self.dequantize(x),
-                                    table.shape()[0]
-                                ))
-                            })?);
-                        }
-                    }
-                    Tensor::new(node.shape.clone(), out)?
-                }
-                QOp::Pad { pads, value } => {
-                    let data = reduce::pad_sources(arg(0).shape(), pads)?.iter().map(|src| src.map_or(*value, |i| arg(0).data()[i])).collect();
-                    Tensor::new(node.shape.clone(), data)?
-                }
-                QOp::Clamp { max } => {
-                    let splits: Vec<_> = arg(0).data().iter().map(|&x| elementwise::clamp(x, *max)).collect();
-                    self.check(node, self.relu_range(), splits.iter().flat_map(|p| [p.below as i128, p.above as i128]), "clamp input")?;
-                    Tensor::new(node.shape.clone(), splits.iter().map(|p| p.out).collect())?
-                }
-            };
-            values.push(value);
-        }
-        Ok(values)
-    }
-
-    /// The model outputs from a full forward trace.
-    pub fn outputs_of<'a>(&self, trace: &'a [Tensor<i64>]) -> Vec<&'a Tensor<i64>> {
-        self.outputs.iter().map(|&o| &trace[o]).collect()
-    }
-
-    fn input_graph(&self) -> Graph {
-        // Only shapes and Input markers matter to `check_inputs`.
-        Graph {
-            nodes: self
-                .nodes
-                .iter()
-                .map(|n| crate::model::Node { name: n.name.clone(), op: Op::Reshape, inputs: vec![], shape: n.shape.clone() })
-                .collect(),
-            inputs: self.inputs.clone(),
-            outputs: self.outputs.clone(),
-        }
-    }
-
-    fn check(&self, node: &QNode, range: RangeKind, values: impl Iterator<Item = i128>, what: &str) -> Result<(), ProverError> {
-        for (i, v) in values.enumerate() {
-            if !range.contains(v) {
-                let limit = self.dequantize(range.highest() as i64);
-                return Err(ProverError::Range(format!(
-                    "layer {} ({what}, element {i}): value {v} ({:.4}) leaves the compiled range {} (±{limit} in floats); recompile with more --range-bits or a smaller --scale",
-                    node.name,
-                    v as f64 / (1u64 << self.config.scale_bits) as f64,
-                    range.describe()
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn rescaled_tensor(&self, node: &QNode, out: Vec<linear::DotRescaled>) -> Result<Tensor<i64>, ProverError> {
-        self.check(node, self.activation_range(), out.iter().map(|d| d.out.quotient), "rescaled product")?;
-        Tensor::new(node.shape.clone(), out.iter().map(|d| d.out.quotient as i64).collect())
-    }
-
-    fn checked_quotients(&self, node: &QNode, quotients: &[arith::Quotient]) -> Result<Tensor<i64>, ProverError> {
-        self.check(node, self.activation_range(), quotients.iter().map(|q| q.quotient), "quotient")?;
-        self.check(node, self.relu_range(), quotients.iter().flat_map(|q| [q.remainder, q.slack]), "division remainder (the divisor is too large)")?;
-        Tensor::new(node.shape.clone(), quotients.iter().map(|q| q.quotient as i64).collect())
-    }
-
-    fn checked_add(&self, node: &QNode, a: &Tensor<i64>, b: &Tensor<i64>) -> Result<Tensor<i64>, ProverError> {
-        let sum = elementwise::zip_broadcast(&a.map(|&v| v as i128), &b.map(|&v| v as i128), |x, y| x + y)?;
-        // The sum itself is exact in the field; it only needs to stay a sane integer.
-        self.check(node, RangeKind::Signed(62), sum.data().iter().copied(), "sum")?;
-        Ok(sum.map(|&v| v as i64))
     }
 }

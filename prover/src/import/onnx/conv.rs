@@ -1,0 +1,168 @@
+//! Convolutions and pooling (NCHW in ONNX, NHWC here), and BatchNormalization folded into the Conv before it.
+
+use super::*;
+
+impl Importer {
+    /// Wraps an NHWC operator between NCHW→NHWC and NHWC→NCHW transposes (free in the circuit:
+    /// they only reorder cells).
+    pub(super) fn nhwc(&mut self, node: &pb::NodeProto, x: usize, op: Op) -> Result<(), ProverError> {
+        let label = node.output.first().cloned().unwrap_or_default();
+        let to_nhwc = Op::Transpose { perm: vec![0, 2, 3, 1] };
+        let shape = crate::model::float::output_shape(&to_nhwc, &[&self.nodes[x].shape], &[])?;
+        let inner = self.push(format!("{label}/nhwc"), to_nhwc, vec![x], shape);
+        let shape = crate::model::float::output_shape(&op, &[&self.nodes[inner].shape], &[])?;
+        let computed = self.push(format!("{label}/{}", op.kind()), op, vec![inner], shape);
+        self.define(node, Op::Transpose { perm: vec![0, 3, 1, 2] }, vec![computed])
+    }
+
+    /// The window of a Conv or pooling node over an `[N, C, H, W]` input.
+    pub(super) fn window(&self, node: &pb::NodeProto, input: &[usize], kernel: [usize; 2]) -> Result<Window, ProverError> {
+        let two = |name: &str, default: usize| -> Result<[usize; 2], ProverError> {
+            match attr_ints(node, name) {
+                None => Ok([default; 2]),
+                Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 1) => Ok([v[0] as usize, v[1] as usize]),
+                Some(v) => Err(ProverError::Unsupported(format!("{name} = {v:?} (2-D only)"))),
+            }
+        };
+        if two("dilations", 1)? != [1, 1] {
+            return Err(ProverError::Unsupported("dilated windows".into()));
+        }
+        let stride = two("strides", 1)?;
+        let auto_pad = attr(node, "auto_pad").map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_default();
+        let padding = match auto_pad.as_str() {
+            "" | "NOTSET" => match attr_ints(node, "pads") {
+                None => [0; 4],
+                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize],
+                Some(p) => return Err(ProverError::Unsupported(format!("pads = {p:?}"))),
+            },
+            "VALID" => [0; 4],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let total = |i: usize| ((input[2 + i].div_ceil(stride[i]) - 1) * stride[i] + kernel[i]).saturating_sub(input[2 + i]);
+                let (th, tw) = (total(0), total(1));
+                if auto_pad == "SAME_UPPER" {
+                    [th / 2, tw / 2, th - th / 2, tw - tw / 2]
+                } else {
+                    [th - th / 2, tw - tw / 2, th / 2, tw / 2]
+                }
+            }
+            other => return Err(ProverError::Unsupported(format!("auto_pad = {other}"))),
+        };
+        Ok(Window { kernel, stride, padding })
+    }
+
+    pub(super) fn conv(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let input = self.nodes[x].shape.clone();
+        let w = match self.value(self.input(node, 1)?)? {
+            Value::Const(c) => c.clone(),
+            Value::Node(_) => return Err(ProverError::Unsupported("Conv with computed weights".into())),
+        };
+        if input.len() != 4 || w.shape.len() != 4 {
+            return Err(ProverError::Unsupported(format!("Conv of {input:?} by {:?} (2-D convolutions only)", w.shape)));
+        }
+        let (o, ci, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+        let channels = input[1];
+        let group = attr_int(node, "group", 1).max(1) as usize;
+        // ONNX weights are [O, C/group, KH, KW]; ours are [O, KH, KW, C] or, depthwise, [1, KH, KW, O].
+        let (weight, depthwise) = if group == 1 && ci == channels {
+            let mut data = vec![0.0; w.data.len()];
+            for (oo, (i, (y, z))) in grid4(o, ci, kh, kw) {
+                data[((oo * kh + y) * kw + z) * ci + i] = w.data[((oo * ci + i) * kh + y) * kw + z];
+            }
+            (Tensor::new(vec![o, kh, kw, ci], data.iter().map(|&v| v as f32).collect())?, false)
+        } else if group == channels && ci == 1 && o % channels == 0 {
+            let mut data = vec![0.0; w.data.len()];
+            for (oo, (_, (y, z))) in grid4(o, 1, kh, kw) {
+                data[(y * kw + z) * o + oo] = w.data[(oo * kh + y) * kw + z];
+            }
+            (Tensor::new(vec![1, kh, kw, o], data.iter().map(|&v| v as f32).collect())?, true)
+        } else {
+            return Err(ProverError::Unsupported(format!("Conv with group = {group} (only 1 or depthwise)")));
+        };
+        let bias = match node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(b) => match self.value(b)? {
+                Value::Const(c) if c.data.len() == o => Some(c.data.iter().map(|&v| v as f32).collect()),
+                _ => return Err(ProverError::Unsupported("Conv bias that is not a constant of length C_out".into())),
+            },
+            None => None,
+        };
+        let window = self.window(node, &input, [kh, kw])?;
+        self.nhwc(node, x, Op::Conv { weight, bias, conv: Conv { window, depthwise } })
+    }
+
+    /// BatchNormalization (inference): `y = scale·x + shift` per channel, folded into the
+    /// preceding convolution when nothing else reads it, else a product and a sum with constants.
+    pub(super) fn batch_norm(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let params: Vec<Const> = (1..5)
+            .map(|i| match self.value(self.input(node, i)?)? {
+                Value::Const(c) => Ok(c.clone()),
+                Value::Node(_) => Err(ProverError::Unsupported("BatchNormalization with computed parameters".into())),
+            })
+            .collect::<Result<_, _>>()?;
+        let eps = attr_float(node, "epsilon", 1e-5) as f64;
+        let channels = *self.nodes[x].shape.get(1).ok_or_else(|| ProverError::Shape("BatchNormalization of a rank-1 tensor".into()))?;
+        if params.iter().any(|p| p.data.len() != channels) {
+            return Err(ProverError::Shape(format!("BatchNormalization parameters for {channels} channels")));
+        }
+        let (gamma, beta, mean, var) = (&params[0].data, &params[1].data, &params[2].data, &params[3].data);
+        let scale: Vec<f64> = (0..channels).map(|c| gamma[c] / (var[c] + eps).sqrt()).collect();
+        let shift: Vec<f64> = (0..channels).map(|c| beta[c] - mean[c] * scale[c]).collect();
+        // Fold into Transpose(Conv(..)) written by `conv`, when the convolution has no other reader.
+        let input_name = self.input(node, 0)?.to_string();
+        if self.uses.get(&input_name).copied() == Some(1) {
+            if let Op::Transpose { perm } = &self.nodes[x].op {
+                let conv_id = self.nodes[x].inputs[0];
+                if perm == &vec![0, 3, 1, 2] && conv_id + 1 == x {
+                    if let Op::Conv { weight, bias, conv } = &mut self.nodes[conv_id].op {
+                        let out_c = *weight.shape().last().unwrap_or(&0);
+                        let per_out = |i: usize| if conv.depthwise { i % out_c } else { i / (weight.len() / out_c.max(1)) };
+                        if out_c == channels {
+                            let w: Vec<f32> = weight.data().iter().enumerate().map(|(i, &v)| (v as f64 * scale[per_out(i)]) as f32).collect();
+                            *weight = Tensor::new(weight.shape().to_vec(), w)?;
+                            let b: Vec<f32> = (0..channels).map(|c| (bias.as_ref().map_or(0.0, |b| b[c] as f64) * scale[c] + shift[c]) as f32).collect();
+                            *bias = Some(b);
+                            let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
+                            self.values.insert(out.clone(), Value::Node(x));
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        let rank = self.nodes[x].shape.len();
+        let per_channel = |v: &[f64]| Tensor::new([channels].into_iter().chain(std::iter::repeat_n(1, rank - 2)).collect(), v.iter().map(|&f| f as f32).collect());
+        let scaled = self.push_op(node, "scale", Op::MulConst { constant: per_channel(&scale)? }, x)?;
+        self.define(node, Op::AddConst { constant: per_channel(&shift)? }, vec![scaled])
+    }
+
+    /// AveragePool, GlobalAveragePool, MaxPool and GlobalMaxPool over an NCHW input.
+    pub(super) fn pool(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let input = self.nodes[x].shape.clone();
+        if input.len() != 4 || node.output.len() > 1 {
+            return Err(ProverError::Unsupported(format!("pooling of {input:?} (2-D, one output)")));
+        }
+        let window = if node.op_type.starts_with("Global") {
+            Window { kernel: [input[2], input[3]], stride: [1, 1], padding: [0; 4] }
+        } else {
+            let kernel = match attr_ints(node, "kernel_shape") {
+                Some(k) if k.len() == 2 && k.iter().all(|&v| v >= 1) => [k[0] as usize, k[1] as usize],
+                other => return Err(ProverError::Unsupported(format!("kernel_shape = {other:?}"))),
+            };
+            if attr_int(node, "ceil_mode", 0) != 0 || attr_int(node, "storage_order", 0) != 0 {
+                return Err(ProverError::Unsupported("ceil_mode or storage_order = 1".into()));
+            }
+            self.window(node, &input, kernel)?
+        };
+        let pool = Pool { window };
+        if node.op_type.ends_with("MaxPool") {
+            // Padded positions are ignored by a maximum.
+            return self.nhwc(node, x, Op::MaxPool { pool });
+        }
+        if window.padding != [0; 4] && attr_int(node, "count_include_pad", 0) == 0 {
+            return Err(ProverError::Unsupported("padded average pooling that excludes the padding from the count".into()));
+        }
+        self.nhwc(node, x, Op::AvgPool { pool })
+    }
+}

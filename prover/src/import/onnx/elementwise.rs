@@ -1,0 +1,87 @@
+//! Elementwise operators: arithmetic with a constant or between activations, tabulated functions, Clip.
+
+use super::*;
+
+impl Importer {
+    /// Sub, Mul and Div with one constant operand, as sums and products with constants.
+    pub(super) fn arithmetic(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let (l, r) = (self.input(node, 0)?, self.input(node, 1)?);
+        let (lv, rv) = (self.value(l)?.clone(), self.value(r)?.clone());
+        let (x, c, const_first) = match (lv, rv) {
+            (Value::Node(x), Value::Const(c)) => (x, c, false),
+            (Value::Const(c), Value::Node(x)) => (x, c, true),
+            (Value::Node(a), Value::Node(b)) => return self.binary_activations(node, a, b),
+            (Value::Const(_), Value::Const(_)) => return Err(ProverError::Unsupported(format!("{} of two constants", node.op_type))),
+        };
+        let map = |f: &dyn Fn(f64) -> f64| Const { shape: c.shape.clone(), data: c.data.iter().map(|&v| f(v)).collect() };
+        match (node.op_type.as_str(), const_first) {
+            ("Mul", _) => self.define(node, Op::MulConst { constant: c.to_f32()? }, vec![x]),
+            ("Sub", false) => self.define(node, Op::AddConst { constant: map(&|v| -v).to_f32()? }, vec![x]),
+            ("Div", false) if c.data.iter().all(|&v| v != 0.0) => {
+                self.define(node, Op::MulConst { constant: map(&|v| 1.0 / v).to_f32()? }, vec![x])
+            }
+            ("Sub", true) => {
+                // c − x = (−1)·x + c
+                let negated = self.push_op(node, "neg", Op::MulConst { constant: Tensor::new(vec![], vec![-1.0])? }, x)?;
+                self.define(node, Op::AddConst { constant: c.to_f32()? }, vec![negated])
+            }
+            _ => Err(ProverError::Unsupported(format!("{} with this constant operand", node.op_type))),
+        }
+    }
+
+    /// An intermediate node named after `node`'s output.
+    pub(super) fn push_op(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, x: usize) -> Result<usize, ProverError> {
+        let shape = crate::model::float::output_shape(&op, &[&self.nodes[x].shape], &[])?;
+        let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
+        Ok(self.push(name, op, vec![x], shape))
+    }
+
+    /// A function through a lookup table, its input first clamped to where the function
+    /// saturates, which changes no rounded output: to `[lo, hi]` by shift, clamp to `[0, hi − lo]`,
+    /// shift back; to `[lo, ∞)` by shift, ReLU, shift back.
+    pub(super) fn tabulated(&mut self, node: &pb::NodeProto, function: Function) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let clamped = self.clamp_to_saturation(node, x, function)?;
+        self.define(node, Op::Function { function }, vec![clamped])
+    }
+
+    pub(super) fn clamp_to_saturation(&mut self, node: &pb::NodeProto, x: usize, function: Function) -> Result<usize, ProverError> {
+        let scalar = |v: f64| Tensor::new(vec![], vec![v as f32]);
+        Ok(match function.saturation() {
+            (Some(lo), hi) => {
+                let shifted = self.push_op(node, "shift", Op::AddConst { constant: scalar(-lo)? }, x)?;
+                let clamped = match hi {
+                    Some(hi) => self.push_op(node, "clamp", Op::Clamp { max: (hi - lo) as f32 }, shifted)?,
+                    None => self.push_op(node, "clamp", Op::Relu, shifted)?,
+                };
+                self.push_op(node, "unshift", Op::AddConst { constant: scalar(lo)? }, clamped)?
+            }
+            (None, _) => x,
+        })
+    }
+
+    /// Clip with a lower bound of 0 (Relu6 and the like) as a clamp; other lower bounds shift
+    /// the input to 0 first.
+    pub(super) fn clip(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let bound = |i: usize, attr_name: &str, default: f64| -> Result<f64, ProverError> {
+            match node.input.get(i).filter(|s| !s.is_empty()) {
+                Some(name) => match self.value(name)? {
+                    Value::Const(c) if c.data.len() == 1 => Ok(c.data[0]),
+                    _ => Err(ProverError::Unsupported("Clip bounds that are not scalar constants".into())),
+                },
+                None => Ok(attr(node, attr_name).map_or(default, |a| a.f as f64)),
+            }
+        };
+        let (lo, hi) = (bound(1, "min", f64::NEG_INFINITY)?, bound(2, "max", f64::INFINITY)?);
+        if !lo.is_finite() || !hi.is_finite() || hi < lo {
+            return Err(ProverError::Unsupported(format!("Clip to [{lo}, {hi}] (both bounds must be finite)")));
+        }
+        if lo == 0.0 {
+            return self.define(node, Op::Clamp { max: hi as f32 }, vec![x]);
+        }
+        let shifted = self.push_op(node, "shift", Op::AddConst { constant: Tensor::new(vec![], vec![-lo as f32])? }, x)?;
+        let clamped = self.push_op(node, "clamp", Op::Clamp { max: (hi - lo) as f32 }, shifted)?;
+        self.define(node, Op::AddConst { constant: Tensor::new(vec![], vec![lo as f32])? }, vec![clamped])
+    }
+}
