@@ -8,6 +8,7 @@
 //! conversions between integers, field elements and hex. No module reaches back up this chain
 //! (`tests/layering.rs` checks it).
 
+pub mod arith;
 pub mod artifact;
 pub mod atomic_file;
 pub mod bench;

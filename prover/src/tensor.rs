@@ -131,6 +131,14 @@ pub fn broadcast_indices(shape: &[usize], out: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// `f(a, b)` elementwise over the broadcast of `a` and `b` (numpy rules): sums, products.
+pub fn zip_broadcast<T: Copy>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>, ProverError> {
+    let shape = broadcast_shape(a.shape(), b.shape())?;
+    let (ia, ib) = (broadcast_indices(a.shape(), &shape), broadcast_indices(b.shape(), &shape));
+    let data = ia.iter().zip(&ib).map(|(&i, &j)| f(a.data()[i], b.data()[j])).collect();
+    Tensor::new(shape, data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

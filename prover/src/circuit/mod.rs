@@ -22,4 +22,3 @@ pub use measure::{measure, Measurement};
 pub use synth::ModelCircuit;
 
 use plan::RESERVED_ROWS;
-use synth::{broadcast_pairs, claimed_values, known};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProverError;
 use crate::gadgets::range_check::RangeCheckConfig;
 use crate::gadgets::set::ShapeParams;
-use crate::quantize::{QOp, QuantizedModel};
+use crate::quantize::QuantizedModel;
 
 use super::measure::{measure, Measurement};
 
@@ -80,7 +80,7 @@ pub(super) fn freivalds_candidates(model: &QuantizedModel) -> Vec<usize> {
     if model.visibility.witnessed_params() {
         return vec![];
     }
-    (0..model.nodes.len()).filter(|&id| matches!(&model.nodes[id].op, QOp::Conv2d { conv, .. } if !conv.depthwise)).collect()
+    (0..model.nodes.len()).filter(|&id| model.nodes[id].op.int().freivalds_eligible()).collect()
 }
 
 /// The layouts worth comparing at `width`: row by row, and (when `freivalds`) with Freivalds'

@@ -15,9 +15,9 @@ use crate::field::fe;
 use crate::gadgets::set::{ModelConfig, ShapeParams};
 use crate::gadgets::{Num, RegionCtx};
 use crate::commitment::sponge_rows;
-use crate::quantize::{QuantizedModel, Ranges};
+use crate::quantize::{Evaluation, QuantizedModel, Ranges};
 use crate::visibility::{PublicTensor, Salts};
-use crate::tensor::{broadcast_indices, Tensor};
+use crate::tensor::Tensor;
 use std::sync::Mutex;
 
 use super::measure::Measurement;
@@ -28,7 +28,8 @@ use super::*;
 pub struct ModelCircuit {
     pub(super) model: Arc<QuantizedModel>,
     pub(super) layout: CircuitLayout,
-    pub(super) inputs: Option<Vec<Tensor<i64>>>,
+    /// Every node's evaluation (value and witness), when proving.
+    pub(super) trace: Option<Arc<Vec<Evaluation>>>,
     pub(super) salts: Salts,
     /// The ranges values are checked against: the plan's activation bound (the range-bits
     /// default in a counting run, whose checks take slots without a table).
@@ -42,7 +43,7 @@ impl ModelCircuit {
     /// The keygen circuit (no witness).
     pub fn keygen(model: Arc<QuantizedModel>, layout: CircuitLayout) -> Self {
         let ranges = model.ranges_for(Some(layout.activation_bound));
-        ModelCircuit { model, layout, inputs: None, salts: Salts::none(), ranges, counter: None }
+        ModelCircuit { model, layout, trace: None, salts: Salts::none(), ranges, counter: None }
     }
 
     /// The circuit for proving on quantized `inputs`, with `salts` for the salted commitments
@@ -50,16 +51,17 @@ impl ModelCircuit {
     /// prove is refused here with the name of the layer. Returns the circuit and its public inputs.
     pub fn prover(model: Arc<QuantizedModel>, layout: CircuitLayout, inputs: Vec<Tensor<i64>>, salts: Salts) -> Result<(Self, Vec<Fr>), ProverError> {
         let ranges = model.ranges_for(Some(layout.activation_bound));
-        let trace = model.forward(&inputs, &ranges)?;
-        let instances = model.public_inputs(&inputs, &trace, &salts)?;
-        Ok((ModelCircuit { model, layout, inputs: Some(inputs), salts, ranges, counter: None }, instances))
+        let trace = model.evaluate(&inputs, &ranges)?;
+        let outputs: Vec<&Tensor<i64>> = model.outputs.iter().map(|&o| &trace[o].output).collect();
+        let instances = model.public_inputs(&inputs, &outputs, &salts)?;
+        Ok((ModelCircuit { model, layout, trace: Some(Arc::new(trace)), salts, ranges, counter: None }, instances))
     }
 
     /// The circuit of a counting run ([`super::measure`]): no witness, any range accepted, and
     /// what each node uses reported to `counter`.
     pub(super) fn counting(model: Arc<QuantizedModel>, layout: CircuitLayout, counter: Arc<Mutex<Measurement>>) -> Self {
         let ranges = model.ranges_for(None);
-        ModelCircuit { model, layout, inputs: None, salts: Salts::none(), ranges, counter: Some(counter) }
+        ModelCircuit { model, layout, trace: None, salts: Salts::none(), ranges, counter: Some(counter) }
     }
 
     /// The layout the circuit follows.
@@ -77,7 +79,7 @@ impl Circuit<Fr> for ModelCircuit {
         ModelCircuit {
             model: self.model.clone(),
             layout: self.layout.clone(),
-            inputs: None,
+            trace: None,
             salts: Salts::none(),
             ranges: self.ranges,
             counter: self.counter.clone(),
@@ -120,13 +122,12 @@ impl Circuit<Fr> for ModelCircuit {
                 };
                 let mut values: Vec<Vec<Num>> = Vec::with_capacity(model.nodes.len());
                 let mut node_rows = Vec::with_capacity(model.nodes.len());
-                let mut next_input = 0;
                 let mut deferred = Vec::new();
                 let roles = node_roles(model);
-                for (id, node) in model.nodes.iter().enumerate() {
+                for id in 0..model.nodes.len() {
                     let row_before = ctx.row;
                     let node_params = params.as_ref().map(|p| (p.per_node[id].as_slice(), p.one));
-                    let out = self.layout_node(&config, &mut ctx, node, roles[id], &values, &mut next_input, node_params, &mut deferred)?;
+                    let out = self.layout_node(&config, &mut ctx, id, roles[id], &values, node_params, &mut deferred)?;
                     node_rows.push(ctx.row - row_before);
                     values.push(out);
                 }
@@ -202,7 +203,7 @@ impl ModelCircuit {
                         m
                     });
                 }
-                let rows = self.inputs.as_ref().and(message).map(|m| sponge_rows(&m));
+                let rows = self.trace.as_ref().and(message).map(|m| sponge_rows(&m));
                 let CommitmentCell { cell, .. } = chip.commit(ctx, &cells, section.salted, rows.as_deref())?;
                 public.push(cell);
             } else {
@@ -213,29 +214,11 @@ impl ModelCircuit {
     }
 }
 
-/// The integers behind `nums` as a tensor, when known (when proving).
-pub(super) fn known(nums: &[Num], shape: &[usize]) -> Option<Tensor<i64>> {
-    let data = nums.iter().map(|n| n.value.map(|v| v as i64)).collect::<Option<Vec<_>>>()?;
-    Tensor::new(shape.to_vec(), data).ok()
-}
-
-/// The witness values of an elementwise result: known when proving, unknown at keygen.
-pub(super) fn claimed_values(values: Option<Result<Tensor<i64>, ProverError>>, count: usize) -> Result<Vec<Option<i128>>, Error> {
-    match values.transpose().map_err(|_| Error::Synthesis)? {
-        Some(t) => Ok(t.data().iter().map(|&v| Some(v as i128)).collect()),
-        None => Ok(vec![None; count]),
-    }
-}
-
-/// The operand pairs of a broadcasting binary operator, output element by output element.
-pub(super) fn broadcast_pairs(a: &[Num], a_shape: &[usize], b: &[Num], b_shape: &[usize], out: &[usize]) -> Vec<(Num, Num)> {
-    broadcast_indices(a_shape, out).iter().zip(broadcast_indices(b_shape, out)).map(|(&i, j)| (a[i], b[j])).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::elementwise::Activation;
+    use crate::ops::linear::QLinear;
+    use crate::ops::{add::Add, input::Input, relu::Relu};
     use crate::quantize::{QNode, QOp, QuantizeConfig};
     use crate::tensor::Tensor;
 
@@ -245,10 +228,10 @@ mod tests {
 
     /// input -> linear -> relu (-> output), with `extra` readers of the linear node.
     fn model(linear_is_output: bool, relu_reads_twice: bool) -> QuantizedModel {
-        let linear = QOp::Linear { weight_t: Tensor::new(vec![2, 3], vec![1, 2, 3, 4, 5, 6]).unwrap(), bias: vec![0, 0] };
-        let mut nodes = vec![node("x", QOp::Input, vec![], vec![1, 3]), node("fc", linear, vec![0], vec![1, 2]), node("act", QOp::Relu, vec![1], vec![1, 2])];
+        let linear = QOp::Linear(QLinear { weight_t: Tensor::new(vec![2, 3], vec![1, 2, 3, 4, 5, 6]).unwrap(), bias: vec![0, 0] });
+        let mut nodes = vec![node("x", QOp::Input(Input), vec![], vec![1, 3]), node("fc", linear, vec![0], vec![1, 2]), node("act", QOp::Relu(Relu), vec![1], vec![1, 2])];
         if relu_reads_twice {
-            nodes.push(node("sum", QOp::Add, vec![1, 2], vec![1, 2]));
+            nodes.push(node("sum", QOp::Add(Add), vec![1, 2], vec![1, 2]));
         }
         let outputs = if linear_is_output { vec![1, 2] } else { vec![nodes.len() - 1] };
         QuantizedModel { config: QuantizeConfig::default(), nodes, inputs: vec![0], outputs, visibility: Default::default() }
@@ -257,7 +240,7 @@ mod tests {
     #[test]
     fn a_rescale_fuses_with_its_only_reader() {
         let roles = node_roles(&model(false, false));
-        assert_eq!(roles, vec![NodeRole::Plain, NodeRole::RescaleThen(Activation::Relu), NodeRole::Absorbed]);
+        assert_eq!(roles, vec![NodeRole::Plain, NodeRole::FusedWith(2), NodeRole::Absorbed]);
     }
 
     #[test]
@@ -321,7 +304,7 @@ mod tests {
             // unused lanes whatever the width (with witnessed weights: finding 1's lanes).
             let mut wide = model(false, true);
             wide.nodes[0].shape = vec![1, 6];
-            wide.nodes[1].op = QOp::Linear { weight_t: Tensor::new(vec![2, 6], (0..12).map(|i| i % 5 - 2).collect()).unwrap(), bias: vec![3, -1] };
+            wide.nodes[1].op = QOp::Linear(QLinear { weight_t: Tensor::new(vec![2, 6], (0..12).map(|i| i % 5 - 2).collect()).unwrap(), bias: vec![3, -1] });
             assert_model_has_no_free_cells(wide, visibility);
         }
     }

@@ -20,7 +20,7 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::fe;
 use super::{enable, Columns, Num, RegionCtx};
-use crate::ops::elementwise::ClampSplit;
+use crate::arith::ClampSplit;
 use crate::range::RangeKind;
 
 /// Selector and gate of the clamp.
@@ -74,7 +74,7 @@ impl<'c> ClampChip<'c> {
     }
 
     /// Clamps every `x` to `[0, max]` with the caller's split (from
-    /// [`crate::ops::elementwise::clamp`]); `below` and `above` are range-checked in `slack`.
+    /// [`crate::arith::clamp`]); `below` and `above` are range-checked in `slack`.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, items: &[(Num, Option<ClampSplit>)], max: i64, slack: RangeKind) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
         let lanes = ClampConfig::lanes(cols.width());
@@ -104,7 +104,7 @@ impl<'c> ClampChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
-    use crate::ops::elementwise::clamp;
+    use crate::arith::clamp;
 
     fn run(xs: Vec<i128>, splits: Vec<ClampSplit>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {

@@ -12,7 +12,7 @@
 //!
 //! With `r, t ≥ 0` the second constraint gives `b = (r + t + 1) / 2 ≥ 1` and `r < 2b`, so the first
 //! is the division `2n + b = 2b·y + r` with a remainder in `[0, 2b)`: `y = ⌊(2n + b) / 2b⌋`, the
-//! value of [`crate::ops::arith::round_div`]. All terms are far below the field size.
+//! value of [`crate::arith::round_div`]. All terms are far below the field size.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -20,7 +20,7 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::fe;
 use super::{packed, packed_rows, Columns, Num, RegionCtx};
-use crate::ops::arith::Quotient;
+use crate::arith::Quotient;
 use crate::range::RangeKind;
 
 const CELLS: usize = 5;
@@ -81,7 +81,7 @@ impl<'c> DivideChip<'c> {
     }
 
     /// `y = round(numerator / b)` for every item, with the caller's witness (from
-    /// [`crate::ops::arith`]); `y` is range-checked in `y_range`, the remainder and its slack in
+    /// [`crate::arith`]); `y` is range-checked in `y_range`, the remainder and its slack in
     /// `slack_range` (non-negative). Returns the `y` cells.
     pub fn assign(
         &self,
@@ -122,7 +122,7 @@ impl<'c> DivideChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
-    use crate::ops::arith::{div, reciprocal};
+    use crate::arith::{div, reciprocal};
 
     /// Divides `a[i] · 16 / b[i]` (or `N / b[i]` when `a` is empty) with witness `w`.
     fn run(a: Vec<i128>, b: Vec<i128>, w: Vec<Quotient>, n: i128) -> GadgetTest {

@@ -146,7 +146,7 @@ mod tests {
         let model = crate::compile::compile_onnx(&examples.join("model.onnx"), config).unwrap().with_visibility(hashed).unwrap();
         let width = model.layout.shape.width;
         let lengths: Vec<usize> = model.quantized.nodes.iter().filter_map(|n| match &n.op {
-            crate::quantize::QOp::Linear { weight_t, .. } => Some(weight_t.shape()[1] + 1),
+            crate::quantize::QOp::Linear(linear) => Some(linear.weight_t.shape()[1] + 1),
             _ => None,
         }).collect();
         assert!(

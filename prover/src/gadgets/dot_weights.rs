@@ -64,7 +64,7 @@ impl<'c> DotWeightsChip<'c> {
     }
 
     /// Lays out `Σ x_i·weights_i + bias` and returns the cell holding it. `claimed` is the
-    /// caller's value of the sum (from [`crate::ops::linear::dot_rescale`]); the gate fails if it
+    /// caller's value of the sum (from [`crate::arith::dot_rescale`]); the gate fails if it
     /// is not the true sum.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, x: &[Num], weights: &[i64], bias: i64, claimed: Option<i128>) -> Result<Num, Error> {
         assert_eq!(x.len(), weights.len(), "one weight per activation");

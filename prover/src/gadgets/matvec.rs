@@ -82,7 +82,7 @@ impl<'c> MatVecChip<'c> {
 
     /// Lays out `Σ_i x_i·rows[o][i] + bias[o]` for every weight row `o`, returning one cell per
     /// row. `claimed[o]` is the caller's value of each sum (from
-    /// [`crate::ops::linear::dot_rescale`]); the gate fails unless it is the true sum.
+    /// [`crate::arith::dot_rescale`]); the gate fails unless it is the true sum.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, x: &[Num], rows: &[&[i64]], bias: &[i64], claimed: &[Option<i128>]) -> Result<Vec<Num>, Error> {
         let (lanes, per_row) = MatVecConfig::split(self.config.cols.width());
         let mut out = Vec::with_capacity(rows.len());

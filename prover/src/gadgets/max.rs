@@ -17,7 +17,7 @@ use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
 use super::{enable, Columns, Num, RegionCtx};
-use crate::ops::elementwise::MaxSplit;
+use crate::arith::MaxSplit;
 use crate::range::RangeKind;
 
 /// Selector and gate of the maximum.
@@ -74,7 +74,7 @@ impl<'c> MaxChip<'c> {
     }
 
     /// `max(a, b)` for one pair, with the caller's split (from
-    /// [`crate::ops::elementwise::max2`]); `da`, `db` are range-checked in `slack`. Items are
+    /// [`crate::arith::max2`]); `da`, `db` are range-checked in `slack`. Items are
     /// packed into the current row until it is full.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, slot: &mut MaxSlot, a: &Num, b: &Num, split: Option<MaxSplit>, slack: RangeKind) -> Result<Num, Error> {
         let cols = &self.config.cols;
@@ -119,7 +119,7 @@ pub struct MaxSlot {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
-    use crate::ops::elementwise::max2;
+    use crate::arith::max2;
 
     fn run(pairs: Vec<(i128, i128)>, splits: Vec<MaxSplit>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {

@@ -5,7 +5,7 @@
 //! All chips share one set of advice and fixed columns ([`Columns`]) and lay their rows out one
 //! after another through a [`RegionCtx`]; range checks go to the dedicated lookup columns of
 //! [`range_check::RangeCheckChip`]. Chips never compute the integers they prove: callers pass the
-//! witness computed by [`crate::ops`], so the circuit and the reference forward pass share one
+//! witness computed by [`crate::arith`], so the circuit and the reference forward pass share one
 //! semantics, and tests can pass tampered witnesses to show the constraints reject them.
 
 pub mod add;

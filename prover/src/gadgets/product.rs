@@ -10,7 +10,7 @@
 //! ```
 //!
 //! As in [`super::rescale`], bounding both `r` and `y` leaves one integer solution: the one
-//! [`crate::ops::arith::product`] computes.
+//! [`crate::arith::product`] computes.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -18,7 +18,7 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::fe;
 use super::{packed, packed_rows, Columns, Num, RegionCtx};
-use crate::ops::rescale::Rescaled;
+use crate::arith::Rescaled;
 use crate::range::RangeKind;
 
 const CELLS: usize = 4;
@@ -65,7 +65,7 @@ impl<'c> ProductChip<'c> {
     }
 
     /// `y = round(a·b / divisor)` for every `(a, b, witness)` (witness from
-    /// [`crate::ops::arith::product`]); returns the `y` cells, range-checked in `y_range`.
+    /// [`crate::arith::product`]); returns the `y` cells, range-checked in `y_range`.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, items: &[(Num, Num, Option<Rescaled>)], divisor: i64, y_range: RangeKind) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
         packed(ctx, cols, &self.config.q, items.len(), CELLS, |ctx, row, base, i| {
@@ -87,7 +87,7 @@ impl<'c> ProductChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
-    use crate::ops::arith::product;
+    use crate::arith::product;
 
     fn run(a: Vec<i128>, b: Vec<i128>, w: Vec<Rescaled>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {

@@ -19,7 +19,7 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::{fe, witness};
 use super::Num;
-use crate::ops::nonlinear::LookupTable;
+use crate::arith::table::LookupTable;
 use crate::range::RangeKind;
 
 /// Columns of the range checker.
@@ -238,7 +238,7 @@ impl RangeCheckChip {
 #[cfg(test)]
 mod tests {
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
-    use crate::ops::nonlinear::LookupTable;
+    use crate::arith::table::LookupTable;
     use crate::range::RangeKind;
 
     /// `[-50, 50]` has the size of the test table's `Below(101)` segment: it is checked against it

@@ -17,7 +17,7 @@ use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
 use super::{enable, Columns, Num, RegionCtx};
-use crate::ops::elementwise::ReluSplit;
+use crate::arith::ReluSplit;
 use crate::range::RangeKind;
 
 /// Selector and gate of ReLU.
@@ -67,7 +67,7 @@ impl<'c> ReluChip<'c> {
         ReluChip { config }
     }
 
-    /// Applies ReLU to every `x` with the caller's split (from [`crate::ops::elementwise::relu`]);
+    /// Applies ReLU to every `x` with the caller's split (from [`crate::arith::relu`]);
     /// `out` and `neg` are range-checked in `range` (unsigned). Returns the `out` cells.
     pub fn assign(&self, ctx: &mut RegionCtx<'_, '_>, items: &[(Num, Option<ReluSplit>)], range: RangeKind) -> Result<Vec<Num>, Error> {
         let cols = &self.config.cols;
@@ -95,7 +95,7 @@ impl<'c> ReluChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
-    use crate::ops::elementwise::relu;
+    use crate::arith::relu;
 
     fn run(xs: Vec<i128>, splits: Vec<ReluSplit>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {

@@ -18,7 +18,7 @@
 //! Both range checks are needed: with `r` bounded but `y` free, a prover could pick any `r` and
 //! the field element `y = (c·z + ⌊D/2⌋ − r)/D`, which is not the rounded quotient. With both
 //! bounded and `|c·z|` far below the field size, `c·z + ⌊D/2⌋ = y·D + r` has exactly one solution
-//! over the integers, the one [`crate::ops::rescale::divide`] computes.
+//! over the integers, the one [`crate::arith::divide`] computes.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -26,7 +26,7 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::fe;
 use super::{enable, Columns, Num, RegionCtx};
-use crate::ops::rescale::Rescaled;
+use crate::arith::Rescaled;
 use crate::range::RangeKind;
 
 /// Selector and gate of the rescale.
@@ -80,7 +80,7 @@ impl<'c> RescaleChip<'c> {
     }
 
     /// Divides every `z` by `divisor` with the caller's witness (from
-    /// [`crate::ops::rescale::divide`]); returns the `y` cells, range-checked in `y_range`.
+    /// [`crate::arith::divide`]); returns the `y` cells, range-checked in `y_range`.
     pub fn assign(
         &self,
         ctx: &mut RegionCtx<'_, '_>,
@@ -93,7 +93,7 @@ impl<'c> RescaleChip<'c> {
     }
 
     /// Divides every `c·z` by `divisor`, for `(z, c, witness)` items (the witness of `c·z` from
-    /// [`crate::ops::rescale::divide`]); returns the `y` cells, range-checked in `y_range`.
+    /// [`crate::arith::divide`]); returns the `y` cells, range-checked in `y_range`.
     pub fn assign_scaled(
         &self,
         ctx: &mut RegionCtx<'_, '_>,
@@ -145,7 +145,7 @@ impl<'c> RescaleChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
-    use crate::ops::rescale::rescale;
+    use crate::arith::rescale;
 
     const SHIFT: u32 = 4;
 
@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn odd_divisor_passes_and_its_remainder_is_bounded() {
         let zs: Vec<i128> = vec![0, 4, 5, -4, -5, 13, 14, -1000, 1000];
-        let w: Vec<Rescaled> = zs.iter().map(|&z| crate::ops::rescale::divide(z, 9)).collect();
+        let w: Vec<Rescaled> = zs.iter().map(|&z| crate::arith::divide(z, 9)).collect();
         let ys: Vec<i128> = w.iter().map(|w| w.quotient).collect();
         assert_no_free_cells(&run_div(zs, w, 4, 9), &ys);
         // 13 / 9 rounds to 1 (13 + 4 = 1·9 + 8); claiming 2 needs r = -1, claiming 0 needs r = 17.
@@ -194,10 +194,10 @@ mod tests {
                 RescaleChip::new(config.rescale.as_ref().unwrap()).assign_scaled(ctx, &[(z[0], -3, Some(Rescaled { quotient: y, remainder: r }))], 16, RangeKind::Signed(8))
             })
         };
-        let honest = crate::ops::rescale::divide(-111, 16);
+        let honest = crate::arith::divide(-111, 16);
         assert_satisfied(&circuit(honest.quotient, honest.remainder), &[honest.quotient]);
         // The quotient of z (not c·z) is refused.
-        let unscaled = crate::ops::rescale::divide(37, 16);
+        let unscaled = crate::arith::divide(37, 16);
         assert_rejected(&circuit(unscaled.quotient, unscaled.remainder), &[unscaled.quotient]);
     }
 

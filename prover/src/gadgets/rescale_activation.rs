@@ -18,7 +18,7 @@
 //! [`super::rescale`] over the integers. If `e > 0` then `out = b·M`: with `b = 0`, `out = 0` and
 //! `q = −e < 0`; with `b = 1` (never for ReLU), `out = M` and `q = M + e > M`. If `e = 0`, `q = out`
 //! lies in `[0, M]`. So `out` is exactly the activation of `q`, as
-//! [`crate::ops::elementwise::activate`] computes it.
+//! [`crate::arith::activate`] computes it.
 
 use halo2_proofs::halo2curves::bn256::Fr;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -26,8 +26,8 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::fe;
 use super::{packed, packed_rows, Columns, Num, RegionCtx};
-use crate::ops::elementwise::{Activation, ActivationSplit};
-use crate::ops::rescale::Rescaled;
+use crate::arith::{Activation, ActivationSplit};
+use crate::arith::Rescaled;
 use crate::range::RangeKind;
 
 const CELLS: usize = 5;
@@ -128,8 +128,8 @@ impl<'c> RescaleActivationChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, load};
-    use crate::ops::elementwise::activate;
-    use crate::ops::rescale::rescale;
+    use crate::arith::activate;
+    use crate::arith::rescale;
 
     const SHIFT: u32 = 4;
 

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! So `y² ≤ x·K = y² + r ≤ y² + 2y < (y + 1)²`: `y` is the floor of the root, the value of
-//! [`crate::ops::arith::sqrt`]. A negative `x` has no solution (`y² + r` would have to be a
+//! [`crate::arith::sqrt`]. A negative `x` has no solution (`y² + r` would have to be a
 //! field element near the modulus).
 
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -18,7 +18,7 @@ use halo2_proofs::poly::Rotation;
 
 use crate::field::fe;
 use super::{packed, packed_rows, Columns, Num, RegionCtx};
-use crate::ops::arith::SquareRoot;
+use crate::arith::SquareRoot;
 use crate::range::RangeKind;
 
 const CELLS: usize = 4;
@@ -88,7 +88,7 @@ impl<'c> SqrtChip<'c> {
 mod tests {
     use super::*;
     use crate::gadgets::test_util::{GadgetTest, assert_no_free_cells, assert_rejected, assert_satisfied, load};
-    use crate::ops::arith::sqrt;
+    use crate::arith::sqrt;
 
     fn run(x: Vec<i128>, w: Vec<SquareRoot>, width: usize) -> GadgetTest {
         GadgetTest::new(width, move |config, ctx| {

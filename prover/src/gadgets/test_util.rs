@@ -12,7 +12,7 @@ use super::range_check::RangeCheckChip;
 use crate::field::fe;
 use super::{Num, RegionCtx};
 use super::set::{GadgetSet, ModelConfig, ShapeParams};
-use crate::ops::nonlinear::{Function, FunctionTable, LookupTable};
+use crate::arith::table::{Function, FunctionTable, LookupTable};
 use crate::range::RangeKind;
 
 /// Ranges the test table holds: remainders of /16 and /9, 8-bit signed activations, 7-bit ReLU

@@ -11,7 +11,7 @@
 //! - `Mul` by a constant: `rdiv(x·c, sf)`; `Add` (params `[activation]`): exact sum;
 //! - `Reshape`, `Squeeze`: shape only.
 //!
-//! `rdiv(a, d) = ⌊(2a + d) / 2d⌋` is [`crate::ops::rescale::divide`]. Adding the bias after the
+//! `rdiv(a, d) = ⌊(2a + d) / 2d⌋` is [`crate::arith::divide`]. Adding the bias after the
 //! division equals dividing `acc + bias·sf`, which is how the bias is stored here.
 
 use std::collections::HashMap;
@@ -19,9 +19,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::ops::prelude::*;
 use crate::error::ProverError;
-use crate::ops::conv::{Conv, Pool, Window};
-use crate::quantize::{QNode, QOp, QuantizeConfig, QuantizedModel};
+use crate::quantize::{QNode, QuantizeConfig, QuantizedModel};
 use crate::tensor::Tensor;
 
 #[derive(Deserialize)]
@@ -123,7 +123,7 @@ impl Importer {
                 .find_map(|l| l.inp_idxes.iter().position(|&i| i == idx).map(|p| l.inp_shapes.get(p).cloned()))
                 .flatten()
                 .ok_or_else(|| ProverError::Model(format!("no layer reads input tensor {idx}")))?;
-            let id = self.push(format!("input {idx}"), QOp::Input, vec![], dims(&shape, "input")?);
+            let id = self.push(format!("input {idx}"), QOp::Input(Input), vec![], dims(&shape, "input")?);
             self.values.insert(idx, id);
             inputs.push(id);
         }
@@ -174,8 +174,8 @@ impl Importer {
         let sf = 1i64 << self.scale_bits;
         match activation {
             0 => {}
-            1 => id = self.push(format!("{name}/relu"), QOp::Relu, vec![id], shape),
-            3 => id = self.push(format!("{name}/relu6"), QOp::Clamp { max: 6 * sf }, vec![id], shape),
+            1 => id = self.push(format!("{name}/relu"), QOp::Relu(Relu), vec![id], shape),
+            3 => id = self.push(format!("{name}/relu6"), QOp::Clamp(Clamp { max: 6 * sf }), vec![id], shape),
             other => return Err(ProverError::Unsupported(format!("activation {other}"))),
         }
         self.values.insert(out_idx, id);
@@ -209,7 +209,7 @@ impl Importer {
                     other => return Err(ProverError::Unsupported(format!("convolution type {other}"))),
                 };
                 let conv = Conv { window: Window { kernel, stride, padding }, depthwise };
-                self.emit(n, layer, QOp::Conv2d { weight, bias, conv }, vec![x], param(2)?)
+                self.emit(n, layer, QOp::Conv(QConvolution { weight, bias, conv }), vec![x], param(2)?)
             }
             "FullyConnected" => {
                 let mut x = self.activation(input(0)?)?;
@@ -222,22 +222,22 @@ impl Importer {
                 let (in_shape, k) = (self.nodes[x].shape.clone(), weight_t.shape().get(1).copied().unwrap_or(1).max(1));
                 if in_shape.len() != 2 {
                     let rows = in_shape.iter().product::<usize>() / k;
-                    x = self.push(format!("{n}:FullyConnected/flatten"), QOp::Reshape, vec![x], vec![rows, k]);
+                    x = self.push(format!("{n}:FullyConnected/flatten"), QOp::Reshape(Reshape), vec![x], vec![rows, k]);
                 }
-                self.emit(n, layer, QOp::Linear { weight_t, bias }, vec![x], param(0)?)
+                self.emit(n, layer, QOp::Linear(QLinear { weight_t, bias }), vec![x], param(0)?)
             }
             "AveragePool2D" => {
                 let x = self.activation(input(0)?)?;
                 let to_usize = |v: i64| usize::try_from(v).map_err(|_| ProverError::Model(format!("parameter {v}")));
                 let window = Window { kernel: [to_usize(param(0)?)?, to_usize(param(1)?)?], stride: [to_usize(param(2)?)?, to_usize(param(3)?)?], padding: [0; 4] };
-                self.emit(n, layer, QOp::AvgPool2d { pool: Pool { window } }, vec![x], 0)
+                self.emit(n, layer, QOp::AvgPool(AvgPool { pool: Pool { window } }), vec![x], 0)
             }
             "Mul" => {
                 let (a, b) = (input(0)?, input(1)?);
                 let (x, c) = if self.consts.contains_key(&b) { (a, b) } else { (b, a) };
                 let x = self.activation(x)?;
                 let constant = self.constant(c)?.clone();
-                self.emit(n, layer, QOp::MulConst { constant }, vec![x], 0)
+                self.emit(n, layer, QOp::MulConst(MulConst { constant }), vec![x], 0)
             }
             "Add" => {
                 let (a, b) = (input(0)?, input(1)?);
@@ -245,20 +245,20 @@ impl Importer {
                 match (self.consts.contains_key(&a), self.consts.contains_key(&b)) {
                     (false, false) => {
                         let inputs = vec![self.activation(a)?, self.activation(b)?];
-                        self.emit(n, layer, QOp::Add, inputs, act)
+                        self.emit(n, layer, QOp::Add(Add), inputs, act)
                     }
                     (false, true) | (true, false) => {
                         let (x, c) = if self.consts.contains_key(&b) { (a, b) } else { (b, a) };
                         let x = self.activation(x)?;
                         let constant = self.constant(c)?.clone();
-                        self.emit(n, layer, QOp::AddConst { constant }, vec![x], act)
+                        self.emit(n, layer, QOp::AddConst(AddConst { constant }), vec![x], act)
                     }
                     (true, true) => Err(ProverError::Unsupported("Add of two constants".into())),
                 }
             }
             "Reshape" | "Squeeze" => {
                 let x = self.activation(input(0)?)?;
-                self.emit(n, layer, QOp::Reshape, vec![x], 0)
+                self.emit(n, layer, QOp::Reshape(Reshape), vec![x], 0)
             }
             other => Err(ProverError::Unsupported(format!(
                 "layer type {other} (supported: Conv2D, FullyConnected, AveragePool2D, Mul, Add, Reshape, Squeeze)"

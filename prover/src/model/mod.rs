@@ -1,146 +1,12 @@
 //! The model graph the prover owns: importers turn ONNX (and later other formats) into a
 //! [`Graph`] of float operators over shaped tensors; `quantize` turns it into integers.
 
-pub mod float;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProverError;
 use crate::tensor::Tensor;
 
-/// One operator of a float [`Graph`]. Weights live in the operator, so every node input is an
-/// activation computed at prove time.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Op {
-    /// A model input; its shape is the node's shape.
-    Input,
-    /// `y[.., n] = Σ_k x[.., k] · weight[k, n] + bias[n]`: Gemm, or MatMul with constant weights.
-    Linear {
-        /// Shape `[K, N]`.
-        weight: Tensor<f32>,
-        /// Length `N`, when present.
-        bias: Option<Vec<f32>>,
-    },
-    /// `y[m, n] = Σ_k a[m, k] · b[k, n]` with both operands activations (2-D).
-    MatMul,
-    /// Elementwise sum of two activations with numpy broadcasting.
-    Add,
-    /// Elementwise sum of an activation and a constant, with numpy broadcasting.
-    AddConst {
-        /// The constant operand.
-        constant: Tensor<f32>,
-    },
-    /// `max(x, 0)` elementwise.
-    Relu,
-    /// Elementwise product with a constant, with numpy broadcasting.
-    MulConst {
-        /// The constant operand.
-        constant: Tensor<f32>,
-    },
-    /// `min(max(x, 0), max)` elementwise (Relu6, Clip with a lower bound of 0).
-    Clamp {
-        /// The upper bound.
-        max: f32,
-    },
-    /// Same values in row-major order under the node's shape (Reshape, Flatten).
-    Reshape,
-    /// Each output value copied from one input value (Concat, Slice, Split, Gather with constant
-    /// indices): output `i` is element `picks[i].1` (row-major) of operand `picks[i].0`.
-    Select {
-        /// `(operand, flat index)` for every output value, row-major.
-        picks: Vec<(usize, usize)>,
-    },
-    /// Axes permuted: output axis `i` is input axis `perm[i]`.
-    Transpose {
-        /// The permutation.
-        perm: Vec<usize>,
-    },
-    /// Convolution over NHWC (ONNX's NCHW convolutions are imported between two transposes).
-    Conv {
-        /// `[C_out, KH, KW, C_in]`, or `[1, KH, KW, C_out]` when depthwise.
-        weight: Tensor<f32>,
-        /// Length `C_out`, when present.
-        bias: Option<Vec<f32>>,
-        /// Geometry.
-        conv: crate::ops::conv::Conv,
-    },
-    /// Average pooling over NHWC without padding.
-    AvgPool {
-        /// Geometry.
-        pool: crate::ops::conv::Pool,
-    },
-    /// A tabulated non-linear function (the importer clamps its input where it saturates).
-    Function {
-        /// Which function.
-        function: crate::ops::nonlinear::Function,
-    },
-    /// Elementwise product of two activations, with numpy broadcasting.
-    Mul,
-    /// Elementwise difference of two activations, with numpy broadcasting.
-    Sub,
-    /// Elementwise quotient of two activations, with numpy broadcasting (divisors must be > 0).
-    Div,
-    /// `1 / x` elementwise (`x > 0`).
-    Reciprocal,
-    /// `√x` elementwise (`x ≥ 0`).
-    Sqrt,
-    /// A reduction over `axes`, which are kept with size 1.
-    Reduce {
-        /// The reduced axes.
-        axes: Vec<usize>,
-        /// Sum, mean or maximum.
-        kind: crate::ops::reduce::ReduceKind,
-    },
-    /// Embedding lookup (Gather of a constant table by computed indices): output `[.., i, ..]`
-    /// is row `index[i]` of `table` (`[V, ..]`); indices must be integers in `[0, V)`.
-    Embedding {
-        /// The table, rows first.
-        table: Tensor<f32>,
-    },
-    /// Constant padding: `(before, after)` elements per axis, filled with `value`.
-    Pad {
-        /// Per axis.
-        pads: Vec<(usize, usize)>,
-        /// The fill value.
-        value: f32,
-    },
-    /// Max pooling over NHWC (padded positions ignored).
-    MaxPool {
-        /// Geometry.
-        pool: crate::ops::conv::Pool,
-    },
-}
-
-impl Op {
-    /// A short name for messages and reports.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Op::Input => "Input",
-            Op::Linear { .. } => "Linear",
-            Op::MatMul => "MatMul",
-            Op::Add => "Add",
-            Op::AddConst { .. } => "AddConst",
-            Op::Relu => "Relu",
-            Op::MulConst { .. } => "MulConst",
-            Op::Clamp { .. } => "Clamp",
-            Op::Reshape => "Reshape",
-            Op::Transpose { .. } => "Transpose",
-            Op::Select { .. } => "Select",
-            Op::Conv { .. } => "Conv",
-            Op::AvgPool { .. } => "AvgPool",
-            Op::MaxPool { .. } => "MaxPool",
-            Op::Function { function } => function.name(),
-            Op::Mul => "Mul",
-            Op::Sub => "Sub",
-            Op::Div => "Div",
-            Op::Reciprocal => "Reciprocal",
-            Op::Sqrt => "Sqrt",
-            Op::Reduce { kind, .. } => kind.name(),
-            Op::Pad { .. } => "Pad",
-            Op::Embedding { .. } => "Embedding",
-        }
-    }
-}
+pub use crate::ops::Op;
 
 /// A node: one operator, the nodes it reads, and the shape of what it produces.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -178,7 +44,7 @@ impl Graph {
                 )));
             }
             let shapes: Vec<&[usize]> = node.inputs.iter().map(|&i| self.nodes[i].shape.as_slice()).collect();
-            let expected = float::output_shape(&node.op, &shapes, &node.shape)
+            let expected = node.op.float().output_shape(&shapes, &node.shape)
                 .map_err(|e| ProverError::Shape(format!("node {}: {e}", node.name)))?;
             if expected != node.shape {
                 return Err(ProverError::Shape(format!(
@@ -191,7 +57,7 @@ impl Graph {
             }
         }
         for &i in self.inputs.iter() {
-            if !matches!(self.nodes.get(i).map(|n| &n.op), Some(Op::Input)) {
+            if !matches!(self.nodes.get(i).map(|n| &n.op), Some(Op::Input(_))) {
                 return Err(ProverError::Model(format!("graph input {i} is not an Input node")));
             }
         }
@@ -209,8 +75,8 @@ impl Graph {
         for node in &self.nodes {
             let args: Vec<&Tensor<f32>> = node.inputs.iter().map(|&i| &values[i]).collect();
             let value = match &node.op {
-                Op::Input => next_input.next().expect("checked").clone(),
-                op => float::eval_f32(op, &args, &node.shape)?,
+                Op::Input(_) => next_input.next().expect("checked").clone(),
+                op => op.float().eval(&args, &node.shape)?,
             };
             values.push(value);
         }

@@ -1,11 +1,27 @@
-//! 2-D convolution and average pooling over NHWC tensors, as lists of taps: for every output
-//! element, the (input index, weight index) pairs of its dot product. The integer forward pass and
-//! the circuit both walk these taps, so they multiply exactly the same operands.
+//! 2-D convolution over NHWC tensors (ONNX's NCHW convolutions are imported between two
+//! transposes), plain or depthwise, as lists of taps: for every output element, the (input index,
+//! weight index) pairs of its dot product. The integer forward pass and the circuit both walk
+//! these taps, so they multiply exactly the same operands. Each output is rescaled by `2^s`.
+//!
+//! Layout, by the plan and the parameters' visibility: Freivalds' check of the whole layer
+//! ([`crate::gadgets::freivalds`], plain convolutions the planner picks); with witnessed weights,
+//! one activation dot product per output with the bias as `bias · 1`; depthwise, one fixed-weight
+//! dot product per output ([`crate::gadgets::dot_weights`]); otherwise one matrix-vector gadget
+//! per position, every output channel reading the same patch ([`crate::gadgets::matvec`]).
 
+use halo2_proofs::plonk::Error;
 use serde::{Deserialize, Serialize};
 
-use super::linear::{dot_rescale, DotRescaled};
+use super::{arity, EvalCx, Evaluation, FloatOp, IntOp, LayoutCx, QOp, QuantizeCx, Shaped};
+use crate::arith::{dot_rescale, DotRescaled};
 use crate::error::ProverError;
+use crate::gadgets::constant::ConstantChip;
+use crate::gadgets::dot_activations::DotActivationsChip;
+use crate::gadgets::dot_weights::DotWeightsChip;
+use crate::gadgets::freivalds::FreivaldsChip;
+use crate::gadgets::matvec::MatVecChip;
+use crate::gadgets::Num;
+use crate::tensor::Tensor;
 
 /// Geometry of a convolution or pooling window over an NHWC input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +48,7 @@ impl Window {
 
     /// For output position `(oh, ow)`, the input positions `(ih, iw, kh, kw)` the window covers,
     /// padding positions left out (they multiply zero).
-    fn covered(&self, oh: usize, ow: usize, h: usize, w: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+    pub(crate) fn covered(&self, oh: usize, ow: usize, h: usize, w: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
         let [kh, kw] = self.kernel;
         let (top, left) = (self.padding[0] as isize, self.padding[1] as isize);
         let (base_h, base_w) = ((oh * self.stride[0]) as isize - top, (ow * self.stride[1]) as isize - left);
@@ -121,44 +137,156 @@ impl Conv {
     }
 }
 
-/// A pooling window over NHWC. Average pooling divides the window sum by the window size (so it
-/// is only used without padding); max pooling ignores padded positions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pool {
-    /// Window geometry.
-    pub window: Window,
+/// The float convolution.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Convolution {
+    /// `[C_out, KH, KW, C_in]`, or `[1, KH, KW, C_out]` when depthwise.
+    pub weight: Tensor<f32>,
+    /// Length `C_out`, when present.
+    pub bias: Option<Vec<f32>>,
+    /// Geometry.
+    pub conv: Conv,
 }
 
-impl Pool {
-    /// Output shape `[N, OH, OW, C]`.
-    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, ProverError> {
-        let &[n, h, w, c] = input else {
-            return Err(ProverError::Shape(format!("pooling of {input:?}: expected an NHWC input")));
-        };
-        let [oh, ow] = self.window.output_hw(h, w)?;
-        Ok(vec![n, oh, ow, c])
+/// The integer convolution: weights at scale `s`, biases at `2s`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QConvolution {
+    /// As [`Convolution::weight`].
+    pub weight: Tensor<i64>,
+    /// Length `C_out`, at scale `2s`.
+    pub bias: Vec<i64>,
+    /// Geometry.
+    pub conv: Conv,
+}
+
+impl Shaped for Convolution {
+    fn name(&self) -> &'static str {
+        "Conv"
     }
 
-    /// The divisor: the window's size.
-    pub fn divisor(&self) -> i64 {
-        (self.window.kernel[0] * self.window.kernel[1]) as i64
+    fn output_shape(&self, inputs: &[&[usize]], _: &[usize]) -> Result<Vec<usize>, ProverError> {
+        arity("Conv", inputs, 1)?;
+        let out = self.conv.output_shape(inputs[0], self.weight.shape())?;
+        if self.bias.as_ref().is_some_and(|b| b.len() != out[3]) {
+            return Err(ProverError::Shape(format!("bias length differs from the {} output channels", out[3])));
+        }
+        Ok(out)
+    }
+}
+
+impl FloatOp for Convolution {
+    fn eval(&self, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tensor<f32>, ProverError> {
+        let channels = shape[3];
+        let (x, w) = (args[0].data(), self.weight.data());
+        let data = self
+            .conv
+            .taps(args[0].shape(), self.weight.shape())?
+            .iter()
+            .enumerate()
+            .map(|(o, taps)| {
+                let b = self.bias.as_ref().map_or(0.0, |b| b[o % channels] as f64);
+                (taps.iter().map(|&(i, j)| x[i] as f64 * w[j] as f64).sum::<f64>() + b) as f32
+            })
+            .collect();
+        Tensor::new(shape.to_vec(), data)
     }
 
-    /// The input indices summed by every output element, row-major NHWC.
-    pub fn taps(&self, input: &[usize]) -> Result<Vec<Vec<usize>>, ProverError> {
-        let out = self.output_shape(input)?;
-        let (h, w, c) = (input[1], input[2], input[3]);
-        let mut all = Vec::with_capacity(out.iter().product());
-        for n in 0..out[0] {
-            for oh in 0..out[1] {
-                for ow in 0..out[2] {
-                    for ch in 0..c {
-                        all.push(self.window.covered(oh, ow, h, w).map(|(ih, iw, _, _)| ((n * h + ih) * w + iw) * c + ch).collect());
-                    }
+    fn quantize(&self, cx: &QuantizeCx<'_>) -> Result<QOp, ProverError> {
+        let bias = cx.bias(self.bias.as_deref(), cx.shape[3])?;
+        Ok(QOp::Conv(QConvolution { weight: cx.tensor(&self.weight)?, bias, conv: self.conv }))
+    }
+}
+
+impl Shaped for QConvolution {
+    fn name(&self) -> &'static str {
+        "Conv"
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]], _: &[usize]) -> Result<Vec<usize>, ProverError> {
+        arity("Conv", inputs, 1)?;
+        let out = self.conv.output_shape(inputs[0], self.weight.shape())?;
+        if self.bias.len() != out[3] {
+            return Err(ProverError::Shape(format!("{} biases for {} channels", self.bias.len(), out[3])));
+        }
+        Ok(out)
+    }
+}
+
+impl IntOp for QConvolution {
+    fn eval(&self, args: &[&Tensor<i64>], cx: &EvalCx<'_>) -> Result<Evaluation, ProverError> {
+        let x = args[0];
+        let taps = self.conv.taps(x.shape(), self.weight.shape())?;
+        let dots = taps.iter().enumerate().filter_map(|(o, t)| conv_output(t, o, |i| Some(x.data()[i]), self.weight.data(), &self.bias, cx.scale_bits)).collect();
+        cx.rescaled(dots, "rescaled product")
+    }
+
+    /// The weight as stored, then the bias.
+    fn params(&self) -> Vec<i64> {
+        self.weight.data().iter().chain(&self.bias).copied().collect()
+    }
+
+    fn ends_in_rescale(&self) -> bool {
+        true
+    }
+
+    fn freivalds_eligible(&self) -> bool {
+        !self.conv.depthwise
+    }
+
+    fn layout(&self, cx: &mut LayoutCx<'_, '_, '_>, args: &[&[Num]]) -> Result<Vec<Num>, Error> {
+        let x = args[0];
+        let (weight, bias) = (self.weight.data(), &self.bias);
+        let taps = self.conv.taps(cx.input_shape(0), self.weight.shape()).map_err(|_| Error::Synthesis)?;
+        let count = taps.len();
+        let channels = *cx.shape.last().unwrap_or(&1);
+        let witness = cx.dots(count)?;
+        let mut accs = Vec::with_capacity(count);
+        if cx.freivalds {
+            let outputs = channels.max(1);
+            let (inputs, positions) = (weight.len() / outputs, count / outputs);
+            let constant = ConstantChip::new(crate::need!(cx.config, constant)?);
+            let (zero, one) = (constant.assign(cx.ctx, 0)?, constant.assign(cx.ctx, 1)?);
+            // Input slot `s` of every position is tap `s` of its first output channel.
+            let mut patches = vec![vec![None; inputs]; positions];
+            for (patch, group) in patches.iter_mut().zip(taps.chunks(outputs)) {
+                for &(i, slot) in &group[0] {
+                    patch[slot] = Some(x[i]);
                 }
             }
+            let weights: Vec<Vec<i64>> = (0..inputs).map(|s| (0..outputs).map(|o| weight[o * inputs + s]).collect()).collect();
+            let claimed: Vec<_> = witness.iter().map(|w| w.map(|w| w.acc)).collect();
+            let chip = FreivaldsChip::new(crate::need!(cx.config, freivalds)?);
+            let (products, pending) = chip.assign_products(cx.ctx, &patches, &weights, bias, &claimed, &zero, &one)?;
+            cx.deferred.push(pending);
+            accs.extend(products.into_iter().zip(witness.iter().map(|w| w.map(|w| w.out))));
+        } else if let Some((p, one)) = cx.params {
+            let (weights, biases) = p.split_at(weight.len());
+            let chip = DotActivationsChip::new(crate::need!(cx.config, dot_activations)?);
+            for (o, (t, w)) in taps.iter().zip(&witness).enumerate() {
+                let a: Vec<Num> = t.iter().map(|&(i, _)| x[i]).chain([one]).collect();
+                let b: Vec<Num> = t.iter().map(|&(_, j)| weights[j]).chain([biases[o % channels]]).collect();
+                accs.push((chip.assign(cx.ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
+            }
+        } else if self.conv.depthwise {
+            let chip = DotWeightsChip::new(crate::need!(cx.config, dot_weights)?);
+            for (o, (t, w)) in taps.iter().zip(&witness).enumerate() {
+                let cells: Vec<Num> = t.iter().map(|&(i, _)| x[i]).collect();
+                let ws: Vec<i64> = t.iter().map(|&(_, j)| weight[j]).collect();
+                accs.push((chip.assign(cx.ctx, &cells, &ws, bias[o % channels], w.map(|w| w.acc))?, w.map(|w| w.out)));
+            }
+        } else {
+            // Every output channel at one position reads the same input patch.
+            let chip = MatVecChip::new(crate::need!(cx.config, matvec)?);
+            for (group, ws) in taps.chunks(channels).zip(witness.chunks(channels)) {
+                let cells: Vec<Num> = group[0].iter().map(|&(i, _)| x[i]).collect();
+                let rows: Vec<Vec<i64>> = group.iter().map(|t| t.iter().map(|&(_, j)| weight[j]).collect()).collect();
+                let rows: Vec<&[i64]> = rows.iter().map(Vec::as_slice).collect();
+                let claimed: Vec<_> = ws.iter().map(|w| w.map(|w| w.acc)).collect();
+                let out = chip.assign(cx.ctx, &cells, &rows, bias, &claimed)?;
+                accs.extend(out.into_iter().zip(ws.iter().map(|w| w.map(|w| w.out))));
+            }
         }
-        Ok(all)
+        cx.rescale(&accs, 1 << cx.scale_bits)
     }
 }
 

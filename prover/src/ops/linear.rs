@@ -1,8 +1,41 @@
-//! Linear layers (Gemm, MatMul with constant weights) and products of two activations.
+//! Linear layers (Gemm, MatMul with constant weights): `y[.., n] = Σ_k x[.., k] · w[k, n] + b[n]`,
+//! each output rescaled by `2^s`.
+//!
+//! Layout: with the weights fixed in the circuit, one matrix-vector gadget per input row
+//! ([`crate::gadgets::matvec`]); with witnessed weights (hashed or private parameters), one
+//! activation dot product per output with the bias as the product `bias · 1`
+//! ([`crate::gadgets::dot_activations`]). Either way the accumulator is rescaled by the node's
+//! [`super::layout::Ending`].
 
-use super::rescale::{rescale, Rescaled};
+use halo2_proofs::plonk::Error;
+use serde::{Deserialize, Serialize};
+
+use super::{arity, EvalCx, Evaluation, FloatOp, IntOp, LayoutCx, QOp, QuantizeCx, Shaped};
+use crate::arith::{dot_rescale, DotRescaled};
 use crate::error::ProverError;
+use crate::gadgets::dot_activations::DotActivationsChip;
+use crate::gadgets::matvec::MatVecChip;
+use crate::gadgets::Num;
 use crate::tensor::Tensor;
+
+/// The float layer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Linear {
+    /// Shape `[K, N]`.
+    pub weight: Tensor<f32>,
+    /// Length `N`, when present.
+    pub bias: Option<Vec<f32>>,
+}
+
+/// The integer layer: `weight_t` is `[N, K]` (transposed: each row is one dot product's weights),
+/// `bias` has length `N` at scale `2s`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QLinear {
+    /// Shape `[N, K]`.
+    pub weight_t: Tensor<i64>,
+    /// Length `N`, at scale `2s`.
+    pub bias: Vec<i64>,
+}
 
 /// Output shape of `x[.., K] · weight[K, N] (+ bias[N])`: `[.., N]`.
 pub fn linear_shape(x: &[usize], weight: &[usize], bias_len: Option<usize>) -> Result<Vec<usize>, ProverError> {
@@ -18,122 +51,138 @@ pub fn linear_shape(x: &[usize], weight: &[usize], bias_len: Option<usize>) -> R
     Ok(rest.iter().copied().chain([weight[1]]).collect())
 }
 
-/// Dimensions of a (batched) product `a[.., M, K] · b[.., K, N]`: `b`'s batch axes are either
-/// none (one matrix shared by every batch) or exactly `a`'s.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MatMulDims {
-    /// The batch axes of `a` (and of the output).
-    pub batch: Vec<usize>,
-    /// Rows of each `a` matrix.
-    pub m: usize,
-    /// The contracted length.
-    pub k: usize,
-    /// Columns of each `b` matrix.
-    pub n: usize,
-    /// Whether `b` has one matrix per batch.
-    pub b_batched: bool,
-}
-
-impl MatMulDims {
-    /// Checks and reads the operand shapes.
-    pub fn new(a: &[usize], b: &[usize]) -> Result<Self, ProverError> {
-        let bad = || ProverError::Shape(format!("cannot multiply {a:?} by {b:?} ([.., M, K]·[K, N] or equal batch axes)"));
-        if a.len() < 2 || b.len() < 2 {
-            return Err(bad());
-        }
-        let (a_batch, a_mat) = a.split_at(a.len() - 2);
-        let (b_batch, b_mat) = b.split_at(b.len() - 2);
-        if a_mat[1] != b_mat[0] || !(b_batch.is_empty() || b_batch == a_batch) {
-            return Err(bad());
-        }
-        Ok(MatMulDims { batch: a_batch.to_vec(), m: a_mat[0], k: a_mat[1], n: b_mat[1], b_batched: !b_batch.is_empty() })
+impl Shaped for Linear {
+    fn name(&self) -> &'static str {
+        "Linear"
     }
 
-    /// The output shape `[.., M, N]`.
-    pub fn output_shape(&self) -> Vec<usize> {
-        self.batch.iter().copied().chain([self.m, self.n]).collect()
-    }
-
-    /// For output element `(batch, i, j)` in row-major order: the flat indices of the `a` row and
-    /// of the `b` column it multiplies.
-    pub fn operands(&self) -> impl Iterator<Item = (Vec<usize>, Vec<usize>)> + '_ {
-        let batches: usize = self.batch.iter().product();
-        let (m, k, n) = (self.m, self.k, self.n);
-        (0..batches).flat_map(move |t| {
-            let (a0, b0) = (t * m * k, if self.b_batched { t * k * n } else { 0 });
-            (0..m).flat_map(move |i| (0..n).map(move |j| ((0..k).map(|p| a0 + i * k + p).collect(), (0..k).map(|p| b0 + p * n + j).collect())))
-        })
+    fn output_shape(&self, inputs: &[&[usize]], _: &[usize]) -> Result<Vec<usize>, ProverError> {
+        arity("Linear", inputs, 1)?;
+        linear_shape(inputs[0], self.weight.shape(), self.bias.as_ref().map(Vec::len))
     }
 }
 
-/// Output shape of a (batched) product, see [`MatMulDims`].
-pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ProverError> {
-    Ok(MatMulDims::new(a, b)?.output_shape())
-}
-
-/// Float reference of the linear layer.
-pub fn linear_f32(x: &Tensor<f32>, weight: &Tensor<f32>, bias: Option<&[f32]>) -> Result<Tensor<f32>, ProverError> {
-    let shape = linear_shape(x.shape(), weight.shape(), bias.map(|b| b.len()))?;
-    let (k, n) = (weight.shape()[0], weight.shape()[1]);
-    let w = weight.data();
-    let mut out = Vec::with_capacity(x.len() / k.max(1) * n);
-    for row in x.data().chunks(k.max(1)) {
-        for j in 0..n {
-            let mut acc: f64 = bias.map_or(0.0, |b| b[j] as f64);
-            for (i, &xi) in row.iter().enumerate() {
-                acc += xi as f64 * w[i * n + j] as f64;
+impl FloatOp for Linear {
+    fn eval(&self, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tensor<f32>, ProverError> {
+        let (k, n) = (self.weight.shape()[0], self.weight.shape()[1]);
+        let w = self.weight.data();
+        let mut out = Vec::with_capacity(shape.iter().product());
+        for row in args[0].data().chunks(k.max(1)) {
+            for j in 0..n {
+                let mut acc: f64 = self.bias.as_ref().map_or(0.0, |b| b[j] as f64);
+                for (i, &xi) in row.iter().enumerate() {
+                    acc += xi as f64 * w[i * n + j] as f64;
+                }
+                out.push(acc as f32);
             }
-            out.push(acc as f32);
         }
+        Tensor::new(shape.to_vec(), out)
     }
-    Tensor::new(shape, out)
-}
 
-/// Float reference of the product of two activations.
-pub fn matmul_f32(a: &Tensor<f32>, b: &Tensor<f32>) -> Result<Tensor<f32>, ProverError> {
-    let dims = MatMulDims::new(a.shape(), b.shape())?;
-    let out = dims
-        .operands()
-        .map(|(row, col)| row.iter().zip(&col).map(|(&i, &j)| a.data()[i] as f64 * b.data()[j] as f64).sum::<f64>() as f32)
-        .collect();
-    Tensor::new(dims.output_shape(), out)
-}
-
-/// One integer output of a linear layer or product: the exact accumulator and its rescale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DotRescaled {
-    /// `Σ_i a_i · b_i + bias`, at twice the activation scale.
-    pub acc: i128,
-    /// `acc` rescaled by `2^shift` back to the activation scale.
-    pub out: Rescaled,
-}
-
-/// The integer semantics of every dot product the circuit proves: `acc = Σ a_i·b_i + bias`,
-/// then [`rescale`] by `2^shift`.
-pub fn dot_rescale(a: impl IntoIterator<Item = i64>, b: impl IntoIterator<Item = i64>, bias: i64, shift: u32) -> DotRescaled {
-    let acc = a.into_iter().zip(b).map(|(x, y)| x as i128 * y as i128).sum::<i128>() + bias as i128;
-    DotRescaled { acc, out: rescale(acc, shift) }
-}
-
-/// The quantized linear layer: `weight_t` is the weight transposed to `[N, K]` (rows are the
-/// dot-product operands), `bias` has length `N` at scale `2·shift`. Row-major outputs `[.., N]`.
-pub fn linear_i(x: &Tensor<i64>, weight_t: &Tensor<i64>, bias: &[i64], shift: u32) -> Vec<DotRescaled> {
-    let (n, k) = (weight_t.shape()[0], weight_t.shape()[1]);
-    let mut out = Vec::with_capacity(x.len() / k.max(1) * n);
-    for row in x.data().chunks(k.max(1)) {
+    fn quantize(&self, cx: &QuantizeCx<'_>) -> Result<QOp, ProverError> {
+        let (k, n) = (self.weight.shape()[0], self.weight.shape()[1]);
+        let mut t = Vec::with_capacity(k * n);
         for j in 0..n {
-            let w = &weight_t.data()[j * k..(j + 1) * k];
-            out.push(dot_rescale(row.iter().copied(), w.iter().copied(), bias[j], shift));
+            for i in 0..k {
+                t.push(cx.value(self.weight.data()[i * n + j] as f64)?);
+            }
         }
+        let bias = cx.bias(self.bias.as_deref(), n)?;
+        Ok(QOp::Linear(QLinear { weight_t: Tensor::new(vec![n, k], t)?, bias }))
     }
-    out
 }
 
-/// The quantized (batched) product of two activations, row-major over the output.
-pub fn matmul_i(a: &Tensor<i64>, b: &Tensor<i64>, shift: u32) -> Result<Vec<DotRescaled>, ProverError> {
-    let dims = MatMulDims::new(a.shape(), b.shape())?;
-    Ok(dims
-        .operands()
-        .map(|(row, col)| dot_rescale(row.iter().map(|&i| a.data()[i]), col.iter().map(|&j| b.data()[j]), 0, shift))
-        .collect())
+impl QLinear {
+    /// The dot products, row-major over the output `[.., N]`.
+    pub fn dots(&self, x: &Tensor<i64>, shift: u32) -> Vec<DotRescaled> {
+        let (n, k) = (self.weight_t.shape()[0], self.weight_t.shape()[1]);
+        let mut out = Vec::with_capacity(x.len() / k.max(1) * n);
+        for row in x.data().chunks(k.max(1)) {
+            for j in 0..n {
+                let w = &self.weight_t.data()[j * k..(j + 1) * k];
+                out.push(dot_rescale(row.iter().copied(), w.iter().copied(), self.bias[j], shift));
+            }
+        }
+        out
+    }
+}
+
+impl Shaped for QLinear {
+    fn name(&self) -> &'static str {
+        "Linear"
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]], _: &[usize]) -> Result<Vec<usize>, ProverError> {
+        arity("Linear", inputs, 1)?;
+        let &[n, k] = self.weight_t.shape() else {
+            return Err(ProverError::Shape(format!("linear weights of shape {:?} (expected [N, K])", self.weight_t.shape())));
+        };
+        linear_shape(inputs[0], &[k, n], Some(self.bias.len()))
+    }
+}
+
+impl IntOp for QLinear {
+    fn eval(&self, args: &[&Tensor<i64>], cx: &EvalCx<'_>) -> Result<Evaluation, ProverError> {
+        cx.rescaled(self.dots(args[0], cx.scale_bits), "rescaled product")
+    }
+
+    /// The transposed weight `[N, K]` row-major, then the bias.
+    fn params(&self) -> Vec<i64> {
+        self.weight_t.data().iter().chain(&self.bias).copied().collect()
+    }
+
+    fn ends_in_rescale(&self) -> bool {
+        true
+    }
+
+    fn layout(&self, cx: &mut LayoutCx<'_, '_, '_>, args: &[&[Num]]) -> Result<Vec<Num>, Error> {
+        let (n, k) = (self.weight_t.shape()[0], self.weight_t.shape()[1]);
+        let count = cx.count();
+        let x = args[0];
+        let witness = cx.dots(count)?;
+        let rows = x.chunks(k.max(1)).take(count / n.max(1));
+        let mut accs = Vec::with_capacity(count);
+        if let Some((p, one)) = cx.params {
+            let (weights, biases) = p.split_at(n * k);
+            let chip = DotActivationsChip::new(crate::need!(cx.config, dot_activations)?);
+            for (m, row) in rows.enumerate() {
+                let a: Vec<Num> = row.iter().copied().chain([one]).collect();
+                for j in 0..n {
+                    let b: Vec<Num> = weights[j * k..(j + 1) * k].iter().copied().chain([biases[j]]).collect();
+                    let w = witness[m * n + j];
+                    accs.push((chip.assign(cx.ctx, &a, &b, w.map(|w| w.acc))?, w.map(|w| w.out)));
+                }
+            }
+        } else {
+            let chip = MatVecChip::new(crate::need!(cx.config, matvec)?);
+            let weight_rows: Vec<&[i64]> = self.weight_t.data().chunks(k.max(1)).take(n).collect();
+            for (m, row) in rows.enumerate() {
+                let w = &witness[m * n..(m + 1) * n];
+                let claimed: Vec<_> = w.iter().map(|w| w.map(|w| w.acc)).collect();
+                let cells = chip.assign(cx.ctx, row, &weight_rows, &self.bias, &claimed)?;
+                accs.extend(cells.into_iter().zip(w.iter().map(|w| w.map(|w| w.out))));
+            }
+        }
+        cx.rescale(&accs, 1 << cx.scale_bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_layer_follows_the_float_one() {
+        let float = Linear { weight: Tensor::new(vec![2, 3], vec![0.5, -1.0, 0.25, 2.0, 0.0, -0.5]).unwrap(), bias: Some(vec![0.125, 0.0, 1.0]) };
+        let cx = QuantizeCx { scale_bits: 4, range_bits: 12, name: "fc", shape: &[1, 3] };
+        let QOp::Linear(q) = float.quantize(&cx).unwrap() else { panic!("a linear layer") };
+        assert_eq!(q.weight_t.shape(), &[3, 2]);
+        let x = [1.5f32, -0.75];
+        let fx = float.eval(&[&Tensor::new(vec![1, 2], x.to_vec()).unwrap()], &[1, 3]).unwrap();
+        let qx = Tensor::new(vec![1, 2], x.iter().map(|&v| (v * 16.0) as i64).collect()).unwrap();
+        for (d, f) in q.dots(&qx, 4).iter().zip(fx.data()) {
+            assert_eq!(d.out.quotient as f32 / 16.0, *f);
+        }
+        assert!(Shaped::output_shape(&q, &[&[1, 3]], &[]).is_err());
+    }
 }

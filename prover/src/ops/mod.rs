@@ -1,34 +1,249 @@
-//! Operator semantics, one file per family. Each operator has a float reference (for import checks
-//! and quantization error reports) and, where it computes anything, an integer semantics that is
-//! the ONLY definition of what the circuit proves: the quantized forward pass and the circuit's
-//! witness generation both call these functions.
+//! The operators, one file per operator (or per family of operators that share their gadgets).
+//!
+//! Each file holds everything about its operators: the shape rule, the float reference, the
+//! quantization rule, the integer semantics (the ONE definition of what the circuit proves: the
+//! quantized forward pass runs it, and its [`Evaluation`] is the circuit's witness), the range
+//! facts and tables it needs, whether it fuses with the activation after it, its layout on the
+//! gadgets, and its tests. [`operators!`] below is the only list of operators: it makes the float
+//! [`Op`] and the integer [`QOp`] from it, one variant each, so nothing else matches over every
+//! operator. `docs/adding-an-operator.md` walks through adding one.
 
-pub mod arith;
+mod context;
+pub mod layout;
+
+pub mod add;
+pub mod clamp;
 pub mod conv;
-pub mod elementwise;
+pub mod div;
+pub mod embedding;
+pub mod function;
+pub mod input;
 pub mod linear;
-pub mod nonlinear;
+pub mod matmul;
+pub mod mul;
+pub mod pad;
+pub mod pool;
 pub mod reduce;
-pub mod rescale;
+pub mod relu;
+pub mod shape;
+pub mod sqrt;
 
+use halo2_proofs::plonk::Error;
+use serde::{Deserialize, Serialize};
+
+use crate::arith::table::LookupTable;
+use crate::arith::Activation;
 use crate::error::ProverError;
+use crate::gadgets::Num;
+use crate::range::RangeKind;
+use crate::tensor::Tensor;
 
-/// Output shape of an embedding lookup: the indices' shape, then the table's row shape.
-pub fn embedding_shape(indices: &[usize], table: &[usize]) -> Result<Vec<usize>, ProverError> {
-    if table.len() < 2 || table[0] == 0 {
-        return Err(ProverError::Shape(format!("an embedding table of shape {table:?} (expected [V, ..] with V ≥ 1)")));
-    }
-    Ok(indices.iter().chain(&table[1..]).copied().collect())
+pub use context::{quantize_value, EvalCx, Evaluation, QuantizeCx, Ranges, Witness};
+pub use layout::LayoutCx;
+
+/// What the float and the integer operator share: the name and the shape rule.
+pub trait Shaped {
+    /// A short name for messages and reports.
+    fn name(&self) -> &'static str;
+
+    /// The shape the operator makes of inputs of `inputs` shapes; `declared` is the node's own
+    /// shape, read only where the output shape is an attribute (Input, Reshape, Select). Refuses
+    /// a wrong arity or shapes that do not fit.
+    fn output_shape(&self, inputs: &[&[usize]], declared: &[usize]) -> Result<Vec<usize>, ProverError>;
 }
 
-/// Checks that `picks` fills `declared` and only names existing operand elements.
-pub fn check_picks(picks: &[(usize, usize)], inputs: &[&[usize]], declared: &[usize]) -> Result<(), ProverError> {
-    if picks.len() != declared.iter().product::<usize>() {
-        return Err(ProverError::Shape(format!("{} picked values for shape {declared:?}", picks.len())));
-    }
-    if let Some(&(o, i)) = picks.iter().find(|&&(o, i)| inputs.get(o).is_none_or(|s| i >= s.iter().product::<usize>())) {
-        return Err(ProverError::Shape(format!("picks element {i} of operand {o}, which does not exist")));
-    }
-    Ok(())
+/// A float operator: a node of a [`crate::model::Graph`]. Weights live in the operator, so every
+/// input of a node is an activation computed at prove time.
+pub trait FloatOp: Shaped {
+    /// The float reference value (for import checks and quantization error reports).
+    fn eval(&self, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tensor<f32>, ProverError>;
+
+    /// The integer operator at the scale of `cx`.
+    fn quantize(&self, cx: &QuantizeCx<'_>) -> Result<QOp, ProverError>;
 }
 
+/// An integer operator: a node of a [`crate::quantize::QuantizedModel`], what the circuit proves.
+pub trait IntOp: Shaped {
+    /// The integer semantics: the output and the witness the layout assigns. Every value the
+    /// layout range-checks is claimed through `cx` first, so an input the circuit cannot prove is
+    /// refused here, naming the layer.
+    fn eval(&self, args: &[&Tensor<i64>], cx: &EvalCx<'_>) -> Result<Evaluation, ProverError>;
+
+    /// The parameters the operator holds, in the order they are committed (empty for most).
+    fn params(&self) -> Vec<i64> {
+        vec![]
+    }
+
+    /// Ranges the layout checks that do not depend on the activation bound (divisors, clamp
+    /// bounds), for inputs of `inputs` shapes.
+    fn fixed_ranges(&self, _inputs: &[&[usize]]) -> Vec<RangeKind> {
+        vec![]
+    }
+
+    /// Lookup tables the layout reads, at scale `2^scale_bits`.
+    fn tables(&self, _scale_bits: u32) -> Vec<LookupTable> {
+        vec![]
+    }
+
+    /// Whether the output is a rescale (so a following activation can share its gadget).
+    fn ends_in_rescale(&self) -> bool {
+        false
+    }
+
+    /// What this operator is when it follows a rescale and fuses into it.
+    fn fusable(&self) -> Option<Fusable<'_>> {
+        None
+    }
+
+    /// Whether the layout can check this node with Freivalds' algorithm (see
+    /// [`crate::gadgets::freivalds`]).
+    fn freivalds_eligible(&self) -> bool {
+        false
+    }
+
+    /// Lays the node out: the cells of its output, row-major. `args` are its inputs' cells.
+    fn layout(&self, cx: &mut LayoutCx<'_, '_, '_>, args: &[&[Num]]) -> Result<Vec<Num>, Error>;
+}
+
+/// An operator that a rescale before it can absorb.
+#[derive(Clone, Copy, Debug)]
+pub enum Fusable<'a> {
+    /// An activation applied to the rescaled value in the same gadget.
+    Activation(Activation),
+    /// A constant added to the rescaled value (only with parameters fixed in the circuit).
+    AddConstant(&'a Tensor<i64>),
+}
+
+/// Refuses `inputs` unless there are `n` of them.
+pub(crate) fn arity(name: &str, inputs: &[&[usize]], n: usize) -> Result<(), ProverError> {
+    if inputs.len() == n {
+        Ok(())
+    } else {
+        Err(ProverError::Shape(format!("{name} takes {n} input(s), got {}", inputs.len())))
+    }
+}
+
+/// Makes [`Op`] and [`QOp`] from one list: each entry names the operator, its float type and its
+/// integer type (often the same type, or one generic type at `f32` and `i64`).
+macro_rules! operators {
+    ($( $(#[$doc:meta])* $name:ident($float:ty, $int:ty), )*) => {
+        /// A float operator; see [`FloatOp`] for what each one defines.
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        pub enum Op {
+            $( $(#[$doc])* $name($float), )*
+        }
+
+        /// An integer operator; see [`IntOp`] for what each one defines.
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        pub enum QOp {
+            $( $(#[$doc])* $name($int), )*
+        }
+
+        impl Op {
+            /// The operator's definitions.
+            pub fn float(&self) -> &dyn FloatOp {
+                match self {
+                    $( Op::$name(op) => op, )*
+                }
+            }
+        }
+
+        impl QOp {
+            /// The operator's definitions.
+            pub fn int(&self) -> &dyn IntOp {
+                match self {
+                    $( QOp::$name(op) => op, )*
+                }
+            }
+        }
+    };
+}
+
+operators! {
+    /// A model input; its shape is the node's shape.
+    Input(input::Input, input::Input),
+    /// `y[.., n] = Σ_k x[.., k] · w[k, n] + b[n]`: Gemm, or MatMul with constant weights.
+    Linear(linear::Linear, linear::QLinear),
+    /// `y[.., m, n] = Σ_k a[.., m, k] · b[.., k, n]` with both operands activations.
+    MatMul(matmul::MatMul, matmul::MatMul),
+    /// Elementwise sum of two activations (numpy broadcasting), exact.
+    Add(add::Add, add::Add),
+    /// Elementwise sum with a constant (broadcasting), exact.
+    AddConst(add::AddConst<f32>, add::AddConst<i64>),
+    /// Elementwise difference of two activations (broadcasting), exact.
+    Sub(add::Sub, add::Sub),
+    /// `max(x, 0)`.
+    Relu(relu::Relu, relu::Relu),
+    /// `min(max(x, 0), max)`: ReLU6, Clip with a lower bound of 0.
+    Clamp(clamp::Clamp<f32>, clamp::Clamp<i64>),
+    /// Elementwise product with a constant (broadcasting), rescaled.
+    MulConst(mul::MulConst<f32>, mul::MulConst<i64>),
+    /// Elementwise product of two activations (broadcasting), rescaled.
+    Mul(mul::Mul, mul::Mul),
+    /// Elementwise quotient of two activations (broadcasting); divisors must be positive.
+    Div(div::Div, div::Div),
+    /// `1 / x` elementwise (`x > 0`).
+    Reciprocal(div::Reciprocal, div::Reciprocal),
+    /// `√x` elementwise (`x ≥ 0`), floored.
+    Sqrt(sqrt::Sqrt, sqrt::Sqrt),
+    /// A tabulated function (sigmoid, tanh, exp, erf, GELU's residual).
+    Function(function::Tabulated, function::Lookup),
+    /// Convolution over NHWC (ONNX's NCHW convolutions are imported between two transposes).
+    Conv(conv::Convolution, conv::QConvolution),
+    /// Average pooling over NHWC without padding: the window sum divided by its size.
+    AvgPool(pool::AvgPool, pool::AvgPool),
+    /// Max pooling over NHWC (padded positions ignored).
+    MaxPool(pool::MaxPool, pool::MaxPool),
+    /// A sum, mean or maximum over axes, which are kept with size 1.
+    Reduce(reduce::Reduce, reduce::Reduce),
+    /// Constant padding.
+    Pad(pad::Pad<f32>, pad::Pad<i64>),
+    /// Embedding lookup: an index selects a row of a constant table.
+    Embedding(embedding::Embedding<f32>, embedding::Embedding<i64>),
+    /// The same values in row-major order under the node's shape (Reshape, Flatten).
+    Reshape(shape::Reshape, shape::Reshape),
+    /// Axes permuted.
+    Transpose(shape::Transpose, shape::Transpose),
+    /// Each output value copied from one input value (Concat, Slice, Split, constant Gather).
+    Select(shape::Select, shape::Select),
+}
+
+impl Op {
+    /// A short name for messages and reports.
+    pub fn kind(&self) -> &'static str {
+        self.float().name()
+    }
+}
+
+impl QOp {
+    /// A short name for messages and reports.
+    pub fn kind(&self) -> &'static str {
+        self.int().name()
+    }
+
+    /// The parameters the operator holds, in commitment order ([`IntOp::params`]).
+    pub fn params(&self) -> Vec<i64> {
+        self.int().params()
+    }
+}
+
+/// Every operator type, for importers that build graphs.
+pub mod prelude {
+    pub use super::add::{Add, AddConst, Sub};
+    pub use super::clamp::Clamp;
+    pub use super::conv::{Conv, Convolution, QConvolution, Window};
+    pub use super::div::{Div, Reciprocal};
+    pub use super::embedding::Embedding;
+    pub use super::function::{Lookup, Tabulated};
+    pub use super::input::Input;
+    pub use super::linear::{Linear, QLinear};
+    pub use super::matmul::MatMul;
+    pub use super::mul::{Mul, MulConst};
+    pub use super::pad::Pad;
+    pub use super::pool::{AvgPool, MaxPool, Pool};
+    pub use super::reduce::{Reduce, ReduceKind};
+    pub use super::relu::Relu;
+    pub use super::shape::{Reshape, Select, Transpose};
+    pub use super::sqrt::Sqrt;
+    pub use super::{Op, QOp};
+}

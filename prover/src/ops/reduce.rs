@@ -1,11 +1,22 @@
-//! Reductions over axes (ReduceSum, ReduceMean, ReduceMax) and constant padding, as index lists:
-//! for every output element, the input elements it reads. The integer forward pass and the
-//! circuit walk the same lists.
+//! Reductions over axes, kept with size 1: ReduceSum (exact), ReduceMean (rounded half up) and
+//! ReduceMax, as index lists: for every output element, the input elements it reads. The integer
+//! forward pass and the circuit walk the same lists.
+//!
+//! Layout: a sum is a fixed-weight dot product of ones ([`crate::gadgets::dot_weights`]),
+//! range-checked as an activation; a mean is that sum rescaled by the group size; a maximum is a
+//! chain of pairwise maxima ([`super::LayoutCx::max_chains`]).
 
+use halo2_proofs::plonk::Error;
 use serde::{Deserialize, Serialize};
 
+use super::pool::eval_max_chains;
+use super::{arity, EvalCx, Evaluation, FloatOp, IntOp, LayoutCx, QOp, QuantizeCx, Shaped};
+use crate::arith::sum_divided;
 use crate::error::ProverError;
-use crate::tensor::strides;
+use crate::gadgets::dot_weights::DotWeightsChip;
+use crate::gadgets::Num;
+use crate::range::RangeKind;
+use crate::tensor::{strides, Tensor};
 
 /// What a reduction computes over each group of elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,32 +79,103 @@ pub fn reduce_groups(shape: &[usize], axes: &[usize]) -> Result<Vec<Vec<usize>>,
     Ok(groups)
 }
 
-/// The shape of `shape` padded by `pads` (`(before, after)` per axis).
-pub fn padded_shape(shape: &[usize], pads: &[(usize, usize)]) -> Result<Vec<usize>, ProverError> {
-    if pads.len() != shape.len() {
-        return Err(ProverError::Shape(format!("{} pads for a tensor of rank {}", pads.len(), shape.len())));
-    }
-    Ok(shape.iter().zip(pads).map(|(&d, &(b, a))| d + b + a).collect())
+/// A reduction over `axes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reduce {
+    /// The reduced axes.
+    pub axes: Vec<usize>,
+    /// Sum, mean or maximum.
+    pub kind: ReduceKind,
 }
 
-/// For every element of the padded tensor, the input element it copies, or `None` for padding.
-pub fn pad_sources(shape: &[usize], pads: &[(usize, usize)]) -> Result<Vec<Option<usize>>, ProverError> {
-    let out = padded_shape(shape, pads)?;
-    let (in_strides, out_strides) = (strides(shape), strides(&out));
-    let count: usize = out.iter().product();
-    Ok((0..count)
-        .map(|o| {
-            let mut index = 0;
-            for d in 0..out.len() {
-                let c = (o / out_strides[d]) % out[d];
-                if c < pads[d].0 || c >= pads[d].0 + shape[d] {
-                    return None;
-                }
-                index += (c - pads[d].0) * in_strides[d];
+impl Reduce {
+    /// The number of values reduced into each output, for an input of shape `input`.
+    fn group_len(&self, input: &[usize]) -> usize {
+        self.axes.iter().map(|&a| input.get(a).copied().unwrap_or(1)).product()
+    }
+}
+
+impl Shaped for Reduce {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]], _: &[usize]) -> Result<Vec<usize>, ProverError> {
+        arity(self.kind.name(), inputs, 1)?;
+        reduced_shape(inputs[0], &self.axes)
+    }
+}
+
+impl FloatOp for Reduce {
+    fn eval(&self, args: &[&Tensor<f32>], shape: &[usize]) -> Result<Tensor<f32>, ProverError> {
+        let x = args[0].data();
+        let data = reduce_groups(args[0].shape(), &self.axes)?
+            .iter()
+            .map(|g| match self.kind {
+                ReduceKind::Sum => g.iter().map(|&i| x[i] as f64).sum::<f64>() as f32,
+                ReduceKind::Mean => (g.iter().map(|&i| x[i] as f64).sum::<f64>() / g.len() as f64) as f32,
+                ReduceKind::Max => g.iter().map(|&i| x[i]).fold(f32::NEG_INFINITY, f32::max),
+            })
+            .collect();
+        Tensor::new(shape.to_vec(), data)
+    }
+
+    fn quantize(&self, _: &QuantizeCx<'_>) -> Result<QOp, ProverError> {
+        Ok(QOp::Reduce(self.clone()))
+    }
+}
+
+impl IntOp for Reduce {
+    fn eval(&self, args: &[&Tensor<i64>], cx: &EvalCx<'_>) -> Result<Evaluation, ProverError> {
+        let x = args[0];
+        let groups = reduce_groups(x.shape(), &self.axes)?;
+        let divisor = match self.kind {
+            ReduceKind::Max => {
+                let evaluation = eval_max_chains(x, &groups, cx, "maximum")?;
+                cx.claim(cx.ranges.activation, evaluation.output.data().iter().map(|&v| v as i128), self.kind.name())?;
+                return Ok(evaluation);
             }
-            Some(index)
-        })
-        .collect())
+            ReduceKind::Sum => 1,
+            ReduceKind::Mean => self.group_len(x.shape()) as i64,
+        };
+        let sums = groups.iter().map(|g| sum_divided(g.iter().map(|&i| x.data()[i]), divisor)).collect();
+        cx.rescaled(sums, self.kind.name())
+    }
+
+    /// A mean's remainder lies below the group size.
+    fn fixed_ranges(&self, inputs: &[&[usize]]) -> Vec<RangeKind> {
+        match self.kind {
+            ReduceKind::Mean => vec![RangeKind::Below(self.group_len(inputs[0]) as u64)],
+            _ => vec![],
+        }
+    }
+
+    fn ends_in_rescale(&self) -> bool {
+        self.kind == ReduceKind::Mean
+    }
+
+    fn layout(&self, cx: &mut LayoutCx<'_, '_, '_>, args: &[&[Num]]) -> Result<Vec<Num>, Error> {
+        let x = args[0];
+        let groups = reduce_groups(cx.input_shape(0), &self.axes).map_err(|_| Error::Synthesis)?;
+        if self.kind == ReduceKind::Max {
+            return cx.max_chains(x, &groups);
+        }
+        let witness = cx.dots(groups.len())?;
+        let chip = DotWeightsChip::new(crate::need!(cx.config, dot_weights)?);
+        let mut sums = Vec::with_capacity(groups.len());
+        for (g, w) in groups.iter().zip(witness) {
+            let cells: Vec<Num> = g.iter().map(|&i| x[i]).collect();
+            sums.push((chip.assign(cx.ctx, &cells, &vec![1; cells.len()], 0, w.map(|w| w.acc))?, w.map(|w| w.out)));
+        }
+        if self.kind == ReduceKind::Sum {
+            for (sum, _) in &sums {
+                cx.ctx.check_range(sum, cx.ranges.activation)?;
+            }
+            return Ok(sums.into_iter().map(|(sum, _)| sum).collect());
+        }
+        let n = groups.first().map_or(1, Vec::len) as i64;
+        cx.rescale(&sums, n)
+    }
 }
 
 #[cfg(test)]
@@ -108,12 +190,5 @@ mod tests {
         assert_eq!(reduce_groups(&[2, 3], &[0, 1]).unwrap(), vec![vec![0, 1, 2, 3, 4, 5]]);
         assert_eq!(reduce_groups(&[2, 2, 2], &[0, 2]).unwrap(), vec![vec![0, 1, 4, 5], vec![2, 3, 6, 7]]);
         assert!(reduce_groups(&[2, 3], &[2]).is_err());
-    }
-
-    #[test]
-    fn padding_copies_the_interior() {
-        assert_eq!(pad_sources(&[2], &[(1, 2)]).unwrap(), vec![None, Some(0), Some(1), None, None]);
-        let s = pad_sources(&[1, 2], &[(0, 0), (1, 0)]).unwrap();
-        assert_eq!(s, vec![None, Some(0), Some(1)]);
     }
 }

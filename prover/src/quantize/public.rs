@@ -12,20 +12,6 @@ use crate::visibility::{PerTensor, PublicSection, PublicTensor, Salts, Visibilit
 
 use super::{QOp, QuantizedModel};
 
-impl QOp {
-    /// The parameters the operator holds, in the order they are committed: Linear: the
-    /// transposed weight `[N, K]` row-major, then the bias; Conv: the weight as stored, then the
-    /// bias; AddConst/MulConst: the constant. Other operators hold none.
-    pub fn params(&self) -> Vec<i64> {
-        match self {
-            QOp::Linear { weight_t, bias } => weight_t.data().iter().chain(bias).copied().collect(),
-            QOp::Conv2d { weight, bias, .. } => weight.data().iter().chain(bias).copied().collect(),
-            QOp::AddConst { constant } | QOp::MulConst { constant } => constant.data().to_vec(),
-            _ => vec![],
-        }
-    }
-}
-
 impl QuantizedModel {
     /// Every parameter of the model, node after node (what a `hashed` params commitment covers).
     pub fn params(&self) -> Vec<i64> {
@@ -64,17 +50,17 @@ impl QuantizedModel {
         self.public_sections().iter().map(|s| s.len).sum()
     }
 
-    /// The public inputs of a run on `inputs` whose forward pass gave `trace`, up to the context
-    /// word (the prover appends that one: the model does not compute it). `salts` must hold a
-    /// salt for every salted tensor and no other.
-    pub fn public_inputs(&self, inputs: &[Tensor<i64>], trace: &[Tensor<i64>], salts: &Salts) -> Result<Vec<Fr>, ProverError> {
+    /// The public inputs of a run on `inputs` whose forward pass gave `outputs` (the model's
+    /// outputs, in order), up to the context word (the prover appends that one: the model does
+    /// not compute it). `salts` must hold a salt for every salted tensor and no other.
+    pub fn public_inputs(&self, inputs: &[Tensor<i64>], outputs: &[&Tensor<i64>], salts: &Salts) -> Result<Vec<Fr>, ProverError> {
         self.check_salts(salts)?;
         let mut out = vec![];
         for section in self.public_sections() {
             let values: Vec<i64> = match section.tensor {
                 PublicTensor::Input(i) => inputs[i].data().to_vec(),
                 PublicTensor::Params => self.params(),
-                PublicTensor::Output(i) => trace[self.outputs[i]].data().to_vec(),
+                PublicTensor::Output(i) => outputs[i].data().to_vec(),
                 PublicTensor::Context => continue,
             };
             if section.commitment {
@@ -125,7 +111,7 @@ impl QuantizedModel {
                 }
             }
         }
-        if self.visibility.witnessed_params() && self.nodes.iter().any(|n| matches!(n.op, QOp::Embedding { .. })) {
+        if self.visibility.witnessed_params() && self.nodes.iter().any(|n| matches!(n.op, QOp::Embedding(_))) {
             return Err(ProverError::Unsupported(format!(
                 "--param-visibility {}: embedding tables are lookup tables fixed in the circuit; use public",
                 self.visibility.params

@@ -7,10 +7,9 @@
 use tract_onnx::pb;
 
 use super::{attr, attr_float, attr_int, Importer, Value};
+use crate::ops::prelude::*;
 use crate::error::ProverError;
-use crate::model::Op;
-use crate::ops::nonlinear::Function;
-use crate::ops::reduce::ReduceKind;
+use crate::arith::table::Function;
 use crate::tensor::Tensor;
 
 fn scalar(v: f64) -> Result<Tensor<f32>, ProverError> {
@@ -20,7 +19,7 @@ fn scalar(v: f64) -> Result<Tensor<f32>, ProverError> {
 impl Importer {
     /// An intermediate node of two operands named after `node`'s output.
     fn push_binary(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, a: usize, b: usize) -> Result<usize, ProverError> {
-        let shape = crate::model::float::output_shape(&op, &[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
+        let shape = op.float().output_shape(&[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
         let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
         Ok(self.push(name, op, vec![a, b], shape))
     }
@@ -28,9 +27,9 @@ impl Importer {
     /// Mul, Sub or Div of two activations.
     pub(super) fn binary_activations(&mut self, node: &pb::NodeProto, a: usize, b: usize) -> Result<(), ProverError> {
         let op = match node.op_type.as_str() {
-            "Mul" => Op::Mul,
-            "Sub" => Op::Sub,
-            "Div" => Op::Div,
+            "Mul" => Op::Mul(Mul),
+            "Sub" => Op::Sub(Sub),
+            "Div" => Op::Div(Div),
             other => return Err(ProverError::Unsupported(format!("{other} of two activations"))),
         };
         self.define(node, op, vec![a, b])
@@ -51,10 +50,10 @@ impl Importer {
             _ => return Err(ProverError::Unsupported("Pow with an exponent that is not a scalar constant".into())),
         };
         match exponent {
-            e if e == 2.0 => self.define(node, Op::Mul, vec![x, x]),
-            e if e == 0.5 => self.define(node, Op::Sqrt, vec![x]),
-            e if e == 1.0 => self.define(node, Op::Reshape, vec![x]),
-            e if e == -1.0 => self.define(node, Op::Reciprocal, vec![x]),
+            e if e == 2.0 => self.define(node, Op::Mul(Mul), vec![x, x]),
+            e if e == 0.5 => self.define(node, Op::Sqrt(Sqrt), vec![x]),
+            e if e == 1.0 => self.define(node, Op::Reshape(Reshape), vec![x]),
+            e if e == -1.0 => self.define(node, Op::Reciprocal(Reciprocal), vec![x]),
             e => Err(ProverError::Unsupported(format!("Pow with exponent {e} (supported: 2, 0.5, 1, -1)"))),
         }
     }
@@ -66,20 +65,20 @@ impl Importer {
             return Err(ProverError::Unsupported("Gelu with approximate = tanh".into()));
         }
         let x = self.activation(self.input(node, 0)?)?;
-        let relu = self.push_op(node, "relu", Op::Relu, x)?;
+        let relu = self.push_op(node, "relu", Op::Relu(Relu), x)?;
         let clamped = self.clamp_to_saturation(node, x, Function::GeluResidual)?;
-        let residual = self.push_op(node, "residual", Op::Function { function: Function::GeluResidual }, clamped)?;
-        self.define(node, Op::Add, vec![relu, residual])
+        let residual = self.push_op(node, "residual", Op::Function(Tabulated { function: Function::GeluResidual }), clamped)?;
+        self.define(node, Op::Add(Add), vec![relu, residual])
     }
 
     /// `LeakyRelu(x) = α·x + (1 − α)·Relu(x)`.
     pub(super) fn leaky_relu(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let alpha = attr_float(node, "alpha", 0.01) as f64;
         let x = self.activation(self.input(node, 0)?)?;
-        let relu = self.push_op(node, "relu", Op::Relu, x)?;
-        let scaled = self.push_op(node, "alpha_x", Op::MulConst { constant: scalar(alpha)? }, x)?;
-        let kept = self.push_op(node, "rest", Op::MulConst { constant: scalar(1.0 - alpha)? }, relu)?;
-        self.define(node, Op::Add, vec![scaled, kept])
+        let relu = self.push_op(node, "relu", Op::Relu(Relu), x)?;
+        let scaled = self.push_op(node, "alpha_x", Op::MulConst(MulConst { constant: scalar(alpha)? }), x)?;
+        let kept = self.push_op(node, "rest", Op::MulConst(MulConst { constant: scalar(1.0 - alpha)? }), relu)?;
+        self.define(node, Op::Add(Add), vec![scaled, kept])
     }
 
     /// The axes of a Reduce node (attribute before opset 18, input 1 after; ReduceSum from
@@ -98,16 +97,16 @@ impl Importer {
         let x = self.activation(self.input(node, 0)?)?;
         let shape = self.nodes[x].shape.clone();
         let Some(mut axes) = self.reduce_axes(node, shape.len())? else {
-            return self.define(node, Op::Reshape, vec![x]);
+            return self.define(node, Op::Reshape(Reshape), vec![x]);
         };
         axes.sort_unstable();
         axes.dedup();
         if attr_int(node, "keepdims", 1) != 0 {
-            return self.define(node, Op::Reduce { axes, kind }, vec![x]);
+            return self.define(node, Op::Reduce(Reduce { axes, kind }), vec![x]);
         }
-        let reduced = self.push_op(node, "keepdims", Op::Reduce { axes: axes.clone(), kind }, x)?;
+        let reduced = self.push_op(node, "keepdims", Op::Reduce(Reduce { axes: axes.clone(), kind }), x)?;
         let target: Vec<usize> = shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
-        self.define_shaped(node, Op::Reshape, vec![reduced], target)
+        self.define_shaped(node, Op::Reshape(Reshape), vec![reduced], target)
     }
 
     /// `Softmax(x) = e / Σ e` with `e = Exp(x − max x)` over `axis` (the last by default):
@@ -119,12 +118,12 @@ impl Importer {
         if axis + 1 != rank && self.opset_before(13) {
             return Err(ProverError::Unsupported("Softmax over a non-last axis before opset 13 (flattening semantics)".into()));
         }
-        let max = self.push_op(node, "max", Op::Reduce { axes: vec![axis], kind: ReduceKind::Max }, x)?;
-        let shifted = self.push_binary(node, "shifted", Op::Sub, x, max)?;
+        let max = self.push_op(node, "max", Op::Reduce(Reduce { axes: vec![axis], kind: ReduceKind::Max }), x)?;
+        let shifted = self.push_binary(node, "shifted", Op::Sub(Sub), x, max)?;
         let clamped = self.clamp_to_saturation(node, shifted, Function::Exp)?;
-        let exp = self.push_op(node, "exp", Op::Function { function: Function::Exp }, clamped)?;
-        let sum = self.push_op(node, "sum", Op::Reduce { axes: vec![axis], kind: ReduceKind::Sum }, exp)?;
-        self.define(node, Op::Div, vec![exp, sum])
+        let exp = self.push_op(node, "exp", Op::Function(Tabulated { function: Function::Exp }), clamped)?;
+        let sum = self.push_op(node, "sum", Op::Reduce(Reduce { axes: vec![axis], kind: ReduceKind::Sum }), exp)?;
+        self.define(node, Op::Div(Div), vec![exp, sum])
     }
 
     /// `LayerNormalization(x) = (x − μ) / √(σ² + ε) · scale + bias` over the axes from `axis` on:
@@ -145,19 +144,19 @@ impl Importer {
             }
         };
         let (scale, bias) = (constant(self, 1)?, constant(self, 2)?);
-        let mean = self.push_op(node, "mean", Op::Reduce { axes: axes.clone(), kind: ReduceKind::Mean }, x)?;
-        let centered = self.push_binary(node, "centered", Op::Sub, x, mean)?;
-        let squared = self.push_binary(node, "squared", Op::Mul, centered, centered)?;
-        let var = self.push_op(node, "variance", Op::Reduce { axes, kind: ReduceKind::Mean }, squared)?;
-        let var_eps = self.push_op(node, "variance_eps", Op::AddConst { constant: scalar(eps)? }, var)?;
-        let std = self.push_op(node, "std", Op::Sqrt, var_eps)?;
-        let mut y = self.push_binary(node, "normalized", Op::Div, centered, std)?;
+        let mean = self.push_op(node, "mean", Op::Reduce(Reduce { axes: axes.clone(), kind: ReduceKind::Mean }), x)?;
+        let centered = self.push_binary(node, "centered", Op::Sub(Sub), x, mean)?;
+        let squared = self.push_binary(node, "squared", Op::Mul(Mul), centered, centered)?;
+        let var = self.push_op(node, "variance", Op::Reduce(Reduce { axes, kind: ReduceKind::Mean }), squared)?;
+        let var_eps = self.push_op(node, "variance_eps", Op::AddConst(AddConst { constant: scalar(eps)? }), var)?;
+        let std = self.push_op(node, "std", Op::Sqrt(Sqrt), var_eps)?;
+        let mut y = self.push_binary(node, "normalized", Op::Div(Div), centered, std)?;
         if let Some(scale) = scale {
-            y = self.push_op(node, "scaled", Op::MulConst { constant: scale }, y)?;
+            y = self.push_op(node, "scaled", Op::MulConst(MulConst { constant: scale }), y)?;
         }
         match bias {
-            Some(bias) => self.define(node, Op::AddConst { constant: bias }, vec![y]),
-            None => self.define(node, Op::Reshape, vec![y]),
+            Some(bias) => self.define(node, Op::AddConst(AddConst { constant: bias }), vec![y]),
+            None => self.define(node, Op::Reshape(Reshape), vec![y]),
         }
     }
 
@@ -184,6 +183,6 @@ impl Importer {
             None => attr_float(node, "value", 0.0),
         };
         let pads = (0..rank).map(|d| (pads[d] as usize, pads[d + rank] as usize)).collect();
-        self.define(node, Op::Pad { pads, value }, vec![x])
+        self.define(node, Op::Pad(Pad { pads, value }), vec![x])
     }
 }

@@ -7,12 +7,12 @@ impl Importer {
     /// they only reorder cells).
     pub(super) fn nhwc(&mut self, node: &pb::NodeProto, x: usize, op: Op) -> Result<(), ProverError> {
         let label = node.output.first().cloned().unwrap_or_default();
-        let to_nhwc = Op::Transpose { perm: vec![0, 2, 3, 1] };
-        let shape = crate::model::float::output_shape(&to_nhwc, &[&self.nodes[x].shape], &[])?;
+        let to_nhwc = Op::Transpose(Transpose { perm: vec![0, 2, 3, 1] });
+        let shape = to_nhwc.float().output_shape(&[&self.nodes[x].shape], &[])?;
         let inner = self.push(format!("{label}/nhwc"), to_nhwc, vec![x], shape);
-        let shape = crate::model::float::output_shape(&op, &[&self.nodes[inner].shape], &[])?;
+        let shape = op.float().output_shape(&[&self.nodes[inner].shape], &[])?;
         let computed = self.push(format!("{label}/{}", op.kind()), op, vec![inner], shape);
-        self.define(node, Op::Transpose { perm: vec![0, 3, 1, 2] }, vec![computed])
+        self.define(node, Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }), vec![computed])
     }
 
     /// The window of a Conv or pooling node over an `[N, C, H, W]` input.
@@ -87,7 +87,7 @@ impl Importer {
             None => None,
         };
         let window = self.window(node, &input, [kh, kw])?;
-        self.nhwc(node, x, Op::Conv { weight, bias, conv: Conv { window, depthwise } })
+        self.nhwc(node, x, Op::Conv(Convolution { weight, bias, conv: Conv { window, depthwise } }))
     }
 
     /// BatchNormalization (inference): `y = scale·x + shift` per channel, folded into the
@@ -111,10 +111,10 @@ impl Importer {
         // Fold into Transpose(Conv(..)) written by `conv`, when the convolution has no other reader.
         let input_name = self.input(node, 0)?.to_string();
         if self.uses.get(&input_name).copied() == Some(1) {
-            if let Op::Transpose { perm } = &self.nodes[x].op {
+            if let Op::Transpose(Transpose { perm }) = &self.nodes[x].op {
                 let conv_id = self.nodes[x].inputs[0];
                 if perm == &vec![0, 3, 1, 2] && conv_id + 1 == x {
-                    if let Op::Conv { weight, bias, conv } = &mut self.nodes[conv_id].op {
+                    if let Op::Conv(Convolution { weight, bias, conv }) = &mut self.nodes[conv_id].op {
                         let out_c = *weight.shape().last().unwrap_or(&0);
                         let per_out = |i: usize| if conv.depthwise { i % out_c } else { i / (weight.len() / out_c.max(1)) };
                         if out_c == channels {
@@ -132,8 +132,8 @@ impl Importer {
         }
         let rank = self.nodes[x].shape.len();
         let per_channel = |v: &[f64]| Tensor::new([channels].into_iter().chain(std::iter::repeat_n(1, rank - 2)).collect(), v.iter().map(|&f| f as f32).collect());
-        let scaled = self.push_op(node, "scale", Op::MulConst { constant: per_channel(&scale)? }, x)?;
-        self.define(node, Op::AddConst { constant: per_channel(&shift)? }, vec![scaled])
+        let scaled = self.push_op(node, "scale", Op::MulConst(MulConst { constant: per_channel(&scale)? }), x)?;
+        self.define(node, Op::AddConst(AddConst { constant: per_channel(&shift)? }), vec![scaled])
     }
 
     /// AveragePool, GlobalAveragePool, MaxPool and GlobalMaxPool over an NCHW input.
@@ -158,11 +158,11 @@ impl Importer {
         let pool = Pool { window };
         if node.op_type.ends_with("MaxPool") {
             // Padded positions are ignored by a maximum.
-            return self.nhwc(node, x, Op::MaxPool { pool });
+            return self.nhwc(node, x, Op::MaxPool(MaxPool { pool }));
         }
         if window.padding != [0; 4] && attr_int(node, "count_include_pad", 0) == 0 {
             return Err(ProverError::Unsupported("padded average pooling that excludes the padding from the count".into()));
         }
-        self.nhwc(node, x, Op::AvgPool { pool })
+        self.nhwc(node, x, Op::AvgPool(AvgPool { pool }))
     }
 }

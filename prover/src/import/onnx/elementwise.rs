@@ -15,15 +15,15 @@ impl Importer {
         };
         let map = |f: &dyn Fn(f64) -> f64| Const { shape: c.shape.clone(), data: c.data.iter().map(|&v| f(v)).collect() };
         match (node.op_type.as_str(), const_first) {
-            ("Mul", _) => self.define(node, Op::MulConst { constant: c.to_f32()? }, vec![x]),
-            ("Sub", false) => self.define(node, Op::AddConst { constant: map(&|v| -v).to_f32()? }, vec![x]),
+            ("Mul", _) => self.define(node, Op::MulConst(MulConst { constant: c.to_f32()? }), vec![x]),
+            ("Sub", false) => self.define(node, Op::AddConst(AddConst { constant: map(&|v| -v).to_f32()? }), vec![x]),
             ("Div", false) if c.data.iter().all(|&v| v != 0.0) => {
-                self.define(node, Op::MulConst { constant: map(&|v| 1.0 / v).to_f32()? }, vec![x])
+                self.define(node, Op::MulConst(MulConst { constant: map(&|v| 1.0 / v).to_f32()? }), vec![x])
             }
             ("Sub", true) => {
                 // c − x = (−1)·x + c
-                let negated = self.push_op(node, "neg", Op::MulConst { constant: Tensor::new(vec![], vec![-1.0])? }, x)?;
-                self.define(node, Op::AddConst { constant: c.to_f32()? }, vec![negated])
+                let negated = self.push_op(node, "neg", Op::MulConst(MulConst { constant: Tensor::new(vec![], vec![-1.0])? }), x)?;
+                self.define(node, Op::AddConst(AddConst { constant: c.to_f32()? }), vec![negated])
             }
             _ => Err(ProverError::Unsupported(format!("{} with this constant operand", node.op_type))),
         }
@@ -31,7 +31,7 @@ impl Importer {
 
     /// An intermediate node named after `node`'s output.
     pub(super) fn push_op(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, x: usize) -> Result<usize, ProverError> {
-        let shape = crate::model::float::output_shape(&op, &[&self.nodes[x].shape], &[])?;
+        let shape = op.float().output_shape(&[&self.nodes[x].shape], &[])?;
         let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
         Ok(self.push(name, op, vec![x], shape))
     }
@@ -42,19 +42,19 @@ impl Importer {
     pub(super) fn tabulated(&mut self, node: &pb::NodeProto, function: Function) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
         let clamped = self.clamp_to_saturation(node, x, function)?;
-        self.define(node, Op::Function { function }, vec![clamped])
+        self.define(node, Op::Function(Tabulated { function }), vec![clamped])
     }
 
     pub(super) fn clamp_to_saturation(&mut self, node: &pb::NodeProto, x: usize, function: Function) -> Result<usize, ProverError> {
         let scalar = |v: f64| Tensor::new(vec![], vec![v as f32]);
         Ok(match function.saturation() {
             (Some(lo), hi) => {
-                let shifted = self.push_op(node, "shift", Op::AddConst { constant: scalar(-lo)? }, x)?;
+                let shifted = self.push_op(node, "shift", Op::AddConst(AddConst { constant: scalar(-lo)? }), x)?;
                 let clamped = match hi {
-                    Some(hi) => self.push_op(node, "clamp", Op::Clamp { max: (hi - lo) as f32 }, shifted)?,
-                    None => self.push_op(node, "clamp", Op::Relu, shifted)?,
+                    Some(hi) => self.push_op(node, "clamp", Op::Clamp(Clamp { max: (hi - lo) as f32 }), shifted)?,
+                    None => self.push_op(node, "clamp", Op::Relu(Relu), shifted)?,
                 };
-                self.push_op(node, "unshift", Op::AddConst { constant: scalar(lo)? }, clamped)?
+                self.push_op(node, "unshift", Op::AddConst(AddConst { constant: scalar(lo)? }), clamped)?
             }
             (None, _) => x,
         })
@@ -78,10 +78,10 @@ impl Importer {
             return Err(ProverError::Unsupported(format!("Clip to [{lo}, {hi}] (both bounds must be finite)")));
         }
         if lo == 0.0 {
-            return self.define(node, Op::Clamp { max: hi as f32 }, vec![x]);
+            return self.define(node, Op::Clamp(Clamp { max: hi as f32 }), vec![x]);
         }
-        let shifted = self.push_op(node, "shift", Op::AddConst { constant: Tensor::new(vec![], vec![-lo as f32])? }, x)?;
-        let clamped = self.push_op(node, "clamp", Op::Clamp { max: (hi - lo) as f32 }, shifted)?;
-        self.define(node, Op::AddConst { constant: Tensor::new(vec![], vec![lo as f32])? }, vec![clamped])
+        let shifted = self.push_op(node, "shift", Op::AddConst(AddConst { constant: Tensor::new(vec![], vec![-lo as f32])? }), x)?;
+        let clamped = self.push_op(node, "clamp", Op::Clamp(Clamp { max: (hi - lo) as f32 }), shifted)?;
+        self.define(node, Op::AddConst(AddConst { constant: Tensor::new(vec![], vec![lo as f32])? }), vec![clamped])
     }
 }

@@ -28,17 +28,17 @@ impl Importer {
                 }
                 Value::Const(c) => {
                     let scaled = Const { shape: c.shape.clone(), data: c.data.iter().map(|&x| x * beta as f64).collect() };
-                    extra_add = Some(Op::AddConst { constant: scaled.to_f32()? });
+                    extra_add = Some(Op::AddConst(AddConst { constant: scaled.to_f32()? }));
                 }
                 Value::Node(_) => return Err(ProverError::Unsupported("Gemm with a computed C operand".into())),
             }
         }
-        let op = Op::Linear { weight: weight.to_f32()?, bias };
+        let op = Op::Linear(Linear { weight: weight.to_f32()?, bias });
         match extra_add {
             None => self.define(node, op, vec![a]),
             Some(add) => {
                 let shapes = [self.nodes[a].shape.as_slice()];
-                let shape = crate::model::float::output_shape(&op, &shapes, &[])?;
+                let shape = op.float().output_shape(&shapes, &[])?;
                 let linear = self.push(format!("{}/linear", node.output[0]), op, vec![a], shape);
                 self.define(node, add, vec![linear])
             }
@@ -48,16 +48,16 @@ impl Importer {
     pub(super) fn matmul(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let a = self.activation(self.input(node, 0)?)?;
         match self.value(self.input(node, 1)?)?.clone() {
-            Value::Const(w) if w.shape.len() == 2 => self.define(node, Op::Linear { weight: w.to_f32()?, bias: None }, vec![a]),
+            Value::Const(w) if w.shape.len() == 2 => self.define(node, Op::Linear(Linear { weight: w.to_f32()?, bias: None }), vec![a]),
             Value::Const(w) => Err(ProverError::Unsupported(format!("MatMul by a constant of shape {:?} (2-D only)", w.shape))),
-            Value::Node(b) => self.define(node, Op::MatMul, vec![a, b]),
+            Value::Node(b) => self.define(node, Op::MatMul(MatMul), vec![a, b]),
         }
     }
 
     pub(super) fn add(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let (l, r) = (self.input(node, 0)?, self.input(node, 1)?);
         let (x_name, c) = match (self.value(l)?.clone(), self.value(r)?.clone()) {
-            (Value::Node(a), Value::Node(b)) => return self.define(node, Op::Add, vec![a, b]),
+            (Value::Node(a), Value::Node(b)) => return self.define(node, Op::Add(Add), vec![a, b]),
             (Value::Node(_), Value::Const(c)) => (l, c),
             (Value::Const(c), Value::Node(_)) => (r, c),
             (Value::Const(_), Value::Const(_)) => return Err(ProverError::Unsupported("Add of two constants".into())),
@@ -66,14 +66,14 @@ impl Importer {
         // MatMul + Add(constant row) is how exporters often write a linear layer: fold the constant
         // into the bias when nothing else reads the product.
         let single_use = self.uses.get(x_name).copied() == Some(1);
-        if let Op::Linear { weight, bias: None } = &self.nodes[x].op {
+        if let Op::Linear(Linear { weight, bias: None }) = &self.nodes[x].op {
             let n = weight.shape()[1];
             let row_like = c.data.len() == n && c.shape.last() == Some(&n);
             let keeps_shape = c.shape.len() <= self.nodes[x].shape.len();
             if single_use && row_like && keeps_shape {
                 let (weight, bias) = (weight.clone(), Some(c.data.iter().map(|&v| v as f32).collect()));
                 let input = self.nodes[x].inputs.clone();
-                let op = Op::Linear { weight, bias };
+                let op = Op::Linear(Linear { weight, bias });
                 // Re-point the product node itself: it has no other reader.
                 self.nodes[x].op = op;
                 let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
@@ -83,6 +83,6 @@ impl Importer {
                 return Ok(());
             }
         }
-        self.define(node, Op::AddConst { constant: c.to_f32()? }, vec![x])
+        self.define(node, Op::AddConst(AddConst { constant: c.to_f32()? }), vec![x])
     }
 }

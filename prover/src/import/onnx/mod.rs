@@ -14,10 +14,9 @@ mod elementwise;
 mod linear;
 mod shape;
 
-use crate::model::{Graph, Node, Op};
-use crate::ops::reduce::ReduceKind;
-use crate::ops::conv::{Conv, Pool, Window};
-use crate::ops::nonlinear::Function;
+use crate::ops::prelude::*;
+use crate::model::{Graph, Node};
+use crate::arith::table::Function;
 use crate::error::ProverError;
 use crate::tensor::Tensor;
 
@@ -123,7 +122,7 @@ impl Importer {
                 continue; // an initializer listed as input (older exporters)
             }
             let shape = value_info_shape(input)?;
-            inputs.push(self.push(input.name.clone(), Op::Input, vec![], shape));
+            inputs.push(self.push(input.name.clone(), Op::Input(Input), vec![], shape));
             self.values.insert(input.name.clone(), Value::Node(inputs.len() - 1));
             let id = self.nodes.len() - 1;
             self.values.insert(input.name.clone(), Value::Node(id));
@@ -178,7 +177,7 @@ impl Importer {
 
     fn define(&mut self, node: &pb::NodeProto, op: Op, inputs: Vec<usize>) -> Result<(), ProverError> {
         let shapes: Vec<&[usize]> = inputs.iter().map(|&i| self.nodes[i].shape.as_slice()).collect();
-        let shape = crate::model::float::output_shape(&op, &shapes, &[])?;
+        let shape = op.float().output_shape(&shapes, &[])?;
         self.define_shaped(node, op, inputs, shape)
     }
 
@@ -216,7 +215,7 @@ impl Importer {
             "Add" => self.add(node),
             "Relu" => {
                 let x = self.activation(self.input(node, 0)?)?;
-                self.define(node, Op::Relu, vec![x])
+                self.define(node, Op::Relu(Relu), vec![x])
             }
             "Flatten" => {
                 let x = self.activation(self.input(node, 0)?)?;
@@ -231,7 +230,7 @@ impl Importer {
                 }
                 let (outer, inner) = shape.split_at(axis as usize);
                 let target = vec![outer.iter().product(), inner.iter().product()];
-                self.define_shaped(node, Op::Reshape, vec![x], target)
+                self.define_shaped(node, Op::Reshape(Reshape), vec![x], target)
             }
             "Reshape" => {
                 let x = self.activation(self.input(node, 0)?)?;
@@ -240,7 +239,7 @@ impl Importer {
                     Value::Node(_) => return Err(ProverError::Unsupported("Reshape to a shape computed at run time".into())),
                 };
                 let target = reshape_target(&self.nodes[x].shape, &spec, attr_int(node, "allowzero", 0) != 0)?;
-                self.define_shaped(node, Op::Reshape, vec![x], target)
+                self.define_shaped(node, Op::Reshape(Reshape), vec![x], target)
             }
             "Sub" | "Mul" | "Div" => self.arithmetic(node),
             "Concat" => self.concat(node),
@@ -254,8 +253,8 @@ impl Importer {
             "Erf" => self.tabulated(node, Function::Erf),
             "Gelu" => self.gelu(node),
             "LeakyRelu" => self.leaky_relu(node),
-            "Sqrt" => self.unary(node, Op::Sqrt),
-            "Reciprocal" => self.unary(node, Op::Reciprocal),
+            "Sqrt" => self.unary(node, Op::Sqrt(Sqrt)),
+            "Reciprocal" => self.unary(node, Op::Reciprocal(Reciprocal)),
             "Pow" => self.pow(node),
             "ReduceSum" => self.reduce(node, ReduceKind::Sum),
             "ReduceMean" => self.reduce(node, ReduceKind::Mean),
@@ -272,7 +271,7 @@ impl Importer {
                     Some(p) => p.iter().map(|&a| usize::try_from(a).map_err(|_| ProverError::Shape(format!("perm {p:?}")))).collect::<Result<Vec<_>, _>>()?,
                     None => (0..rank).rev().collect(),
                 };
-                self.define(node, Op::Transpose { perm }, vec![x])
+                self.define(node, Op::Transpose(Transpose { perm }), vec![x])
             }
             "Conv" => self.conv(node),
             "AveragePool" | "GlobalAveragePool" | "MaxPool" | "GlobalMaxPool" => self.pool(node),

@@ -30,7 +30,7 @@ impl Importer {
             picks.push((operand, at.iter().zip(&in_strides).map(|(c, s)| c * s).sum()));
         }
         let name = node.output.get(out).ok_or_else(|| ProverError::Model("missing output".into()))?.clone();
-        let id = self.push(name.clone(), Op::Select { picks }, operands, shape);
+        let id = self.push(name.clone(), Op::Select(Select { picks }), operands, shape);
         self.values.insert(name, Value::Node(id));
         Ok(())
     }
@@ -122,7 +122,7 @@ impl Importer {
             if attr_int(node, "axis", 0) != 0 {
                 return Err(ProverError::Unsupported("Gather of a constant by computed indices along an axis other than 0".into()));
             }
-            return self.define(node, Op::Embedding { table: table.to_f32()? }, vec![indices]);
+            return self.define(node, Op::Embedding(Embedding { table: table.to_f32()? }), vec![indices]);
         }
         let x = self.activation(self.input(node, 0)?)?;
         let input = self.nodes[x].shape.clone();
@@ -170,6 +170,6 @@ impl Importer {
             let mut rest = input.iter();
             (0..rank).map(|i| if add.contains(&i) { 1 } else { *rest.next().unwrap_or(&1) }).collect()
         };
-        self.define_shaped(node, Op::Reshape, vec![x], target)
+        self.define_shaped(node, Op::Reshape(Reshape), vec![x], target)
     }
 }

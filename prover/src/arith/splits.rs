@@ -1,15 +1,5 @@
-//! Elementwise operators: sums with broadcasting and ReLU.
-
-use crate::error::ProverError;
-use crate::tensor::{broadcast_indices, broadcast_shape, Tensor};
-
-/// `f(a, b)` elementwise over the broadcast of `a` and `b` (numpy rules): sums, products.
-pub fn zip_broadcast<T: Copy>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>, ProverError> {
-    let shape = broadcast_shape(a.shape(), b.shape())?;
-    let (ia, ib) = (broadcast_indices(a.shape(), &shape), broadcast_indices(b.shape(), &shape));
-    let data = ia.iter().zip(&ib).map(|(&i, &j)| f(a.data()[i], b.data()[j])).collect();
-    Tensor::new(shape, data)
-}
+//! The splits that prove ReLU, clamp and max: each value written as the output plus non-negative
+//! parts whose product (or flag) the gadget constrains.
 
 /// The integer semantics of ReLU: `x = out - neg` with `out = max(x, 0)` and `neg = max(-x, 0)`,
 /// so `out · neg = 0` and both are non-negative (what the ReLU gadget constrains).

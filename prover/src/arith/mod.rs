@@ -1,8 +1,38 @@
-//! Integer semantics of products, quotients and square roots of activations. Each returns the
-//! result together with the remainders the circuit range-checks, so the gadget's witness and the
-//! forward pass are the same numbers.
+//! The integer arithmetic every operator and gadget agrees on: rounded rescales and quotients,
+//! products, square roots, dot products, the splits of ReLU, clamp and max, and tabulated
+//! functions. Each returns the result together with the remainders the circuit range-checks, so
+//! the gadget's witness and the forward pass are the same numbers. A leaf: it reads no other
+//! module of the crate but `tensor` and `error`.
 
-use super::rescale::{divide, Rescaled};
+mod rescale;
+pub mod splits;
+pub mod table;
+
+pub use rescale::{divide, rescale, Rescaled};
+pub use splits::*;
+
+
+/// One integer output of a linear layer or product: the exact accumulator and its rescale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DotRescaled {
+    /// `Σ_i a_i · b_i + bias`, at twice the activation scale.
+    pub acc: i128,
+    /// `acc` rescaled back to the activation scale.
+    pub out: Rescaled,
+}
+
+/// The integer semantics of every dot product the circuit proves: `acc = Σ a_i·b_i + bias`,
+/// then [`rescale`] by `2^shift`.
+pub fn dot_rescale(a: impl IntoIterator<Item = i64>, b: impl IntoIterator<Item = i64>, bias: i64, shift: u32) -> DotRescaled {
+    let acc = a.into_iter().zip(b).map(|(x, y)| x as i128 * y as i128).sum::<i128>() + bias as i128;
+    DotRescaled { acc, out: rescale(acc, shift) }
+}
+
+/// A sum divided by `divisor` (average pooling, a mean): the exact sum and its rounded quotient.
+pub fn sum_divided(values: impl IntoIterator<Item = i64>, divisor: i64) -> DotRescaled {
+    let acc = values.into_iter().map(|v| v as i128).sum::<i128>();
+    DotRescaled { acc, out: divide(acc, divisor) }
+}
 
 /// `round(a · b / 2^shift)` (half up): the product of two activations at scale `s`, back at `s`.
 pub fn product(a: i64, b: i64, shift: u32) -> Rescaled {
