@@ -413,3 +413,34 @@ fn embedding_lookup_by_computed_indices() {
     let hashed = zkml_prover::visibility::VisibilitySettings { params: zkml_prover::visibility::Visibility::Hashed, ..Default::default() };
     assert!(model.with_visibility(hashed).unwrap_err().to_string().contains("embedding"));
 }
+
+#[test]
+fn mobilenet_v3_block_hard_swish_squeeze_excitation_grouped_conv_and_clips() {
+    check_model(
+        "mobilenet_v3_block",
+        |b| {
+            b.opset = 14;
+            // x: [1, 4, 5, 5] -> 1x1 expansion to 8 -> HardSwish -> depthwise 3x3 (padded) ->
+            // HardSwish -> squeeze-and-excitation (global average, 1x1 to 4, ReLU, 1x1 to 8,
+            // HardSigmoid, per-channel product) -> grouped 1x1 to 4 (2 groups) -> Clip from
+            // below only -> Clip from above only.
+            let e = b.conv("x", 4, 8, 1, 1, vec![]);
+            let e = b.node("HardSwish", &[&e], vec![]);
+            let d = b.conv(&e, 8, 8, 3, 8, vec![ints_attr("pads", &[1, 1, 1, 1])]);
+            let d = b.node("HardSwish", &[&d], vec![]);
+            let s = b.node("GlobalAveragePool", &[&d], vec![]);
+            let s = b.conv(&s, 8, 4, 1, 1, vec![]);
+            let s = b.node("Relu", &[&s], vec![]);
+            let s = b.conv(&s, 4, 8, 1, 1, vec![]);
+            let gate = b.node("HardSigmoid", &[&s], vec![]);
+            let se = b.node("Mul", &[&d, &gate], vec![]);
+            let p = b.conv(&se, 8, 4, 1, 2, vec![]);
+            let lo = b.scalar(-0.25);
+            let hi = b.scalar(0.5);
+            let c = b.node("Clip", &[&p, &lo, ""], vec![]);
+            (b.node("Clip", &[&c, "", &hi], vec![]), vec![1, 4, 5, 5])
+        },
+        &[1, 4, 5, 5],
+        16,
+    );
+}

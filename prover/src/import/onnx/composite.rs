@@ -72,6 +72,30 @@ impl Importer {
     }
 
     /// `LeakyRelu(x) = α·x + (1 − α)·Relu(x)`.
+    /// `α·x + β` for activation `x`: a product with α and the sum with β (folded into the
+    /// product's rescale); HardSigmoid clamps it to `[0, 1]`.
+    fn push_affine(&mut self, node: &pb::NodeProto, x: usize, alpha: f64, beta: f64) -> Result<usize, ProverError> {
+        let scaled = self.push_op(node, "alpha_x", Op::MulConst(MulConst { constant: scalar(alpha)? }), x)?;
+        self.push_op(node, "plus_beta", Op::AddConst(AddConst { constant: scalar(beta)? }), scaled)
+    }
+
+    /// HardSigmoid `max(0, min(1, α·x + β))` (α = 0.2 and β = 0.5 unless the node says
+    /// otherwise): the affine map, then a clamp to `[0, 1]`.
+    pub(super) fn hard_sigmoid(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let (alpha, beta) = (attr_float(node, "alpha", 0.2) as f64, attr_float(node, "beta", 0.5) as f64);
+        let affine = self.push_affine(node, x, alpha, beta)?;
+        self.define(node, Op::Clamp(Clamp { max: 1.0 }), vec![affine])
+    }
+
+    /// HardSwish `x · HardSigmoid(x)` with α = 1/6, β = 0.5: the product of two activations.
+    pub(super) fn hard_swish(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let x = self.activation(self.input(node, 0)?)?;
+        let affine = self.push_affine(node, x, 1.0 / 6.0, 0.5)?;
+        let gate = self.push_op(node, "hard_sigmoid", Op::Clamp(Clamp { max: 1.0 }), affine)?;
+        self.define(node, Op::Mul(Mul), vec![x, gate])
+    }
+
     pub(super) fn leaky_relu(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let alpha = attr_float(node, "alpha", 0.01) as f64;
         let x = self.activation(self.input(node, 0)?)?;

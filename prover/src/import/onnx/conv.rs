@@ -63,23 +63,7 @@ impl Importer {
         let (o, ci, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
         let channels = input[1];
         let group = attr_int(node, "group", 1).max(1) as usize;
-        // ONNX weights are [O, C/group, KH, KW]; ours are [O, KH, KW, C] or, depthwise, [1, KH, KW, O].
-        let (weight, depthwise) = if group == 1 && ci == channels {
-            let mut data = vec![0.0; w.data.len()];
-            for (oo, (i, (y, z))) in grid4(o, ci, kh, kw) {
-                data[((oo * kh + y) * kw + z) * ci + i] = w.data[((oo * ci + i) * kh + y) * kw + z];
-            }
-            (Tensor::new(vec![o, kh, kw, ci], data.iter().map(|&v| v as f32).collect())?, false)
-        } else if group == channels && ci == 1 && o % channels == 0 {
-            let mut data = vec![0.0; w.data.len()];
-            for (oo, (_, (y, z))) in grid4(o, 1, kh, kw) {
-                data[(y * kw + z) * o + oo] = w.data[(oo * kh + y) * kw + z];
-            }
-            (Tensor::new(vec![1, kh, kw, o], data.iter().map(|&v| v as f32).collect())?, true)
-        } else {
-            return Err(ProverError::Unsupported(format!("Conv with group = {group} (only 1 or depthwise)")));
-        };
-        let bias = match node.input.get(2).filter(|s| !s.is_empty()) {
+        let bias: Option<Vec<f32>> = match node.input.get(2).filter(|s| !s.is_empty()) {
             Some(b) => match self.value(b)? {
                 Value::Const(c) if c.data.len() == o => Some(c.data.iter().map(|&v| v as f32).collect()),
                 _ => return Err(ProverError::Unsupported("Conv bias that is not a constant of length C_out".into())),
@@ -87,7 +71,52 @@ impl Importer {
             None => None,
         };
         let window = self.window(node, &input, [kh, kw])?;
-        self.nhwc(node, x, Op::Conv(Convolution { weight, bias, conv: Conv { window, depthwise } }))
+        // ONNX weights are [O, C/group, KH, KW]; ours are [O, KH, KW, C] or, depthwise, [1, KH, KW, O].
+        if group == 1 && ci == channels {
+            let weight = nhwc_weights(&w, 0, o)?;
+            return self.nhwc(node, x, Op::Conv(Convolution { weight, bias, conv: Conv { window, depthwise: false } }));
+        }
+        if group == channels && ci == 1 && o % channels == 0 {
+            let mut data = vec![0.0; w.data.len()];
+            for (oo, (_, (y, z))) in grid4(o, 1, kh, kw) {
+                data[(y * kw + z) * o + oo] = w.data[(oo * kh + y) * kw + z];
+            }
+            let weight = Tensor::new(vec![1, kh, kw, o], data.iter().map(|&v| v as f32).collect())?;
+            return self.nhwc(node, x, Op::Conv(Convolution { weight, bias, conv: Conv { window, depthwise: true } }));
+        }
+        if group > 1 && channels % group == 0 && ci * group == channels && o % group == 0 {
+            return self.grouped_conv(node, x, &w, group, bias, window);
+        }
+        Err(ProverError::Unsupported(format!("Conv with group = {group} of {channels} channels by weights {:?}", w.shape)))
+    }
+
+    /// A grouped convolution: each group of `C/group` input channels convolved by its own
+    /// `O/group` filters, as one plain convolution per group over the group's channels (picked
+    /// from the NHWC input, free in the circuit) and the outputs concatenated (picked again).
+    fn grouped_conv(&mut self, node: &pb::NodeProto, x: usize, w: &Const, group: usize, bias: Option<Vec<f32>>, window: Window) -> Result<(), ProverError> {
+        let label = node.output.first().cloned().unwrap_or_default();
+        let (o, ci) = (w.shape[0], w.shape[1]);
+        let per_group = o / group;
+        let to_nhwc = Op::Transpose(Transpose { perm: vec![0, 2, 3, 1] });
+        let shape = to_nhwc.float().output_shape(&[&self.nodes[x].shape], &[])?;
+        let (positions, channels) = (shape[0] * shape[1] * shape[2], shape[3]);
+        let inner = self.push(format!("{label}/nhwc"), to_nhwc, vec![x], shape.clone());
+        let mut outs = Vec::with_capacity(group);
+        for g in 0..group {
+            let picks = (0..positions).flat_map(|p| (0..ci).map(move |k| (0, p * channels + g * ci + k))).collect();
+            let slice_shape = vec![shape[0], shape[1], shape[2], ci];
+            let slice = self.push(format!("{label}/group{g}/channels"), Op::Select(Select { picks }), vec![inner], slice_shape);
+            let weight = nhwc_weights(w, g * per_group, per_group)?;
+            let bias = bias.as_ref().map(|b| b[g * per_group..(g + 1) * per_group].to_vec());
+            let op = Op::Conv(Convolution { weight, bias, conv: Conv { window, depthwise: false } });
+            let out_shape = op.float().output_shape(&[&self.nodes[slice].shape], &[])?;
+            outs.push(self.push(format!("{label}/group{g}/Conv"), op, vec![slice], out_shape));
+        }
+        let out = self.nodes[outs[0]].shape.clone();
+        let positions = out[0] * out[1] * out[2];
+        let picks = (0..positions).flat_map(|p| (0..o).map(move |c| (c / per_group, p * per_group + c % per_group))).collect();
+        let concat = self.push(format!("{label}/groups"), Op::Select(Select { picks }), outs, vec![out[0], out[1], out[2], o]);
+        self.define(node, Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }), vec![concat])
     }
 
     /// BatchNormalization (inference): `y = scale·x + shift` per channel, folded into the
@@ -165,4 +194,14 @@ impl Importer {
         }
         self.nhwc(node, x, Op::AvgPool(AvgPool { pool }))
     }
+}
+
+/// Filters `first..first + count` of ONNX weights `[O, C, KH, KW]` as ours, `[count, KH, KW, C]`.
+fn nhwc_weights(w: &Const, first: usize, count: usize) -> Result<Tensor<f32>, ProverError> {
+    let (ci, kh, kw) = (w.shape[1], w.shape[2], w.shape[3]);
+    let mut data = vec![0.0f32; count * ci * kh * kw];
+    for (oo, (i, (y, z))) in grid4(count, ci, kh, kw) {
+        data[((oo * kh + y) * kw + z) * ci + i] = w.data[(((first + oo) * ci + i) * kh + y) * kw + z] as f32;
+    }
+    Tensor::new(vec![count, kh, kw, ci], data)
 }

@@ -60,8 +60,9 @@ impl Importer {
         })
     }
 
-    /// Clip with a lower bound of 0 (Relu6 and the like) as a clamp; other lower bounds shift
-    /// the input to 0 first.
+    /// Clip to `[lo, hi]`: with a lower bound of 0 (Relu6 and the like) a clamp; with other
+    /// bounds, shifted to 0 first and back after. One bound: `max(x, lo)` as a shifted ReLU,
+    /// `min(x, hi)` as `x − relu(x − hi)`. No bound: the input itself.
     pub(super) fn clip(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
         let bound = |i: usize, attr_name: &str, default: f64| -> Result<f64, ProverError> {
@@ -74,14 +75,29 @@ impl Importer {
             }
         };
         let (lo, hi) = (bound(1, "min", f64::NEG_INFINITY)?, bound(2, "max", f64::INFINITY)?);
-        if !lo.is_finite() || !hi.is_finite() || hi < lo {
-            return Err(ProverError::Unsupported(format!("Clip to [{lo}, {hi}] (both bounds must be finite)")));
+        if lo.is_nan() || hi.is_nan() || hi < lo {
+            return Err(ProverError::Unsupported(format!("Clip to [{lo}, {hi}] (the lower bound must not exceed the upper)")));
         }
-        if lo == 0.0 {
-            return self.define(node, Op::Clamp(Clamp { max: hi as f32 }), vec![x]);
+        let scalar = |v: f64| Tensor::new(vec![], vec![v as f32]);
+        match (lo.is_finite(), hi.is_finite()) {
+            (true, true) if lo == 0.0 => self.define(node, Op::Clamp(Clamp { max: hi as f32 }), vec![x]),
+            (true, true) => {
+                let shifted = self.push_op(node, "shift", Op::AddConst(AddConst { constant: scalar(-lo)? }), x)?;
+                let clamped = self.push_op(node, "clamp", Op::Clamp(Clamp { max: (hi - lo) as f32 }), shifted)?;
+                self.define(node, Op::AddConst(AddConst { constant: scalar(lo)? }), vec![clamped])
+            }
+            (true, false) if lo == 0.0 => self.define(node, Op::Relu(Relu), vec![x]),
+            (true, false) => {
+                let shifted = self.push_op(node, "shift", Op::AddConst(AddConst { constant: scalar(-lo)? }), x)?;
+                let kept = self.push_op(node, "relu", Op::Relu(Relu), shifted)?;
+                self.define(node, Op::AddConst(AddConst { constant: scalar(lo)? }), vec![kept])
+            }
+            (false, true) => {
+                let over = self.push_op(node, "shift", Op::AddConst(AddConst { constant: scalar(-hi)? }), x)?;
+                let excess = self.push_op(node, "excess", Op::Relu(Relu), over)?;
+                self.define(node, Op::Sub(Sub), vec![x, excess])
+            }
+            (false, false) => self.define(node, Op::Reshape(Reshape), vec![x]),
         }
-        let shifted = self.push_op(node, "shift", Op::AddConst(AddConst { constant: Tensor::new(vec![], vec![-lo as f32])? }), x)?;
-        let clamped = self.push_op(node, "clamp", Op::Clamp(Clamp { max: (hi - lo) as f32 }), shifted)?;
-        self.define(node, Op::AddConst(AddConst { constant: Tensor::new(vec![], vec![lo as f32])? }), vec![clamped])
     }
 }

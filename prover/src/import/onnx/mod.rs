@@ -24,7 +24,7 @@ use crate::tensor::Tensor;
 ///
 /// Symbolic dimensions (such as a batch size `N`) are fixed to 1: a circuit has static shapes.
 /// The ONNX operators the importer maps (error messages list them).
-pub const SUPPORTED: &str = "Gemm, MatMul, Conv, BatchNormalization, Relu, LeakyRelu, Clip, Sigmoid, Tanh, Exp, Erf, Gelu, \
+pub const SUPPORTED: &str = "Gemm, MatMul, Conv (grouped too), BatchNormalization, Relu, LeakyRelu, HardSigmoid, HardSwish, Clip, Sigmoid, Tanh, Exp, Erf, Gelu, \
 Softmax, LayerNormalization, Add, Sub, Mul, Div, Pow (2, 0.5, 1, -1), Sqrt, Reciprocal, ReduceSum, ReduceMean, ReduceMax, \
 AveragePool, GlobalAveragePool, MaxPool, GlobalMaxPool, Pad, Concat, Slice, Split, Gather (constant indices, or an \
 embedding table by computed indices), Squeeze, Unsqueeze, Flatten, \
@@ -253,6 +253,8 @@ impl Importer {
             "Erf" => self.tabulated(node, Function::Erf),
             "Gelu" => self.gelu(node),
             "LeakyRelu" => self.leaky_relu(node),
+            "HardSigmoid" => self.hard_sigmoid(node),
+            "HardSwish" => self.hard_swish(node),
             "Sqrt" => self.unary(node, Op::Sqrt(Sqrt)),
             "Reciprocal" => self.unary(node, Op::Reciprocal(Reciprocal)),
             "Pow" => self.pow(node),
