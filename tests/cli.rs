@@ -1,6 +1,9 @@
 //! End-to-end tests of the `zkml` command line: the demo pipeline once (compile, setup, prove,
 //! verify, aggregate, Solidity verifier, revm and a real anvil node), tampering at every verifier,
 //! and clear errors for bad inputs.
+//!
+//! Long: the scenarios share one demo run and its fixtures (keys, proofs, a live anvil node), so
+//! they live in one test binary; the helpers they share are in `anvil.rs` and `fixtures.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

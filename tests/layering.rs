@@ -1,6 +1,7 @@
 //! The crates' modules form a pipeline: data flows one way, so no module may reach (through
 //! `crate::` paths in its code, tests excluded) a module that reaches it back. A cycle makes a
 //! module impossible to read, test or replace on its own; this test names the first one found.
+//! And no Rust file of the workspace grows past [`LONG_FILE`] lines unless its header says why.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -155,5 +156,46 @@ fn the_checker_sees_a_cycle_and_ignores_tests_and_comments() {
     let graph = dependencies(&src);
     let cycle = cycle_from(&graph, "a").expect("a -> b -> c -> a");
     assert_eq!(cycle.first(), cycle.last());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Files longer than this must say why near their top (a line starting `//! Long:`).
+const LONG_FILE: usize = 600;
+
+/// The workspace's Rust files longer than [`LONG_FILE`] lines whose first 20 lines give no reason.
+fn long_files_without_a_reason(root: &Path) -> Vec<(PathBuf, usize)> {
+    let mut files = vec![];
+    for dir in ["src", "tests", "prover/src", "prover/tests", "aggregator/src", "aggregator/tests"] {
+        if root.join(dir).is_dir() {
+            rust_files(&root.join(dir), &mut files);
+        }
+    }
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines = text.lines().count();
+            let reason = text.lines().take(20).any(|l| l.trim_start().starts_with("//! Long:"));
+            (lines > LONG_FILE && !reason).then_some((file, lines))
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_is_long_without_a_reason() {
+    let long = long_files_without_a_reason(Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(long.is_empty(), "files over {LONG_FILE} lines without a `//! Long:` reason at the top: {long:?}");
+}
+
+#[test]
+fn the_length_check_sees_a_long_file() {
+    let dir = std::env::temp_dir().join(format!("zkml-long-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let body = "fn f() {}\n".repeat(LONG_FILE + 1);
+    std::fs::write(dir.join("src").join("long.rs"), &body).unwrap();
+    std::fs::write(dir.join("src").join("explained.rs"), format!("//! Long: one table per line.\n{body}")).unwrap();
+    std::fs::write(dir.join("src").join("short.rs"), "fn f() {}\n").unwrap();
+    let long = long_files_without_a_reason(&dir);
+    assert_eq!(long.iter().map(|(f, _)| f.file_name().unwrap().to_str().unwrap()).collect::<Vec<_>>(), ["long.rs"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
