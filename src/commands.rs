@@ -238,11 +238,12 @@ fn prove(dir: &Path, input: &Path, options: &proof::ProveOptions) -> Result<Proo
     proof::check_context(&model, options.context.is_some()).with_context(|| format!("proving with {}", dir.display()))?;
     model.quantized.check_salts(&options.salts).with_context(|| format!("proving with {}", dir.display()))?;
     let inputs = load_inputs(&model, input)?;
-    // Refuse an unprovable input before any expensive step.
-    forward(&model, &inputs)?;
+    // The forward pass the proof is made of, before any expensive step: an unprovable input is
+    // refused here, naming the layer.
+    let prepared = proof::prepare(&model, &inputs, options)?;
     let srs = load_srs(&model)?;
     let pk = step("loading proving key", || keys::load_pk(dir, &model, &srs.params))?;
-    Ok(step("proving", || proof::prove_with(&model, &srs.params, &pk, &inputs, options))?)
+    Ok(step("proving", || prepared.prove(&srs.params, &pk))?)
 }
 
 fn verify(dir: &Path, proof_path: &Path, input: Option<&Path>, salts: &Salts) -> Result<ExitCode> {

@@ -173,7 +173,7 @@ pub struct ProveOptions {
 }
 
 /// Proves one forward pass of `model` on float `inputs` with `options` (transcript, context
-/// word, salts).
+/// word, salts): [`prepare`], then [`PreparedProof::prove`].
 pub fn prove_with(
     model: &CompiledModel,
     params: &ParamsKZG<Bn256>,
@@ -181,41 +181,64 @@ pub fn prove_with(
     inputs: &[Vec<f32>],
     options: &ProveOptions,
 ) -> Result<ProofFile, ProverError> {
+    prepare(model, inputs, options)?.prove(params, pk)
+}
+
+/// A proof ready to be made: the circuit with its witness (the forward pass, computed once for
+/// the whole proof) and its public inputs.
+pub struct PreparedProof<'m> {
+    model: &'m CompiledModel,
+    circuit: ModelCircuit,
+    instances: Vec<Fr>,
+    transcript: TranscriptKind,
+}
+
+/// Checks `inputs` and `options` against `model` and runs the forward pass the proof is made of.
+/// Cheap next to proving, so a command line calls it before loading the proving key: an input
+/// the circuit cannot prove is refused here, naming the layer.
+pub fn prepare<'m>(model: &'m CompiledModel, inputs: &[Vec<f32>], options: &ProveOptions) -> Result<PreparedProof<'m>, ProverError> {
     let q = &model.quantized;
     if inputs.len() != q.inputs.len() {
         return Err(ProverError::Input(format!("the model takes {} input(s), got {}", q.inputs.len(), inputs.len())));
     }
     let ProveOptions { transcript, context, salts } = options;
-    let (transcript, context) = (*transcript, *context);
     check_context(model, context.is_some())?;
     q.check_salts(salts)?;
     let tensors = inputs.iter().enumerate().map(|(i, x)| model.quantize_input(i, x)).collect::<Result<Vec<Tensor<i64>>, _>>()?;
     let (circuit, mut instances) = ModelCircuit::prover(Arc::new(q.clone()), model.layout.clone(), tensors, salts.clone())?;
-    instances.extend(context);
-    let proof = match transcript {
-        TranscriptKind::Poseidon => {
-            let mut t = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
-            create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(params, pk, &[circuit], &[&[&instances]], OsRng, &mut t)?;
-            t.finalize()
-        }
-        TranscriptKind::Evm => {
-            let mut t = <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<_, _, _>>::init(vec![]);
-            create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(params, pk, &[circuit], &[&[&instances]], OsRng, &mut t)?;
-            t.finalize()
-        }
-    };
-    let public = decode_public(model, &instances)?;
-    Ok(ProofFile {
-        format_version: FORMAT_VERSION,
-        model_hash: hex::encode(model.hash()),
-        proof: format!("0x{}", hex::encode(&proof)),
-        instances: instances.iter().map(fr_to_hex).collect(),
-        inputs: public.inputs,
-        outputs: public.outputs,
-        commitments: public.commitments,
-        transcript,
-        context: public.context,
-    })
+    instances.extend(*context);
+    Ok(PreparedProof { model, circuit, instances, transcript: *transcript })
+}
+
+impl PreparedProof<'_> {
+    /// Makes the proof with the proving key `pk` of the model over `params`.
+    pub fn prove(self, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>) -> Result<ProofFile, ProverError> {
+        let PreparedProof { model, circuit, instances, transcript } = self;
+        let proof = match transcript {
+            TranscriptKind::Poseidon => {
+                let mut t = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
+                create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(params, pk, &[circuit], &[&[&instances]], OsRng, &mut t)?;
+                t.finalize()
+            }
+            TranscriptKind::Evm => {
+                let mut t = <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<_, _, _>>::init(vec![]);
+                create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(params, pk, &[circuit], &[&[&instances]], OsRng, &mut t)?;
+                t.finalize()
+            }
+        };
+        let public = decode_public(model, &instances)?;
+        Ok(ProofFile {
+            format_version: FORMAT_VERSION,
+            model_hash: hex::encode(model.hash()),
+            proof: format!("0x{}", hex::encode(&proof)),
+            instances: instances.iter().map(fr_to_hex).collect(),
+            inputs: public.inputs,
+            outputs: public.outputs,
+            commitments: public.commitments,
+            transcript,
+            context: public.context,
+        })
+    }
 }
 
 /// Reads `instances` as `model`'s public inputs (see [`crate::visibility`]).
