@@ -247,3 +247,120 @@ pub mod prelude {
     pub use super::sqrt::Sqrt;
     pub use super::{Op, QOp};
 }
+
+#[cfg(test)]
+mod tests {
+    use super::prelude::*;
+    use super::*;
+    use crate::arith::table::{Function, FunctionTable};
+
+    const SCALE: u32 = 8;
+
+    fn ranges() -> Ranges {
+        Ranges { activation: RangeKind::Signed(16), relu: RangeKind::Interval(0, (1 << 16) - 1) }
+    }
+
+    fn tensor(shape: &[usize], data: &[f32]) -> Tensor<f32> {
+        Tensor::new(shape.to_vec(), data.to_vec()).unwrap()
+    }
+
+    /// Values in [-2, 2) (positive with `positive`), deterministic.
+    fn values(shape: &[usize], positive: bool, seed: usize) -> Tensor<f32> {
+        let n: usize = shape.iter().product();
+        let data = (0..n)
+            .map(|i| {
+                let v = (((i * 37 + seed * 11) % 64) as f32 - 32.0) / 16.0;
+                if positive { v.abs() + 0.25 } else { v }
+            })
+            .collect::<Vec<_>>();
+        tensor(shape, &data)
+    }
+
+    /// Quantizes `op`, evaluates it in integers on the quantized `inputs` and returns the largest
+    /// distance from the float reference, in floats.
+    fn error_against_float(op: Op, inputs: &[Tensor<f32>], declared: &[usize]) -> f64 {
+        let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+        let shape = op.float().output_shape(&shapes, declared).unwrap();
+        let args: Vec<&Tensor<f32>> = inputs.iter().collect();
+        let float = op.float().eval(&args, &shape).unwrap();
+        let cx = QuantizeCx { scale_bits: SCALE, range_bits: 16, name: "node", shape: &shape };
+        let q = op.float().quantize(&cx).unwrap();
+        assert_eq!(q.int().output_shape(&shapes, declared).unwrap(), shape, "{}: integer shape", op.kind());
+        let ints: Vec<Tensor<i64>> = inputs.iter().map(|t| cx.tensor(t).unwrap()).collect();
+        let int_args: Vec<&Tensor<i64>> = ints.iter().collect();
+        let eval = EvalCx { name: "node", shape: &shape, scale_bits: SCALE, ranges: ranges(), input: None };
+        let out = q.int().eval(&int_args, &eval).unwrap().output;
+        out.data().iter().zip(float.data()).map(|(&q, &f)| (q as f64 / (1 << SCALE) as f64 - f as f64).abs()).fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn every_operator_computes_in_integers_what_it_computes_in_floats() {
+        let x = values(&[1, 2, 3, 4], false, 1);
+        let y = values(&[1, 2, 3, 4], false, 2);
+        let positive = values(&[1, 2, 3, 4], true, 3);
+        let channel = values(&[1, 2, 1, 1], false, 4);
+        let matrix = values(&[3, 4], false, 5);
+        let conv = Conv { window: Window { kernel: [2, 2], stride: [1, 1], padding: [1, 0, 0, 1] }, depthwise: false };
+        let pool = Pool { window: Window { kernel: [2, 2], stride: [1, 1], padding: [0; 4] } };
+        let step = 1.0 / (1 << SCALE) as f64;
+        let cases: Vec<(Op, Vec<Tensor<f32>>, Vec<usize>, f64)> = vec![
+            (Op::Add(Add), vec![x.clone(), channel.clone()], vec![], step),
+            (Op::Sub(Sub), vec![x.clone(), y.clone()], vec![], step),
+            (Op::Mul(Mul), vec![x.clone(), channel.clone()], vec![], 3.0 * step),
+            (Op::Div(Div), vec![x.clone(), positive.clone()], vec![], 12.0 * step),
+            (Op::Reciprocal(Reciprocal), vec![positive.clone()], vec![], 12.0 * step),
+            (Op::Sqrt(Sqrt), vec![positive.clone()], vec![], 2.0 * step),
+            (Op::Relu(Relu), vec![x.clone()], vec![], step),
+            (Op::Clamp(Clamp { max: 0.75 }), vec![x.clone()], vec![], step),
+            (Op::AddConst(AddConst { constant: channel.clone() }), vec![x.clone()], vec![], step),
+            (Op::MulConst(MulConst { constant: channel.clone() }), vec![x.clone()], vec![], 3.0 * step),
+            (Op::MatMul(MatMul), vec![x.clone(), values(&[4, 2], false, 6)], vec![], 8.0 * step),
+            (Op::Linear(Linear { weight: values(&[4, 3], false, 7), bias: Some(vec![0.5, -0.25, 0.0]) }), vec![x.clone()], vec![], 8.0 * step),
+            (Op::Conv(Convolution { weight: values(&[3, 2, 2, 4], false, 8), bias: Some(vec![0.1, 0.2, -0.3]), conv }), vec![x.clone()], vec![], 16.0 * step),
+            (Op::AvgPool(AvgPool { pool }), vec![x.clone()], vec![], 2.0 * step),
+            (Op::MaxPool(MaxPool { pool }), vec![x.clone()], vec![], step),
+            (Op::Reduce(Reduce { axes: vec![1, 2], kind: ReduceKind::Sum }), vec![x.clone()], vec![], step),
+            (Op::Reduce(Reduce { axes: vec![3], kind: ReduceKind::Mean }), vec![x.clone()], vec![], 2.0 * step),
+            (Op::Reduce(Reduce { axes: vec![0, 3], kind: ReduceKind::Max }), vec![x.clone()], vec![], step),
+            (Op::Pad(Pad { pads: vec![(0, 0), (1, 0), (0, 2), (1, 1)], value: 0.5 }), vec![x.clone()], vec![], step),
+            (Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }), vec![x.clone()], vec![], step),
+            (Op::Reshape(Reshape), vec![x.clone()], vec![4, 6], step),
+            (Op::Select(Select { picks: vec![(1, 5), (0, 0), (0, 23)] }), vec![x.clone(), y.clone()], vec![3], step),
+            (Op::Function(Tabulated { function: Function::Sigmoid }), vec![x.clone()], vec![], step),
+            (Op::Embedding(Embedding { table: matrix }), vec![tensor(&[2], &[2.0, 0.0])], vec![], step),
+        ];
+        for (op, inputs, declared, tolerance) in cases {
+            let kind = op.kind();
+            let error = error_against_float(op, &inputs, &declared);
+            assert!(error <= tolerance, "{kind}: integer result {error} away from the float one (allowed {tolerance})");
+        }
+    }
+
+    #[test]
+    fn values_the_circuit_cannot_prove_are_refused_naming_the_layer() {
+        let t = |data: &[i64]| Tensor::new(vec![data.len()], data.to_vec()).unwrap();
+        let eval = |op: QOp, inputs: Vec<Tensor<i64>>, shape: &[usize], input: Option<&Tensor<i64>>| {
+            let args: Vec<&Tensor<i64>> = inputs.iter().collect();
+            let cx = EvalCx { name: "layer7", shape, scale_bits: SCALE, ranges: ranges(), input };
+            op.int().eval(&args, &cx).map(|e| e.output).map_err(|e| e.to_string())
+        };
+        let sigmoid = FunctionTable { function: Function::Sigmoid, lo: -10, hi: 10, scale_bits: SCALE };
+        let too_large = t(&[1 << 15]);
+        let refused = [
+            ("a zero divisor", eval(QOp::Div(Div), vec![t(&[256, 256]), t(&[256, 0])], &[2], None)),
+            ("a negative reciprocal", eval(QOp::Reciprocal(Reciprocal), vec![t(&[-3])], &[1], None)),
+            ("a negative square root", eval(QOp::Sqrt(Sqrt), vec![t(&[-1])], &[1], None)),
+            ("an input outside the table", eval(QOp::Function(Lookup { table: sigmoid }), vec![t(&[11])], &[1], None)),
+            ("an index beyond the embedding", eval(QOp::Embedding(Embedding { table: Tensor::new(vec![2, 1], vec![5, 6]).unwrap() }), vec![t(&[3 << SCALE])], &[1, 1], None)),
+            ("a product beyond the activation range", eval(QOp::Mul(Mul), vec![t(&[1 << 14]), t(&[1 << 12])], &[1], None)),
+            ("an input beyond the activation range", eval(QOp::Input(Input), vec![], &[1], Some(&too_large))),
+        ];
+        for (what, result) in refused {
+            let message = result.expect_err(what);
+            assert!(message.contains("layer7"), "{what}: {message}");
+        }
+        // The same operators on values they can prove.
+        assert_eq!(eval(QOp::Div(Div), vec![t(&[256]), t(&[512])], &[1], None).unwrap().data(), &[128]);
+        assert_eq!(eval(QOp::Input(Input), vec![], &[1], Some(&t(&[-5]))).unwrap().data(), &[-5]);
+    }
+}
