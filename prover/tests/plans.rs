@@ -90,8 +90,15 @@ fn zkml_mnist_is_laid_out_as_planned() {
 fn a_layout_the_model_does_not_fit_is_refused() {
     let model = compiled("cnn", None);
     check_layout(&model.quantized, &model.layout).unwrap();
-    let wrong: [(&str, fn(&mut CircuitLayout)); 6] = [
+    let wrong: [(&str, fn(&mut CircuitLayout)); 13] = [
         ("rows", |l| l.main_rows += 1),
+        ("width below any gadget's", |l| l.shape.width = 2),
+        ("width beyond any plan's", |l| l.shape.width = 1 << 20),
+        ("bound whose table size overflows", |l| l.activation_bound = i64::MAX),
+        ("table size", |l| l.table_rows += 2),
+        ("lookup column count", |l| l.shape.lookup_columns = 0),
+        ("lookup column count beyond the checks'", |l| l.shape.lookup_columns = 1 << 20),
+        ("function column count", |l| l.shape.function_columns = 1 << 20),
         ("checks", |l| l.range_checks -= 1),
         ("width", |l| l.shape.width += 1),
         ("bound", |l| l.activation_bound = 4),
@@ -101,6 +108,7 @@ fn a_layout_the_model_does_not_fit_is_refused() {
     for (what, edit) in wrong {
         let mut layout = model.layout.clone();
         edit(&mut layout);
+        // Refused with an error, never a panic or an allocation of the tampered size.
         assert!(check_layout(&model.quantized, &layout).is_err(), "a layout with another {what} accepted");
     }
 }

@@ -19,6 +19,8 @@ pub(super) const RESERVED_ROWS: usize = 16;
 const K_RANGE: std::ops::RangeInclusive<u32> = 6..=24;
 /// Widths the planner tries (advice columns of the main area; at least 4, for the clamp).
 const WIDTHS: [usize; 12] = [4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 24];
+/// Most main columns a loaded layout may have (tests plan narrower or wider shapes by hand).
+const MAX_WIDTH: usize = 64;
 
 /// Where everything goes: the plan chosen for a model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,11 +173,15 @@ pub fn check_layout(model: &QuantizedModel, layout: &CircuitLayout) -> Result<()
     if !K_RANGE.contains(&layout.k) {
         return bad(format!("k = {} is outside {K_RANGE:?}", layout.k));
     }
+    let shape = layout.shape;
+    // Before anything is configured or allocated at the layout's sizes.
+    if !(WIDTHS[0]..=MAX_WIDTH).contains(&shape.width) || shape.width < shape.gadgets.min_width() {
+        return bad(format!("{} main columns (the circuit has {} to {MAX_WIDTH})", shape.width, WIDTHS[0]));
+    }
     let candidates = freivalds_candidates(model);
     if let Some(id) = layout.freivalds_nodes.iter().find(|id| !candidates.contains(id)) {
         return bad(format!("node {id} cannot be checked by Freivalds' check"));
     }
-    let shape = layout.shape;
     let m = measure(&Arc::new(model.clone()), shape.width, &layout.freivalds_nodes).map_err(|e| ProverError::Artifact(format!("laying the model out at width {}: {e:?}", shape.width)))?;
     if (m.main_rows, m.range_checks, m.gadgets) != (layout.main_rows, layout.range_checks, shape.gadgets) {
         return bad(format!(
@@ -186,11 +192,12 @@ pub fn check_layout(model: &QuantizedModel, layout: &CircuitLayout) -> Result<()
     let usable = (1usize << layout.k) - RESERVED_ROWS;
     let fixed_rows = RangeCheckConfig::table_rows(&model.fixed_ranges(), &model.function_tables());
     let bound = layout.activation_bound;
+    let table_rows = usize::try_from(bound).ok().and_then(|b| b.checked_mul(2)).and_then(|rows| rows.checked_add(fixed_rows));
     let fits = m.main_rows <= usable
-        && shape.lookup_columns >= m.range_checks.div_ceil(usable).max(1)
-        && shape.function_columns >= m.function_lookups.div_ceil(usable)
+        && shape.lookup_columns == m.range_checks.div_ceil(usable).max(1)
+        && shape.function_columns == m.function_lookups.div_ceil(usable)
         && bound >= 1i64 << (model.config.range_bits - 1)
-        && layout.table_rows == fixed_rows + 2 * bound as usize
+        && table_rows == Some(layout.table_rows)
         && layout.table_rows <= usable
         && layout.public_inputs == model.public_input_count()
         && layout.public_inputs <= usable;
