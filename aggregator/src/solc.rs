@@ -79,6 +79,25 @@ fn parse_output(output: CompilerOutput) -> Result<Vec<u8>> {
     }
 }
 
+/// External programs the aggregator runs.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    /// A `solc` answering `--standard-json` (the repository's shim over solc-js, or a native one).
+    pub solc: PathBuf,
+}
+
+impl Tools {
+    /// `ZKML_SOLC` if set, else `<repo>/.tools/bin/solc` (installed by `scripts/setup.sh`) if it
+    /// exists, else `solc` from `PATH`.
+    pub fn find(repo: &Path) -> Tools {
+        if let Some(solc) = std::env::var_os("ZKML_SOLC") {
+            return Tools { solc: solc.into() };
+        }
+        let local = repo.join(".tools").join("bin").join("solc");
+        Tools { solc: if local.exists() { local } else { PathBuf::from("solc") } }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,24 +132,5 @@ mod tests {
     fn missing_solc_is_spawn_error() {
         let r = compile_solidity(Path::new("/nonexistent/solc"), "contract A {}");
         assert!(matches!(r, Err(AggregatorError::SolcSpawn { .. })), "{r:?}");
-    }
-}
-
-/// External programs the aggregator runs.
-#[derive(Clone, Debug)]
-pub struct Tools {
-    /// A `solc` answering `--standard-json` (the repository's shim over solc-js, or a native one).
-    pub solc: PathBuf,
-}
-
-impl Tools {
-    /// `ZKML_SOLC` if set, else `<repo>/.tools/bin/solc` (installed by `scripts/setup.sh`) if it
-    /// exists, else `solc` from `PATH`.
-    pub fn find(repo: &Path) -> Tools {
-        if let Some(solc) = std::env::var_os("ZKML_SOLC") {
-            return Tools { solc: solc.into() };
-        }
-        let local = repo.join(".tools").join("bin").join("solc");
-        Tools { solc: if local.exists() { local } else { PathBuf::from("solc") } }
     }
 }

@@ -131,8 +131,9 @@ pub fn broadcast_indices(shape: &[usize], out: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// `f(a, b)` elementwise over the broadcast of `a` and `b` (numpy rules): sums, products.
-pub fn zip_broadcast<T: Copy>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> T) -> Result<Tensor<T>, ProverError> {
+/// `f(a, b)` elementwise over the broadcast of `a` and `b` (numpy rules): sums, products, and
+/// the integer results with their remainders.
+pub fn zip_broadcast<T: Copy, R>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(T, T) -> R) -> Result<Tensor<R>, ProverError> {
     let shape = broadcast_shape(a.shape(), b.shape())?;
     let (ia, ib) = (broadcast_indices(a.shape(), &shape), broadcast_indices(b.shape(), &shape));
     let data = ia.iter().zip(&ib).map(|(&i, &j)| f(a.data()[i], b.data()[j])).collect();

@@ -14,7 +14,7 @@ use crate::arith::{div, reciprocal, Quotient};
 use crate::error::ProverError;
 use crate::gadgets::divide::{DivideChip, Numerator};
 use crate::gadgets::Num;
-use crate::tensor::{broadcast_indices, broadcast_shape, Tensor};
+use crate::tensor::{zip_broadcast, Tensor};
 
 /// The quotient of two activations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,13 +35,10 @@ binary_activations!(Div, "Div", |a, b| a / b);
 
 impl IntOp for Div {
     fn eval(&self, args: &[&Tensor<i64>], cx: &EvalCx<'_>) -> Result<Evaluation, ProverError> {
-        let (a, b) = (args[0], args[1]);
-        let shape = broadcast_shape(a.shape(), b.shape())?;
-        let (ia, ib) = (broadcast_indices(a.shape(), &shape), broadcast_indices(b.shape(), &shape));
-        let quotients = ia
+        let quotients = zip_broadcast(args[0], args[1], |a, b| div(a, b, cx.scale_bits))?
+            .data()
             .iter()
-            .zip(&ib)
-            .map(|(&i, &j)| div(a.data()[i], b.data()[j], cx.scale_bits))
+            .copied()
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| cx.refuse("a divisor is not positive (Div needs divisors > 0)"))?;
         cx.quotients(quotients)

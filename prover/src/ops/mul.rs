@@ -16,7 +16,7 @@ use crate::error::ProverError;
 use crate::gadgets::dot_activations::DotActivationsChip;
 use crate::gadgets::product::ProductChip;
 use crate::gadgets::Num;
-use crate::tensor::{broadcast_indices, broadcast_shape, zip_broadcast, Tensor};
+use crate::tensor::{broadcast_indices, zip_broadcast, Tensor};
 
 /// The product of two activations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,9 +33,7 @@ binary_activations!(Mul, "Mul", |a, b| a * b);
 
 impl IntOp for Mul {
     fn eval(&self, args: &[&Tensor<i64>], cx: &EvalCx<'_>) -> Result<Evaluation, ProverError> {
-        let shape = broadcast_shape(args[0].shape(), args[1].shape())?;
-        let (ia, ib) = (broadcast_indices(args[0].shape(), &shape), broadcast_indices(args[1].shape(), &shape));
-        let products: Vec<_> = ia.iter().zip(&ib).map(|(&i, &j)| product(args[0].data()[i], args[1].data()[j], cx.scale_bits)).collect();
+        let products = zip_broadcast(args[0], args[1], |a, b| product(a, b, cx.scale_bits))?.data().to_vec();
         cx.claim(cx.ranges.activation, products.iter().map(|p| p.quotient), "product")?;
         let output = cx.output(products.iter().map(|p| p.quotient as i64).collect())?;
         Ok(Evaluation { output, witness: Witness::Products(products) })

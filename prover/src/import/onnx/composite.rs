@@ -6,7 +6,7 @@
 
 use tract_onnx::pb;
 
-use super::{attr, attr_float, attr_int, Importer, Value};
+use super::{attr, attr_float, attr_int, output_name, Importer, Value};
 use crate::ops::prelude::*;
 use crate::error::ProverError;
 use crate::arith::table::Function;
@@ -20,7 +20,7 @@ impl Importer {
     /// An intermediate node of two operands named after `node`'s output.
     fn push_binary(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, a: usize, b: usize) -> Result<usize, ProverError> {
         let shape = op.float().output_shape(&[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
-        let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
+        let name = format!("{}/{suffix}", output_name(node));
         Ok(self.push(name, op, vec![a, b], shape))
     }
 

@@ -6,13 +6,17 @@ impl Importer {
     /// Wraps an NHWC operator between NCHW→NHWC and NHWC→NCHW transposes (free in the circuit:
     /// they only reorder cells).
     pub(super) fn nhwc(&mut self, node: &pb::NodeProto, x: usize, op: Op) -> Result<(), ProverError> {
-        let label = node.output.first().cloned().unwrap_or_default();
+        let inner = self.push_nhwc(node, x)?;
+        let shape = op.float().output_shape(&[&self.nodes[inner].shape], &[])?;
+        let computed = self.push(format!("{}/{}", output_name(node), op.kind()), op, vec![inner], shape);
+        self.define(node, Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }), vec![computed])
+    }
+
+    /// The NCHW activation `x` transposed to NHWC, as a new node.
+    fn push_nhwc(&mut self, node: &pb::NodeProto, x: usize) -> Result<usize, ProverError> {
         let to_nhwc = Op::Transpose(Transpose { perm: vec![0, 2, 3, 1] });
         let shape = to_nhwc.float().output_shape(&[&self.nodes[x].shape], &[])?;
-        let inner = self.push(format!("{label}/nhwc"), to_nhwc, vec![x], shape);
-        let shape = op.float().output_shape(&[&self.nodes[inner].shape], &[])?;
-        let computed = self.push(format!("{label}/{}", op.kind()), op, vec![inner], shape);
-        self.define(node, Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }), vec![computed])
+        Ok(self.push(format!("{}/nhwc", output_name(node)), to_nhwc, vec![x], shape))
     }
 
     /// The window of a Conv or pooling node over an `[N, C, H, W]` input.
@@ -94,13 +98,12 @@ impl Importer {
     /// `O/group` filters, as one plain convolution per group over the group's channels (picked
     /// from the NHWC input, free in the circuit) and the outputs concatenated (picked again).
     fn grouped_conv(&mut self, node: &pb::NodeProto, x: usize, w: &Const, group: usize, bias: Option<Vec<f32>>, window: Window) -> Result<(), ProverError> {
-        let label = node.output.first().cloned().unwrap_or_default();
+        let label = output_name(node);
         let (o, ci) = (w.shape[0], w.shape[1]);
         let per_group = o / group;
-        let to_nhwc = Op::Transpose(Transpose { perm: vec![0, 2, 3, 1] });
-        let shape = to_nhwc.float().output_shape(&[&self.nodes[x].shape], &[])?;
+        let inner = self.push_nhwc(node, x)?;
+        let shape = self.nodes[inner].shape.clone();
         let (positions, channels) = (shape[0] * shape[1] * shape[2], shape[3]);
-        let inner = self.push(format!("{label}/nhwc"), to_nhwc, vec![x], shape.clone());
         let mut outs = Vec::with_capacity(group);
         for g in 0..group {
             let picks = (0..positions).flat_map(|p| (0..ci).map(move |k| (0, p * channels + g * ci + k))).collect();

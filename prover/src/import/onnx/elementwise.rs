@@ -32,7 +32,7 @@ impl Importer {
     /// An intermediate node named after `node`'s output.
     pub(super) fn push_op(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, x: usize) -> Result<usize, ProverError> {
         let shape = op.float().output_shape(&[&self.nodes[x].shape], &[])?;
-        let name = format!("{}/{suffix}", node.output.first().cloned().unwrap_or_default());
+        let name = format!("{}/{suffix}", output_name(node));
         Ok(self.push(name, op, vec![x], shape))
     }
 

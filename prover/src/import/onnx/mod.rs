@@ -91,6 +91,11 @@ fn attr_float(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
     attr(node, name).map_or(default, |a| a.f)
 }
 
+/// The name the nodes an import adds for `node` start with: its first output's.
+fn output_name(node: &pb::NodeProto) -> String {
+    node.output.first().cloned().unwrap_or_default()
+}
+
 fn node_label(node: &pb::NodeProto) -> String {
     if node.name.is_empty() {
         format!("{} -> {}", node.op_type, node.output.first().map(String::as_str).unwrap_or("?"))
