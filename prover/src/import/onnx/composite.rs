@@ -1,6 +1,6 @@
 //! ONNX operators that become several nodes of our graph, or that need the arithmetic of two
 //! activations: Mul/Sub/Div of tensors, Pow, Sqrt, Reciprocal, Exp, Erf, Gelu, LeakyRelu,
-//! ReduceSum/Mean/Max, Softmax, LayerNormalization and Pad. Each decomposition is written out in
+//! ReduceSum/Mean/Max, Softmax, LayerNormalization and Pad (every mode). Each decomposition is written out in
 //! its doc comment; the pieces are the operators of [`crate::model::Op`], so every one is proved by
 //! the gadgets of those operators.
 
@@ -18,7 +18,7 @@ fn scalar(v: f64) -> Result<Tensor<f32>, ProverError> {
 
 impl Importer {
     /// An intermediate node of two operands named after `node`'s output.
-    fn push_binary(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, a: usize, b: usize) -> Result<usize, ProverError> {
+    pub(super) fn push_binary(&mut self, node: &pb::NodeProto, suffix: &str, op: Op, a: usize, b: usize) -> Result<usize, ProverError> {
         let shape = op.float().output_shape(&[&self.nodes[a].shape, &self.nodes[b].shape], &[])?;
         let name = format!("{}/{suffix}", output_name(node));
         Ok(self.push(name, op, vec![a, b], shape))
@@ -52,7 +52,7 @@ impl Importer {
         match exponent {
             e if e == 2.0 => self.define(node, Op::Mul(Mul), vec![x, x]),
             e if e == 0.5 => self.define(node, Op::Sqrt(Sqrt), vec![x]),
-            e if e == 1.0 => self.define(node, Op::Reshape(Reshape), vec![x]),
+            e if e == 1.0 => self.identity(node, x),
             e if e == -1.0 => self.define(node, Op::Reciprocal(Reciprocal), vec![x]),
             e => Err(ProverError::Unsupported(format!("Pow with exponent {e} (supported: 2, 0.5, 1, -1)"))),
         }
@@ -121,7 +121,7 @@ impl Importer {
         let x = self.activation(self.input(node, 0)?)?;
         let shape = self.nodes[x].shape.clone();
         let Some(mut axes) = self.reduce_axes(node, shape.len())? else {
-            return self.define(node, Op::Reshape(Reshape), vec![x]);
+            return self.identity(node, x);
         };
         axes.sort_unstable();
         axes.dedup();
@@ -151,23 +151,17 @@ impl Importer {
     }
 
     /// `LayerNormalization(x) = (x − μ) / √(σ² + ε) · scale + bias` over the axes from `axis` on:
-    /// ReduceMean, Sub, Mul, ReduceMean, Add ε, Sqrt, Div, then Mul and Add by constants.
+    /// ReduceMean, Sub, Mul, ReduceMean, Add ε, Sqrt, Div, then the product with `scale` and the
+    /// sum with `bias` (by constants, or of activations when they are computed). The optional
+    /// outputs `Mean` and `InvStdDev` are the mean node and the reciprocal of the deviation.
     pub(super) fn layer_norm(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
         let rank = self.nodes[x].shape.len();
         let axis = Self::axis(attr_int(node, "axis", -1), rank)?;
         let eps = attr_float(node, "epsilon", 1e-5) as f64;
         let axes: Vec<usize> = (axis..rank).collect();
-        let constant = |this: &Self, i: usize| -> Result<Option<Tensor<f32>>, ProverError> {
-            match node.input.get(i).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(name) => match this.value(name)? {
-                    Value::Const(c) => Ok(Some(c.to_f32()?)),
-                    Value::Node(_) => Err(ProverError::Unsupported("LayerNormalization with a computed scale or bias".into())),
-                },
-            }
-        };
-        let (scale, bias) = (constant(self, 1)?, constant(self, 2)?);
+        let operand = |i: usize| node.input.get(i).filter(|s| !s.is_empty()).map(|name| self.value(name).cloned()).transpose();
+        let (scale, bias) = (operand(1)?, operand(2)?);
         let mean = self.push_op(node, "mean", Op::Reduce(Reduce { axes: axes.clone(), kind: ReduceKind::Mean }), x)?;
         let centered = self.push_binary(node, "centered", Op::Sub(Sub), x, mean)?;
         let squared = self.push_binary(node, "squared", Op::Mul(Mul), centered, centered)?;
@@ -175,38 +169,79 @@ impl Importer {
         let var_eps = self.push_op(node, "variance_eps", Op::AddConst(AddConst { constant: scalar(eps)? }), var)?;
         let std = self.push_op(node, "std", Op::Sqrt(Sqrt), var_eps)?;
         let mut y = self.push_binary(node, "normalized", Op::Div(Div), centered, std)?;
-        if let Some(scale) = scale {
-            y = self.push_op(node, "scaled", Op::MulConst(MulConst { constant: scale }), y)?;
+        y = match scale {
+            Some(Value::Const(c)) => self.push_op(node, "scaled", Op::MulConst(MulConst { constant: c.to_f32()? }), y)?,
+            Some(Value::Node(s)) => self.push_binary(node, "scaled", Op::Mul(Mul), y, s)?,
+            None => y,
+        };
+        y = match bias {
+            Some(Value::Const(c)) => self.push_op(node, "shifted", Op::AddConst(AddConst { constant: c.to_f32()? }), y)?,
+            Some(Value::Node(b)) => self.push_binary(node, "shifted", Op::Add(Add), y, b)?,
+            None => y,
+        };
+        // The optional outputs: the mean and 1 / √(σ² + ε), both with the reduced axes kept.
+        if node.output.get(1).is_some_and(|o| !o.is_empty()) {
+            self.name_output(node, 1, mean)?;
         }
-        match bias {
-            Some(bias) => self.define(node, Op::AddConst(AddConst { constant: bias }), vec![y]),
-            None => self.define(node, Op::Reshape(Reshape), vec![y]),
+        if node.output.get(2).is_some_and(|o| !o.is_empty()) {
+            let inverse = self.push_op(node, "inv_std", Op::Reciprocal(Reciprocal), std)?;
+            self.name_output(node, 2, inverse)?;
         }
+        self.name_result(node, y)
     }
 
-    /// Pad in `constant` mode (pads from input 1, or the attribute before opset 11).
+    /// Pad (pads from input 1, or the attribute before opset 11; from opset 18 an `axes` input
+    /// says which axes the pads are for). `constant` mode is the Pad operator; `edge`, `reflect`
+    /// and `wrap` only copy input values, so they are a selection: each output coordinate reads the
+    /// input coordinate the mode maps it to.
     pub(super) fn pad(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
         let mode = attr(node, "mode").map_or(b"constant".to_vec(), |a| a.s.clone());
-        if mode != b"constant" {
-            return Err(ProverError::Unsupported(format!("Pad in mode {}", String::from_utf8_lossy(&mode))));
-        }
-        if node.input.get(3).is_some_and(|s| !s.is_empty()) {
-            return Err(ProverError::Unsupported("Pad with an `axes` input".into()));
-        }
-        let rank = self.nodes[x].shape.len();
+        let input = self.nodes[x].shape.clone();
+        let rank = input.len();
         let pads = self.ints_of(node, 1, "pads")?.ok_or_else(|| ProverError::Model("Pad without pads".into()))?;
-        if pads.len() != 2 * rank || pads.iter().any(|&p| p < 0) {
+        let axes = match self.ints_of(node, 3, "axes")? {
+            Some(axes) => axes.iter().map(|&a| Self::axis(a, rank)).collect::<Result<Vec<_>, _>>()?,
+            None => (0..rank).collect(),
+        };
+        if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
             return Err(ProverError::Unsupported(format!("Pad with pads {pads:?} (non-negative, two per axis)")));
         }
-        let value = match node.input.get(2).filter(|s| !s.is_empty()) {
-            Some(name) => match self.value(name)? {
-                Value::Const(c) if c.data.len() == 1 => c.data[0] as f32,
-                _ => return Err(ProverError::Unsupported("Pad with a value that is not a scalar constant".into())),
-            },
-            None => attr_float(node, "value", 0.0),
+        let mut per_axis = vec![(0usize, 0usize); rank];
+        for (i, &axis) in axes.iter().enumerate() {
+            per_axis[axis] = (pads[i] as usize, pads[i + axes.len()] as usize);
+        }
+        let shape: Vec<usize> = input.iter().zip(&per_axis).map(|(&d, &(before, after))| d + before + after).collect();
+        let source = |axis: usize, c: usize| -> usize {
+            let (n, before) = (input[axis] as i64, per_axis[axis].0 as i64);
+            let i = c as i64 - before;
+            let mapped = match mode.as_slice() {
+                b"edge" => i.clamp(0, n - 1),
+                b"wrap" => i.rem_euclid(n),
+                // reflect: mirror without repeating the edge, with period 2(n − 1)
+                _ if n == 1 => 0,
+                _ => {
+                    let m = i.rem_euclid(2 * (n - 1));
+                    if m < n { m } else { 2 * (n - 1) - m }
+                }
+            };
+            mapped as usize
         };
-        let pads = (0..rank).map(|d| (pads[d] as usize, pads[d + rank] as usize)).collect();
-        self.define(node, Op::Pad(Pad { pads, value }), vec![x])
+        match mode.as_slice() {
+            b"constant" => {
+                let value = match node.input.get(2).filter(|s| !s.is_empty()) {
+                    Some(name) => match self.value(name)? {
+                        Value::Const(c) if c.data.len() == 1 => c.data[0] as f32,
+                        _ => return Err(ProverError::Unsupported("Pad with a value that is not a scalar constant".into())),
+                    },
+                    None => attr_float(node, "value", 0.0),
+                };
+                self.define(node, Op::Pad(Pad { pads: per_axis, value }), vec![x])
+            }
+            b"edge" | b"reflect" | b"wrap" if input.iter().all(|&d| d > 0) => {
+                self.select(node, 0, vec![x], shape, |c| (0, c.iter().enumerate().map(|(axis, &v)| source(axis, v)).collect()))
+            }
+            other => Err(ProverError::Unsupported(format!("Pad in mode {}", String::from_utf8_lossy(other)))),
+        }
     }
 }

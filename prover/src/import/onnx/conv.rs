@@ -59,7 +59,7 @@ impl Importer {
         let input = self.nodes[x].shape.clone();
         let w = match self.value(self.input(node, 1)?)? {
             Value::Const(c) => c.clone(),
-            Value::Node(_) => return Err(ProverError::Unsupported("Conv with computed weights".into())),
+            Value::Node(w) => return self.conv_by_activations(node, x, *w),
         };
         if input.len() != 4 || w.shape.len() != 4 {
             return Err(ProverError::Unsupported(format!("Conv of {input:?} by {:?} (2-D convolutions only)", w.shape)));
@@ -92,6 +92,55 @@ impl Importer {
             return self.grouped_conv(node, x, &w, group, bias, window);
         }
         Err(ProverError::Unsupported(format!("Conv with group = {group} of {channels} channels by weights {:?}", w.shape)))
+    }
+
+    /// A convolution whose weights are computed (an activation `[O, C, KH, KW]`), for one image
+    /// and one group: the input is zero-padded, its windows picked into the rows of a patch
+    /// matrix `[OH·OW, C·KH·KW]` (free: values only move), multiplied by the weights laid out as
+    /// `[C·KH·KW, O]` (a MatMul of two activations), and the product moved back to
+    /// `[1, O, OH, OW]`; a bias, constant or computed, is added per output channel.
+    fn conv_by_activations(&mut self, node: &pb::NodeProto, x: usize, w: usize) -> Result<(), ProverError> {
+        let (input, weights) = (self.nodes[x].shape.clone(), self.nodes[w].shape.clone());
+        if input.len() != 4 || weights.len() != 4 || input[0] != 1 || attr_int(node, "group", 1) != 1 || weights[1] != input[1] {
+            return Err(ProverError::Unsupported(format!(
+                "Conv of {input:?} by computed weights {weights:?} (one image, one group, 2-D only)"
+            )));
+        }
+        let (o, c, kh, kw) = (weights[0], weights[1], weights[2], weights[3]);
+        let window = self.window(node, &input, [kh, kw])?;
+        let [oh, ow] = window.output_hw(input[2], input[3])?;
+        let [top, left, bottom, right] = window.padding;
+        let padded = if window.padding == [0; 4] {
+            x
+        } else {
+            self.push_op(node, "padded", Op::Pad(Pad { pads: vec![(0, 0), (0, 0), (top, bottom), (left, right)], value: 0.0 }), x)?
+        };
+        let (ph, pw) = (input[2] + top + bottom, input[3] + left + right);
+        let [sh, sw] = window.stride;
+        let picks = (0..oh * ow)
+            .flat_map(|p| grid4(1, c, kh, kw).map(move |(_, (ch, (y, z)))| (0, (ch * ph + (p / ow) * sh + y) * pw + (p % ow) * sw + z)))
+            .collect();
+        let label = output_name(node);
+        let patches = self.push(format!("{label}/patches"), Op::Select(Select { picks }), vec![padded], vec![oh * ow, c * kh * kw]);
+        let rows = self.push(format!("{label}/weight_rows"), Op::Reshape(Reshape), vec![w], vec![o, c * kh * kw]);
+        let columns = self.push_op(node, "weight_columns", Op::Transpose(Transpose { perm: vec![1, 0] }), rows)?;
+        let product = self.push_binary(node, "product", Op::MatMul(MatMul), patches, columns)?;
+        let channels_first = self.push_op(node, "channels_first", Op::Transpose(Transpose { perm: vec![1, 0] }), product)?;
+        let mut y = self.push(format!("{label}/image"), Op::Reshape(Reshape), vec![channels_first], vec![1, o, oh, ow]);
+        if let Some(b) = node.input.get(2).filter(|s| !s.is_empty()) {
+            y = match self.value(b)?.clone() {
+                Value::Const(bias) if bias.data.len() == o => {
+                    let constant = Tensor::new(vec![o, 1, 1], bias.data.iter().map(|&v| v as f32).collect())?;
+                    self.push_op(node, "biased", Op::AddConst(AddConst { constant }), y)?
+                }
+                Value::Node(bias) if self.nodes[bias].shape.iter().product::<usize>() == o => {
+                    let per_channel = self.push(format!("{label}/bias_per_channel"), Op::Reshape(Reshape), vec![bias], vec![o, 1, 1]);
+                    self.push_binary(node, "biased", Op::Add(Add), y, per_channel)?
+                }
+                _ => return Err(ProverError::Unsupported(format!("Conv bias that is not of length {o}"))),
+            };
+        }
+        self.name_result(node, y)
     }
 
     /// A grouped convolution: each group of `C/group` input channels convolved by its own

@@ -62,19 +62,24 @@ impl Importer {
 
     /// Clip to `[lo, hi]`: with a lower bound of 0 (Relu6 and the like) a clamp; with other
     /// bounds, shifted to 0 first and back after. One bound: `max(x, lo)` as a shifted ReLU,
-    /// `min(x, hi)` as `x − relu(x − hi)`. No bound: the input itself.
+    /// `min(x, hi)` as `x − relu(x − hi)`. No bound: the input itself. Computed bounds go
+    /// through [`Self::clip_by_activations`].
     pub(super) fn clip(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
         let x = self.activation(self.input(node, 0)?)?;
-        let bound = |i: usize, attr_name: &str, default: f64| -> Result<f64, ProverError> {
+        let bound = |i: usize, attr_name: &str, default: f64| -> Result<Bound, ProverError> {
             match node.input.get(i).filter(|s| !s.is_empty()) {
                 Some(name) => match self.value(name)? {
-                    Value::Const(c) if c.data.len() == 1 => Ok(c.data[0]),
-                    _ => Err(ProverError::Unsupported("Clip bounds that are not scalar constants".into())),
+                    Value::Const(c) if c.data.len() == 1 => Ok(Bound::Constant(c.data[0])),
+                    Value::Const(_) => Err(ProverError::Unsupported("Clip bounds that are not scalars".into())),
+                    Value::Node(id) => Ok(Bound::Computed(*id)),
                 },
-                None => Ok(attr(node, attr_name).map_or(default, |a| a.f as f64)),
+                None => Ok(Bound::Constant(attr(node, attr_name).map_or(default, |a| a.f as f64))),
             }
         };
-        let (lo, hi) = (bound(1, "min", f64::NEG_INFINITY)?, bound(2, "max", f64::INFINITY)?);
+        let (lo, hi) = match (bound(1, "min", f64::NEG_INFINITY)?, bound(2, "max", f64::INFINITY)?) {
+            (Bound::Constant(lo), Bound::Constant(hi)) => (lo, hi),
+            (lo, hi) => return self.clip_by_activations(node, x, lo, hi),
+        };
         if lo.is_nan() || hi.is_nan() || hi < lo {
             return Err(ProverError::Unsupported(format!("Clip to [{lo}, {hi}] (the lower bound must not exceed the upper)")));
         }
@@ -97,7 +102,50 @@ impl Importer {
                 let excess = self.push_op(node, "excess", Op::Relu(Relu), over)?;
                 self.define(node, Op::Sub(Sub), vec![x, excess])
             }
-            (false, false) => self.define(node, Op::Reshape(Reshape), vec![x]),
+            (false, false) => self.identity(node, x),
+        }
+    }
+
+    /// Clip with a bound computed at run time (a scalar activation): `max(x, lo) = lo + relu(x −
+    /// lo)`, then `min(y, hi) = y − relu(y − hi)`, each by activations. ONNX leaves a lower bound
+    /// above the upper undefined; this gives `hi` then, as ONNX's reference does.
+    fn clip_by_activations(&mut self, node: &pb::NodeProto, x: usize, lo: Bound, hi: Bound) -> Result<(), ProverError> {
+        let mut y = x;
+        if lo.is_finite() {
+            let below = self.offset_by(node, "minus_min", y, &lo, -1.0)?;
+            let kept = self.push_op(node, "above_min", Op::Relu(Relu), below)?;
+            y = self.offset_by(node, "at_least_min", kept, &lo, 1.0)?;
+        }
+        if hi.is_finite() {
+            let over = self.offset_by(node, "minus_max", y, &hi, -1.0)?;
+            let excess = self.push_op(node, "excess", Op::Relu(Relu), over)?;
+            y = self.push_binary(node, "at_most_max", Op::Sub(Sub), y, excess)?;
+        }
+        self.name_result(node, y)
+    }
+
+    /// `y + sign·bound` (sign ±1): a sum with a constant, or of activations.
+    fn offset_by(&mut self, node: &pb::NodeProto, suffix: &str, y: usize, bound: &Bound, sign: f64) -> Result<usize, ProverError> {
+        match *bound {
+            Bound::Constant(c) => self.push_op(node, suffix, Op::AddConst(AddConst { constant: Tensor::new(vec![], vec![(sign * c) as f32])? }), y),
+            Bound::Computed(b) if sign > 0.0 => self.push_binary(node, suffix, Op::Add(Add), y, b),
+            Bound::Computed(b) => self.push_binary(node, suffix, Op::Sub(Sub), y, b),
+        }
+    }
+}
+
+/// A bound of Clip: a constant, or a node's (scalar) value.
+enum Bound {
+    Constant(f64),
+    Computed(usize),
+}
+
+impl Bound {
+    /// False for a missing bound (±∞).
+    fn is_finite(&self) -> bool {
+        match self {
+            Bound::Constant(c) => c.is_finite(),
+            Bound::Computed(_) => true,
         }
     }
 }

@@ -3,46 +3,65 @@
 use super::*;
 
 impl Importer {
+    /// Gemm `Y = α·A'·B' + β·C`, where `A'` is `Aᵀ` when `transA` is set and `B'` likewise. A
+    /// constant `B` becomes a Linear (α folded into its weight, a row-shaped constant `C` into
+    /// its bias); a computed `B` a MatMul of two activations, then a product with α unless α = 1.
+    /// Any other `C` is added after it, scaled by β: a constant by AddConst, an activation by Add.
     pub(super) fn gemm(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
+        let mut a = self.activation(self.input(node, 0)?)?;
         if attr_int(node, "transA", 0) != 0 {
-            return Err(ProverError::Unsupported("Gemm with transA = 1".into()));
+            a = self.push_op(node, "a_transposed", Op::Transpose(Transpose { perm: vec![1, 0] }), a)?;
         }
-        let a = self.activation(self.input(node, 0)?)?;
-        let (alpha, beta) = (attr_float(node, "alpha", 1.0), attr_float(node, "beta", 1.0));
-        let b = match self.value(self.input(node, 1)?)? {
-            Value::Const(c) => c.clone(),
-            Value::Node(_) => return Err(ProverError::Unsupported("Gemm with a computed B operand".into())),
+        let (alpha, beta) = (attr_float(node, "alpha", 1.0) as f64, attr_float(node, "beta", 1.0) as f64);
+        let trans_b = attr_int(node, "transB", 0) != 0;
+        let mut c = match node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(name) => Some(self.value(name)?.clone()),
+            None => None,
         };
-        if b.shape.len() != 2 {
-            return Err(ProverError::Shape(format!("Gemm B has shape {:?}", b.shape)));
-        }
-        let mut weight = if attr_int(node, "transB", 0) != 0 { transpose(&b) } else { b };
-        weight.data.iter_mut().for_each(|w| *w *= alpha as f64);
-        let n = weight.shape[1];
-        let mut bias = None;
-        let mut extra_add = None;
-        if let Some(c_name) = node.input.get(2).filter(|s| !s.is_empty()) {
-            match self.value(c_name)? {
-                Value::Const(c) if c.data.len() == n && c.shape.iter().rev().skip(1).all(|&d| d == 1) => {
-                    bias = Some(c.data.iter().map(|&x| (x * beta as f64) as f32).collect());
+        let product = match self.value(self.input(node, 1)?)?.clone() {
+            Value::Const(b) => {
+                if b.shape.len() != 2 {
+                    return Err(ProverError::Shape(format!("Gemm B has shape {:?}", b.shape)));
                 }
-                Value::Const(c) => {
-                    let scaled = Const { shape: c.shape.clone(), data: c.data.iter().map(|&x| x * beta as f64).collect() };
-                    extra_add = Some(Op::AddConst(AddConst { constant: scaled.to_f32()? }));
+                let mut weight = if trans_b { transpose(&b) } else { b };
+                weight.data.iter_mut().for_each(|w| *w *= alpha);
+                let n = weight.shape[1];
+                let bias = match &c {
+                    Some(Value::Const(row)) if row.data.len() == n && row.shape.iter().rev().skip(1).all(|&d| d == 1) => {
+                        let bias = row.data.iter().map(|&x| (x * beta) as f32).collect();
+                        c = None;
+                        Some(bias)
+                    }
+                    _ => None,
+                };
+                self.push_op(node, "linear", Op::Linear(Linear { weight: weight.to_f32()?, bias }), a)?
+            }
+            Value::Node(b) => {
+                let b = if trans_b { self.push_op(node, "b_transposed", Op::Transpose(Transpose { perm: vec![1, 0] }), b)? } else { b };
+                let product = self.push_binary(node, "matmul", Op::MatMul(MatMul), a, b)?;
+                if alpha == 1.0 {
+                    product
+                } else {
+                    self.push_op(node, "alpha", Op::MulConst(MulConst { constant: Tensor::new(vec![], vec![alpha as f32])? }), product)?
                 }
-                Value::Node(_) => return Err(ProverError::Unsupported("Gemm with a computed C operand".into())),
             }
-        }
-        let op = Op::Linear(Linear { weight: weight.to_f32()?, bias });
-        match extra_add {
-            None => self.define(node, op, vec![a]),
-            Some(add) => {
-                let shapes = [self.nodes[a].shape.as_slice()];
-                let shape = op.float().output_shape(&shapes, &[])?;
-                let linear = self.push(format!("{}/linear", node.output[0]), op, vec![a], shape);
-                self.define(node, add, vec![linear])
+        };
+        let result = match c {
+            None => product,
+            Some(Value::Const(c)) => {
+                let scaled = Const { shape: c.shape.clone(), data: c.data.iter().map(|&x| x * beta).collect() };
+                self.push_op(node, "plus_c", Op::AddConst(AddConst { constant: scaled.to_f32()? }), product)?
             }
-        }
+            Some(Value::Node(c)) => {
+                let c = if beta == 1.0 {
+                    c
+                } else {
+                    self.push_op(node, "beta_c", Op::MulConst(MulConst { constant: Tensor::new(vec![], vec![beta as f32])? }), c)?
+                };
+                self.push_binary(node, "plus_c", Op::Add(Add), product, c)?
+            }
+        };
+        self.name_result(node, result)
     }
 
     pub(super) fn matmul(&mut self, node: &pb::NodeProto) -> Result<(), ProverError> {
@@ -76,11 +95,8 @@ impl Importer {
                 let op = Op::Linear(Linear { weight, bias });
                 // Re-point the product node itself: it has no other reader.
                 self.nodes[x].op = op;
-                let out = node.output.first().ok_or_else(|| ProverError::Model("a node without output".into()))?;
-                self.nodes[x].name = out.clone();
                 debug_assert_eq!(self.nodes[x].inputs, input);
-                self.values.insert(out.clone(), Value::Node(x));
-                return Ok(());
+                return self.name_result(node, x);
             }
         }
         self.define(node, Op::AddConst(AddConst { constant: c.to_f32()? }), vec![x])

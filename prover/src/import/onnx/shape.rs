@@ -97,7 +97,14 @@ impl Importer {
         let sizes: Vec<usize> = match self.ints_of(node, 1, "split")? {
             Some(s) => s.iter().map(|&v| v as usize).collect(),
             None if parts > 0 && input[axis] % parts == 0 => vec![input[axis] / parts; parts],
-            None => return Err(ProverError::Shape(format!("cannot split {} into {parts} equal parts", input[axis]))),
+            // From opset 18 (`num_outputs`), an uneven split makes the last part smaller.
+            None if parts > 1 && attr(node, "num_outputs").is_some() && input[axis].div_ceil(parts) * (parts - 1) < input[axis] => {
+                let chunk = input[axis].div_ceil(parts);
+                let mut sizes = vec![chunk; parts - 1];
+                sizes.push(input[axis] - chunk * (parts - 1));
+                sizes
+            }
+            None => return Err(ProverError::Shape(format!("cannot split {} into {parts} parts", input[axis]))),
         };
         if sizes.len() != parts || sizes.iter().sum::<usize>() != input[axis] {
             return Err(ProverError::Shape(format!("split sizes {sizes:?} for dimension {}", input[axis])));
