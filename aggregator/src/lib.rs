@@ -4,7 +4,7 @@
 //!
 //! 1. [`snark_from_parts`] wraps an inner proof (SHPLONK, Poseidon transcript, as made by
 //!    snark-verifier-sdk's `gen_proof_shplonk` / `gen_snark_shplonk`) with its verifying key;
-//! 2. [`aggregate`] verifies any number of them inside snark-verifier's `AggregationCircuit` and
+//! 2. [`aggregate()`] verifies any number of them inside snark-verifier's `AggregationCircuit` and
 //!    proves that circuit with a keccak transcript ([`AggregatedProof`]);
 //! 3. [`verifier_solidity`] emits the Solidity verifier, [`compile_solidity`] compiles it with an
 //!    external `solc` (standard JSON), [`encode_calldata`] builds its calldata;
@@ -24,12 +24,12 @@
 //!   folds this pair into its own final pairing check, so a contract never interprets them: they
 //!   are random-looking and differ between two proofs of the same statement.
 //! * **Indices 12..: the inner proofs' public inputs**, proof by proof in the order given to
-//!   [`aggregate`], and within a proof column by column. For a zkml model proof these are the
+//!   [`aggregate()`], and within a proof column by column. For a zkml model proof these are the
 //!   values the model circuit exposes (its outputs, commitments, any binding value);
 //!   [`AggregatedProof::inner_instance_counts`] says how many each proof contributes and
 //!   [`AggregatedProof::inner_instances`] slices them out.
 //!
-//! A two-level aggregation ([`grouping`]) has the same public inputs: its first-level group
+//! A two-level aggregation ([`aggregate::grouping`]) has the same public inputs: its first-level group
 //! proofs ([`aggregate_to_snark`]) carry accumulators of their own, which the final circuit checks
 //! and folds into the one it exposes.
 //!
@@ -44,27 +44,18 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
-pub mod calldata;
-pub mod derive;
 pub mod error;
-pub mod grouping;
-pub mod records;
-pub mod revm;
-pub mod rpc;
-pub mod snark;
-pub mod solc;
-pub mod solidity;
-pub mod verifier_files;
+pub mod evm;
 pub mod workflow;
 
 pub use crate::aggregate::{
     aggregate, aggregate_to_snark, read_aggregation_vk, InnerAggregation, AggregatedProof, AggregationConfigParams, MultiPhaseThreadBreakPoints, Snark,
     DEFAULT_AGG_K, MAX_AGG_K, MIN_AGG_K, PLANNED_VERIFIER_SIZE, estimated_verifier_size, plan_aggregation_k,
 };
-pub use crate::snark::{snark_from_parts, ACCUMULATOR_LIMBS};
-pub use crate::calldata::encode_calldata;
+pub use crate::aggregate::snark::{snark_from_parts, ACCUMULATOR_LIMBS};
+pub use crate::aggregate::calldata::encode_calldata;
 pub use crate::error::{AggregatorError, Result};
-pub use crate::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
-pub use crate::rpc::{deploy, deploy_and_verify, verify_at, Deployment, RpcOutcome};
-pub use crate::solc::{compile_solidity, EVM_VERSION};
-pub use crate::solidity::{calldata_shape, direct_verifier_solidity, verifier_solidity, CalldataShape, CALLDATA_SHAPE_TAG, VERIFIER_PRAGMA};
+pub use crate::evm::revm::{deployed_size, verify_in_revm, EvmOutcome, EIP170_LIMIT};
+pub use crate::evm::rpc::{deploy, deploy_and_verify, verify_at, Deployment, RpcOutcome};
+pub use crate::evm::solc::{compile_solidity, EVM_VERSION};
+pub use crate::evm::solidity::{calldata_shape, direct_verifier_solidity, verifier_solidity, CalldataShape, CALLDATA_SHAPE_TAG, VERIFIER_PRAGMA};

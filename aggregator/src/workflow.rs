@@ -24,20 +24,20 @@ use zkml_prover::srs::SrsStore;
 use zkml_prover::{keys, ProverError};
 
 use crate::error::{AggregatorError, Result};
-use crate::revm::{verify_in_revm, EvmOutcome};
-use crate::rpc::{deploy_and_verify, RpcOutcome};
-use crate::grouping::{aggregate_planned, PlannedAggregation, ShapeCache};
+use crate::evm::revm::{verify_in_revm, EvmOutcome};
+use crate::evm::rpc::{deploy_and_verify, RpcOutcome};
+use crate::aggregate::grouping::{aggregate_planned, PlannedAggregation, ShapeCache};
 use crate::{snark_from_parts, ACCUMULATOR_LIMBS};
 
-pub use crate::grouping::{AggregationStep, Degree, Grouping, MAX_PLANNED_K};
-pub use crate::records::{
+pub use crate::aggregate::grouping::{AggregationStep, Degree, Grouping, MAX_PLANNED_K};
+pub use crate::aggregate::records::{
     load_manifest, AggregationManifest, GroupRecord, InnerProofEntry, AGGREGATION_FILE, BYTECODE_FILE, MANIFEST_FILE, PROOF_FILE, SOLIDITY_FILE,
     VERIFIER_RECORD_FILE,
 };
-use crate::records::write_json;
-pub use crate::solc::Tools;
-pub use crate::verifier_files::{export_solidity, load_verifier, write_evm_verifier, VerifierKind, VerifierRecord, VerifierSummary, INSECURE_SRS_HEADER};
-use crate::verifier_files::write_aggregation_verifier;
+use crate::aggregate::records::write_json;
+pub use crate::evm::solc::Tools;
+pub use crate::evm::verifier_files::{export_solidity, load_verifier, write_evm_verifier, VerifierKind, VerifierRecord, VerifierSummary, INSECURE_SRS_HEADER};
+use crate::evm::verifier_files::write_aggregation_verifier;
 
 /// What [`aggregate_proofs`] produced.
 #[derive(Clone, Debug)]
@@ -69,7 +69,7 @@ fn io(path: &Path, e: std::io::Error) -> AggregatorError {
 ///
 /// Each inner proof is verified natively first, so an invalid one is named instead of failing
 /// deep inside the aggregation. The degree of the final circuit is chosen by `degree`; `grouping`
-/// says whether the proofs are aggregated in one level or in two ([`crate::grouping`]). The
+/// says whether the proofs are aggregated in one level or in two ([`crate::aggregate::grouping`]). The
 /// keygen decisions are cached per set of inner circuits and degree ([`ShapeCache`]): later
 /// aggregations of proofs of the same models, in the same order, get the same verifying key, so
 /// a verifier deployed once keeps working.
@@ -307,7 +307,7 @@ pub async fn deploy_verifier(dir: &Path, rpc_url: &str, private_key: Option<&str
             if verifier.srs_insecure.is_none() { " (or its verifier.json is too old to say)" } else { "" }
         )));
     }
-    let deployment = crate::rpc::deploy(rpc_url, private_key, &bytecode).await?;
+    let deployment = crate::evm::rpc::deploy(rpc_url, private_key, &bytecode).await?;
     let record = DeploymentRecord {
         format_version: FORMAT_VERSION,
         rpc_url: rpc_url.to_string(),
@@ -335,7 +335,7 @@ pub async fn evm_verify_deployed(dir: &Path, proof: Option<&Path>, rpc_url: &str
     }
     let calldata = crate::encode_calldata(&file.instance_values()?, &file.proof_bytes()?);
     let address = record.address.parse().map_err(|e| AggregatorError::InvalidInput(format!("{}: bad address: {e}", path.display())))?;
-    crate::rpc::verify_at(rpc_url, private_key, address, &calldata).await
+    crate::evm::rpc::verify_at(rpc_url, private_key, address, &calldata).await
 }
 
 /// Runs the verifier of `dir` on a proof (`proof`, or `DIR/proof.json` for an aggregation) in the

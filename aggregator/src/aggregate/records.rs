@@ -81,7 +81,7 @@ pub struct GroupRecord {
     /// SHA-256 of the group circuit's verifying key, hex (a constant of the final circuit).
     pub vk_hash: String,
     /// The group circuit's configuration, from which its key is derived again
-    /// ([`crate::derive`]); absent in manifests of older versions.
+    /// ([`crate::aggregate::derive`]); absent in manifests of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<AggregationConfigParams>,
 }

@@ -1,8 +1,19 @@
 //! Recursive aggregation: many inner SHPLONK proofs (Poseidon transcript) → one SHPLONK proof of
 //! the snark-verifier `AggregationCircuit` with a keccak transcript, ready for the EVM.
+//!
+//! [`snark`] wraps inner proofs and checks them before aggregation; this module proves one level;
+//! [`grouping`] plans and runs one or two levels; [`records`] are the files an aggregation
+//! writes; [`derive`] recomputes an aggregation's keys from the compiled models, so a verifier
+//! need not trust the prover's; [`calldata`] encodes a proof for the EVM.
+
+pub mod calldata;
+pub mod derive;
+pub mod grouping;
+pub mod records;
+pub mod snark;
 
 use crate::error::{catch_panic, AggregatorError, Result};
-use crate::snark::{carries_accumulators, check_inner, deciding_key, exposed_instance_counts, group_protocol, ACCUMULATOR_LIMBS};
+use crate::aggregate::snark::{carries_accumulators, check_inner, deciding_key, exposed_instance_counts, group_protocol, ACCUMULATOR_LIMBS};
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     plonk::{create_proof, keygen_pk2, keygen_vk_custom, verify_proof, ProvingKey, VerifyingKey},
@@ -165,7 +176,7 @@ impl AggregatedProof {
     /// EVM calldata for the Solidity verifier: the instances as 32-byte big-endian words, then the
     /// proof.
     pub fn calldata(&self) -> Vec<u8> {
-        crate::calldata::encode_calldata(&self.instances, &self.proof)
+        crate::aggregate::calldata::encode_calldata(&self.instances, &self.proof)
     }
 
     /// The aggregation verifying key, parsed (see [`read_aggregation_vk`]).

@@ -2,7 +2,7 @@
 
 use halo2_proofs::halo2curves::bn256::Fr;
 
-/// Encodes calldata for the verifier of [`crate::verifier_solidity`]: each instance as a 32-byte
+/// Encodes calldata for the generated Solidity verifier: each instance as a 32-byte
 /// big-endian word (in the order given: 12 accumulator limbs, then the inner public inputs),
 /// followed by the raw proof bytes. Length is `32 * instances.len() + proof.len()`.
 pub fn encode_calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! Solidity source of EVM verifiers: for an aggregation circuit, or for a model circuit directly.
 
-use crate::snark::ACCUMULATOR_LIMBS;
+use crate::aggregate::snark::ACCUMULATOR_LIMBS;
 use crate::error::{catch_panic, AggregatorError, Result};
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, G1Affine},

@@ -31,7 +31,7 @@ use zkml_prover::srs::SrsStore;
 
 use crate::aggregate::{aggregate_to_snark, aggregate_with_shape, derive_shape, AggregationConfigParams, AggregationShape};
 use crate::error::{AggregatorError, Result};
-use crate::records::{same_config, write_json, GroupRecord};
+use crate::aggregate::records::{same_config, write_json, GroupRecord};
 use crate::{plan_aggregation_k, AggregatedProof, Snark};
 
 /// How the degree `k` of the (final) aggregation circuit is chosen. A larger `k` spreads the same

@@ -11,11 +11,11 @@ use zkml_prover::artifact::{srs_fingerprint, CompiledModel, FORMAT_VERSION};
 use zkml_prover::srs::SrsStore;
 use zkml_prover::{keys, ProverError};
 
-use crate::derive::check_aggregation_key;
+use crate::aggregate::derive::check_aggregation_key;
 use crate::error::{AggregatorError, Result};
-use crate::records::{load_aggregation, load_manifest, write_json, AGGREGATION_FILE, BYTECODE_FILE, SOLIDITY_FILE, VERIFIER_RECORD_FILE};
-use crate::revm::{deployed_size, EIP170_LIMIT};
-use crate::solc::Tools;
+use crate::aggregate::records::{load_aggregation, load_manifest, write_json, AGGREGATION_FILE, BYTECODE_FILE, SOLIDITY_FILE, VERIFIER_RECORD_FILE};
+use crate::evm::revm::{deployed_size, EIP170_LIMIT};
+use crate::evm::solc::Tools;
 use crate::{calldata_shape, compile_solidity, direct_verifier_solidity, verifier_solidity};
 
 fn io(path: &Path, e: std::io::Error) -> AggregatorError {
@@ -67,7 +67,7 @@ impl std::fmt::Display for VerifierKind {
 /// (see [`write_aggregated_verifier_for_model`]).
 ///
 /// An aggregation's verifying key is not taken on trust from `aggregation.json`: it is derived
-/// again from the compiled models ([`crate::derive`]), looked for in `model_dirs` and then where
+/// again from the compiled models ([`crate::aggregate::derive`]), looked for in `model_dirs` and then where
 /// the manifest recorded them, and a key that differs is refused.
 pub fn write_evm_verifier(dir: &Path, tools: &Tools, model_dirs: &[PathBuf]) -> Result<VerifierSummary> {
     if dir.join(AGGREGATION_FILE).exists() {

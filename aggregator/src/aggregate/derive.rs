@@ -20,10 +20,10 @@ use zkml_prover::srs::SrsStore;
 use zkml_prover::keys;
 
 use crate::aggregate::{read_aggregation_vk, AggregationConfigParams};
-use crate::snark::{placeholder_group_snark, placeholder_model_snark};
+use crate::aggregate::snark::{placeholder_group_snark, placeholder_model_snark};
 use crate::error::{AggregatorError, Result};
-use crate::grouping::ShapeCache;
-use crate::records::{AggregationManifest, InnerProofEntry};
+use crate::aggregate::grouping::ShapeCache;
+use crate::aggregate::records::{AggregationManifest, InnerProofEntry};
 use crate::{Snark, ACCUMULATOR_LIMBS};
 
 /// Checks that `vk` (as stored in `aggregation.json`, with its `config`) is the verifying key of
