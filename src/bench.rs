@@ -71,7 +71,7 @@ fn today() -> String {
 pub fn run(output: &Path) -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = std::env::current_exe().context("locating the zkml binary")?;
-    let mut rows = String::new();
+    let (mut rows, mut estimates) = (String::new(), String::new());
     for (name, args) in cases(root) {
         eprintln!("measuring {name} ...");
         let out = Command::new(&exe).arg("bench").arg("--single").args(&args).output()?;
@@ -85,9 +85,19 @@ pub fn run(output: &Path) -> Result<()> {
         );
         println!("{row}");
         writeln!(rows, "{row}")?;
+        let e = &r.estimate;
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        writeln!(
+            estimates,
+            "| {name} | {:.3e} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} / {:.0} | {:.1} / {:.1} |",
+            e.cells, e.keygen_seconds, r.keygen_s, e.prove_seconds, r.prove_s, mib(e.peak_memory_bytes), r.peak_rss_mib,
+            mib(e.proving_key_bytes), mib(r.proving_key_bytes)
+        )?;
     }
     let header = "| model | k | advice + lookup columns | keygen s | prove s | verify s | total s | peak MiB | proof bytes |\n|---|---|---|---|---|---|---|---|---|\n";
-    append_section(output, "", &format!("{header}{rows}"))
+    let estimate_header = "\nPredicted before keygen (`zkml estimate`, cost model of `prover/src/estimate.rs`) / measured:\n\n\
+        | model | cells | keygen s | prove s | peak MiB | proving key MiB |\n|---|---|---|---|---|---|\n";
+    append_section(output, "", &format!("{header}{rows}{estimate_header}{estimates}"))
 }
 
 /// Appends `\n## {title}{date} on {machine}{commit}\n\n{body}` to `output` (created with the

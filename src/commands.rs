@@ -9,6 +9,7 @@ use zkml_aggregator::workflow::{self, Tools};
 use zkml_prover::artifact::CompiledModel;
 use zkml_prover::calibrate::Calibration;
 use zkml_prover::compile::{compile_model, compile_onnx_calibrated, forward, load_inputs};
+use zkml_prover::estimate::{available_memory_bytes, default_memory_budget, estimate, format_bytes, Estimate};
 use zkml_prover::input::InputFile;
 use zkml_prover::keys;
 use zkml_prover::proof::{self, ProofFile, TranscriptKind};
@@ -23,8 +24,18 @@ use crate::{Command, SrsCommand};
 /// Runs a subcommand. `Ok(ExitCode::FAILURE)` means a proof was rejected.
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Compile { model, output, scale, range_bits, calibration_data, visibility, force } => {
-            compile(&model, &output, scale, range_bits, calibration_data.as_deref(), visibility.settings(), force)
+        Command::Compile { model, output, scale, range_bits, calibration_data, visibility, max_memory, force } => {
+            compile(&model, &output, scale, range_bits, calibration_data.as_deref(), visibility.settings(), max_memory, force)
+        }
+        Command::Estimate { dir, json } => {
+            let model = CompiledModel::load(&dir)?;
+            let e = estimate(&model);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                print_estimate(&e);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Forward { dir, input } => {
             let model = CompiledModel::load(&dir)?;
@@ -32,13 +43,13 @@ pub fn run(command: Command) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Setup { dir, force } => setup(&dir, force).map(|_| ExitCode::SUCCESS),
-        Command::Prove { dir, input, output, force, evm, context, salts } => {
+        Command::Setup { dir, force, max_memory } => setup(&dir, force, max_memory.unwrap_or_else(default_memory_budget)).map(|_| ExitCode::SUCCESS),
+        Command::Prove { dir, input, output, force, max_memory, evm, context, salts } => {
             refuse_overwrite(&output, force)?;
             let transcript = if evm { TranscriptKind::Evm } else { TranscriptKind::Poseidon };
             let context = context.as_deref().map(proof::parse_context_word).transpose()?;
             let options = proof::ProveOptions { transcript, context, salts: parse_salts(&salts)? };
-            let proof = prove(&dir, &input, &options)?;
+            let proof = prove(&dir, &input, &options, max_memory.unwrap_or_else(default_memory_budget))?;
             proof.save(&output)?;
             eprintln!("proof written to {} ({} bytes)", output.display(), proof.proof_bytes()?.len());
             println!("{}", serde_json::to_string(&proof.outputs)?);
@@ -135,6 +146,7 @@ fn compile(
     range_bits: Option<u32>,
     calibration: Option<&Path>,
     visibility: VisibilitySettings,
+    max_memory: Option<u64>,
     force: bool,
 ) -> Result<ExitCode> {
     refuse_overwrite(&CompiledModel::path_in(output), force)?;
@@ -152,6 +164,16 @@ fn compile(
         }
     };
     let model = if visibility == VisibilitySettings::default() { model } else { model.with_visibility(visibility)? };
+    let cost = estimate(&model);
+    match max_memory {
+        // Refused before anything is written.
+        Some(budget) => cost.check_memory("setting up and proving this model", budget)?,
+        None => {
+            if let Err(over) = cost.check_memory("setting up and proving this model", default_memory_budget()) {
+                eprintln!("warning: on this machine now, {over}");
+            }
+        }
+    }
     model.save(output)?;
     // Keys of an earlier compile belong to another model: remove them so nothing stale is used.
     for stale in [keys::pk_path(output), keys::vk_path(output)] {
@@ -181,7 +203,32 @@ fn compile(
     );
     let v = &model.quantized.visibility;
     eprintln!("visibility: input {}, params {}, output {}; public inputs: {}", v.input, v.params, v.output, describe_public(&model));
+    eprintln!(
+        "estimate: keygen about {:.0} s, proving about {:.0} s, peak memory about {}, proving key {}, SRS {} (`zkml estimate {}`)",
+        cost.keygen_seconds,
+        cost.prove_seconds,
+        format_bytes(cost.peak_memory_bytes),
+        format_bytes(cost.proving_key_bytes),
+        format_bytes(cost.srs_bytes),
+        output.display()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_estimate(e: &Estimate) {
+    println!("rows            2^{} ({} used by the layout)", e.k, e.rows_used);
+    println!(
+        "columns         {} advice, {} fixed + {} selectors, {} instance, {} lookups, {} under copy constraints",
+        e.advice_columns, e.fixed_columns, e.selectors, e.instance_columns, e.lookups, e.permutation_columns
+    );
+    println!("cells           {:.3e} (rows x committed polynomials)", e.cells);
+    println!("SRS             {}", format_bytes(e.srs_bytes));
+    println!("proving key     {} (at most)", format_bytes(e.proving_key_bytes));
+    println!("peak memory     {} (predicted)", format_bytes(e.peak_memory_bytes));
+    println!("keygen          {:.1} s (predicted)", e.keygen_seconds);
+    println!("proving         {:.1} s (predicted)", e.prove_seconds);
+    println!("memory now      {} available", available_memory_bytes().map_or_else(|| "unknown".into(), format_bytes));
+    println!("(predicted by a cost model fitted to `zkml bench` on a 2-core, 24 GiB machine; BENCHMARKS.md states its error)");
 }
 
 /// The public inputs in order, e.g. `output 0 (10 values)`.
@@ -210,8 +257,9 @@ fn load_srs(model: &CompiledModel) -> Result<Srs> {
     Ok(srs)
 }
 
-fn setup(dir: &Path, force: bool) -> Result<()> {
+fn setup(dir: &Path, force: bool, memory_budget: u64) -> Result<()> {
     let model = CompiledModel::load(dir)?;
+    estimate(&model).check_memory("making the keys", memory_budget)?;
     let srs = load_srs(&model)?;
     if !force && keys::load_vk(dir, &model, &srs.params).is_ok() && keys::pk_path(dir).exists() {
         eprintln!("keys in {} are up to date (use --force to make them again)", dir.display());
@@ -232,8 +280,9 @@ fn parse_salts(specs: &[String]) -> Result<Salts> {
     Ok(salts)
 }
 
-fn prove(dir: &Path, input: &Path, options: &proof::ProveOptions) -> Result<ProofFile> {
+fn prove(dir: &Path, input: &Path, options: &proof::ProveOptions, memory_budget: u64) -> Result<ProofFile> {
     let model = CompiledModel::load(dir)?;
+    estimate(&model).check_memory("proving", memory_budget)?;
     // Before any expensive step.
     proof::check_context(&model, options.context.is_some()).with_context(|| format!("proving with {}", dir.display()))?;
     model.quantized.check_salts(&options.salts).with_context(|| format!("proving with {}", dir.display()))?;
@@ -407,13 +456,13 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     let started = Instant::now();
     eprintln!("zkml demo: working in {}", work.display());
 
-    compile(&example.join("model.onnx"), &model_dir, 8, None, Some(&example.join("calibration.json")), VisibilitySettings::default(), false)?;
+    compile(&example.join("model.onnx"), &model_dir, 8, None, Some(&example.join("calibration.json")), VisibilitySettings::default(), None, false)?;
     let model = CompiledModel::load(&model_dir)?;
     let report = forward(&model, &InputFile::load(&input)?.input_data)?;
     let float_outputs = report.float_outputs.clone().context("the example model has a float graph")?;
-    setup(&model_dir, false)?;
+    setup(&model_dir, false, default_memory_budget())?;
     let t = Instant::now();
-    let proof = prove(&model_dir, &input, &proof::ProveOptions::default())?;
+    let proof = prove(&model_dir, &input, &proof::ProveOptions::default(), default_memory_budget())?;
     let prove_secs = t.elapsed().as_secs_f64();
     proof.save(&proof_path)?;
     if verify(&model_dir, &proof_path, None, &Salts::none())? != ExitCode::SUCCESS {
@@ -442,7 +491,7 @@ fn demo(dir: Option<PathBuf>, rpc: Option<&str>) -> Result<ExitCode> {
     // A model this small also gets a direct verifier: no aggregation, seconds instead of minutes.
     let direct = evm_verifier(&model_dir, None, &[])?;
     let evm_proof_path = work.join("proof-evm.json");
-    prove(&model_dir, &input, &proof::ProveOptions { transcript: TranscriptKind::Evm, ..Default::default() })?.save(&evm_proof_path)?;
+    prove(&model_dir, &input, &proof::ProveOptions { transcript: TranscriptKind::Evm, ..Default::default() }, default_memory_budget())?.save(&evm_proof_path)?;
     report_revm("direct EVM verifier", &direct, &workflow::evm_verify_local(&model_dir, Some(&evm_proof_path))?)?;
 
     let summary = aggregate(&[model_dir.clone()], &[proof_path], &agg_dir, workflow::Degree::Fits, workflow::Grouping::Auto)?;

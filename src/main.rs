@@ -66,9 +66,22 @@ enum Command {
         calibration_data: Option<PathBuf>,
         #[command(flatten)]
         visibility: VisibilityArgs,
+        /// Refuse the model if setting it up or proving it would need more memory than this
+        /// (e.g. 20GiB, 512MiB); without it, a model over the available memory is only warned of.
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+        max_memory: Option<u64>,
         /// Overwrite an existing compiled model in DIR.
         #[arg(long)]
         force: bool,
+    },
+    /// Print what a compiled model costs before any key is made: rows, columns, SRS and
+    /// proving-key sizes, and the peak memory and times predicted for keygen and proving.
+    Estimate {
+        /// A directory written by `zkml compile`.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the quantized model on an input and print its outputs as JSON (no proof).
     Forward {
@@ -86,6 +99,10 @@ enum Command {
         /// Make the keys again even if valid ones exist.
         #[arg(long)]
         force: bool,
+        /// Memory keygen may use (e.g. 20GiB); refused before it starts when the estimate is
+        /// over. Default: nine tenths of the memory available now.
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+        max_memory: Option<u64>,
     },
     /// Prove one forward pass of the model on an input.
     Prove {
@@ -100,6 +117,10 @@ enum Command {
         /// Overwrite an existing proof file.
         #[arg(long)]
         force: bool,
+        /// Memory proving may use (e.g. 20GiB); refused before the proving key is loaded when
+        /// the estimate is over. Default: nine tenths of the memory available now.
+        #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+        max_memory: Option<u64>,
         /// Use the keccak (EVM) transcript: the proof is for the model's direct Solidity verifier
         /// (`zkml evm-verifier DIR`) and cannot be aggregated.
         #[arg(long)]
@@ -351,6 +372,28 @@ fn parse_visibility(s: &str) -> Result<Visibility, String> {
 
 fn parse_per_tensor(s: &str) -> Result<PerTensor, String> {
     s.parse().map_err(|e: zkml_prover::ProverError| e.to_string())
+}
+
+/// A memory size: a number of bytes, or with a unit KiB, MiB, GiB, TiB (K, M, G, T and KB, MB,
+/// GB, TB are read as the same powers of 1024).
+fn parse_memory(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("'{s}' is not a memory size (e.g. 20GiB, 512MiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("unknown unit '{other}' in '{s}' (use KiB, MiB, GiB or TiB)")),
+    };
+    let bytes = value * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("'{s}' is not a usable memory size"));
+    }
+    Ok(bytes as u64)
 }
 
 fn main() -> ExitCode {

@@ -874,3 +874,48 @@ fn fixtures_are_made_once_and_keyed_by_their_flags() {
     assert_ne!(proof, fixtures::proof(&other, &input, &[]), "a proof of another model shares the entry");
     assert!(text(&run_ok(&["verify", dirs[0].to_str().unwrap(), proof.to_str().unwrap()])).contains("valid"));
 }
+
+/// `zkml estimate` says what a compiled model costs before keygen, and `--max-memory` refuses,
+/// before anything is made or written, a step the estimate puts over the budget.
+#[test]
+fn estimate_before_keygen_and_memory_budget() {
+    let dir = scratch("estimate");
+    let model_dir = dir.join("model");
+    let (model, data) = (repo().join("examples/mlp/model.onnx"), repo().join("examples/mlp/calibration.json"));
+    let (model, data, model_dir_s) = (model.to_str().unwrap(), data.to_str().unwrap(), model_dir.to_str().unwrap());
+
+    // A budget below the estimate: nothing is written.
+    let out = zkml(&["compile", model, "-o", model_dir_s, "--calibration-data", data, "--max-memory", "1MiB"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("over the memory budget") && text(&out).contains("--range-bits"), "{}", text(&out));
+    assert!(!zkml_prover::artifact::CompiledModel::path_in(&model_dir).exists(), "a refused compile wrote {}", model_dir.display());
+
+    let out = zkml(&["compile", model, "-o", model_dir_s, "--calibration-data", data, "--max-memory", "20GiB"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("estimate: keygen about"), "{}", text(&out));
+
+    let out = zkml(&["estimate", model_dir_s, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["k"], 14);
+    assert!(e["peak_memory_bytes"].as_u64().unwrap() > 1 << 20 && e["proving_key_bytes"].as_u64().unwrap() > 0, "{e}");
+    let out = zkml(&["estimate", model_dir_s]);
+    assert!(out.status.success() && text(&out).contains("peak memory") && text(&out).contains("(predicted)"), "{}", text(&out));
+
+    // Keygen and proving are refused before they start; no key is written.
+    let out = zkml(&["setup", model_dir_s, "--max-memory", "2MiB"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("making the keys needs about"), "{}", text(&out));
+    assert!(!model_dir.join("pk.bin").exists(), "a refused setup wrote a key");
+    let input = repo().join("examples/mlp/input.json");
+    let proof = dir.join("proof.json");
+    let out = zkml(&["prove", model_dir_s, "-i", input.to_str().unwrap(), "-o", proof.to_str().unwrap(), "--max-memory", "2MiB"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("proving needs about") && !proof.exists(), "{}", text(&out));
+
+    for bad in ["lots", "1x", "0", "-5GiB"] {
+        let out = zkml(&["setup", model_dir_s, &format!("--max-memory={bad}")]);
+        assert_eq!(out.status.code(), Some(2), "--max-memory {bad}: {}", text(&out));
+        assert!(text(&out).contains("--max-memory"), "{}", text(&out));
+    }
+}

@@ -11,6 +11,7 @@ use crate::error::ProverError;
 use crate::keys::{generate_keys, model_srs};
 use crate::proof::{prove, verify};
 use crate::quantize::QuantizeConfig;
+use crate::estimate::{estimate, Estimate};
 
 /// Measurements of one model, all in the current process.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,6 +38,10 @@ pub struct BenchResult {
     pub proof_bytes: usize,
     /// Peak resident memory of the process, in MiB (Linux; 0 elsewhere).
     pub peak_rss_mib: f64,
+    /// Size of the proving key as written (`pk.bin` without its header), bytes.
+    pub proving_key_bytes: u64,
+    /// What [`crate::estimate`] predicted before keygen.
+    pub estimate: Estimate,
 }
 
 /// Peak resident set size of this process in MiB, from `/proc/self/status`.
@@ -61,9 +66,12 @@ pub fn bench_model(model: &Path, input: &Path, calibration: Option<&Path>, confi
     let t = Instant::now();
     let srs = model_srs(&compiled)?;
     let srs_s = t.elapsed().as_secs_f64();
+    let predicted = estimate(&compiled);
     let t = Instant::now();
     let pk = generate_keys(&compiled, &srs.params)?;
     let keygen_s = t.elapsed().as_secs_f64();
+    let mut written = CountingWriter(0);
+    pk.write(&mut written, halo2_proofs::SerdeFormat::RawBytes).map_err(|e| ProverError::io(model, e))?;
     let t = Instant::now();
     let proof = prove(&compiled, &srs.params, &pk, &inputs)?;
     let prove_s = t.elapsed().as_secs_f64();
@@ -82,5 +90,21 @@ pub fn bench_model(model: &Path, input: &Path, calibration: Option<&Path>, confi
         verify_s,
         proof_bytes: proof.proof_bytes()?.len(),
         peak_rss_mib: peak_rss_mib(),
+        proving_key_bytes: written.0,
+        estimate: predicted,
     })
+}
+
+/// Counts the bytes written to it.
+struct CountingWriter(u64);
+
+impl std::io::Write for CountingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -25,6 +25,9 @@ pub enum ProverError {
     #[error("value out of range: {0}")]
     Range(String),
     /// An SRS file is missing, corrupt or of the wrong size.
+    /// A step would exceed the memory budget (`--max-memory`), refused before it starts.
+    #[error("over the memory budget: {0}")]
+    Memory(String),
     #[error("SRS: {0}")]
     Srs(String),
     /// A key, proof or model artifact is corrupt or belongs to another model / SRS.

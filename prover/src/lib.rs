@@ -17,6 +17,7 @@ pub mod circuit;
 pub mod commitment;
 pub mod compile;
 pub mod error;
+pub mod estimate;
 pub mod field;
 pub mod gadgets;
 pub mod import;
