@@ -9,7 +9,9 @@ use zkml_aggregator::workflow::{self, Tools};
 use zkml_prover::artifact::CompiledModel;
 use zkml_prover::calibrate::Calibration;
 use zkml_prover::compile::{compile_model, compile_onnx_calibrated, forward, load_inputs};
-use zkml_prover::estimate::{available_memory_bytes, default_memory_budget, estimate, format_bytes, Estimate};
+use zkml_prover::circuit::plan;
+use zkml_prover::estimate::{available_memory_bytes, default_memory_budget, estimate, estimate_layout, format_bytes, Estimate};
+use zkml_prover::split;
 use zkml_prover::input::InputFile;
 use zkml_prover::keys;
 use zkml_prover::proof::{self, ProofFile, TranscriptKind};
@@ -27,13 +29,15 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Compile { model, output, scale, range_bits, calibration_data, visibility, max_memory, force } => {
             compile(&model, &output, scale, range_bits, calibration_data.as_deref(), visibility.settings(), max_memory, force)
         }
-        Command::Estimate { dir, json } => {
+        Command::Estimate { dir, json, segments } => {
             let model = CompiledModel::load(&dir)?;
             let e = estimate(&model);
+            let parts = if segments > 1 { estimate_segments(&model, segments as usize)? } else { vec![] };
             if json {
-                println!("{}", serde_json::to_string_pretty(&e)?);
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "model": e, "segments": parts }))?);
             } else {
                 print_estimate(&e);
+                print_segments(&parts);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -213,6 +217,54 @@ fn compile(
         output.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One segment of `zkml estimate --segments`.
+#[derive(serde::Serialize)]
+struct SegmentEstimate {
+    /// The model's nodes it computes (`start..end`).
+    nodes: String,
+    /// Values it receives (model inputs and boundary values).
+    input_values: usize,
+    /// Values it hands on (boundary values and model outputs).
+    output_values: usize,
+    estimate: Estimate,
+}
+
+fn estimate_segments(model: &CompiledModel, count: usize) -> Result<Vec<SegmentEstimate>> {
+    let q = &model.quantized;
+    let cuts = split::balanced_cuts(q, count, model.layout.shape.width)?;
+    split::segments_at(q, &cuts)?
+        .iter()
+        .map(|segment| {
+            let layout = plan(&split::segment_model(q, segment))
+                .with_context(|| format!("planning segment of nodes {}..{}", segment.nodes.start, segment.nodes.end))?;
+            Ok(SegmentEstimate {
+                nodes: format!("{}..{}", segment.nodes.start, segment.nodes.end),
+                input_values: segment.input_values(q),
+                output_values: segment.output_values(q),
+                estimate: estimate_layout(&layout),
+            })
+        })
+        .collect()
+}
+
+fn print_segments(parts: &[SegmentEstimate]) {
+    if parts.is_empty() {
+        return;
+    }
+    println!("\nin {} segments (each its own circuit; values in and out include boundary tensors):", parts.len());
+    println!("{:<4} {:>11} {:>10} {:>10} {:>3} {:>10} {:>12} {:>10}", "#", "nodes", "values in", "out", "k", "rows used", "peak memory", "proving");
+    for (i, p) in parts.iter().enumerate() {
+        let e = &p.estimate;
+        println!(
+            "{:<4} {:>11} {:>10} {:>10} {:>3} {:>10} {:>12} {:>8.1} s",
+            i, p.nodes, p.input_values, p.output_values, e.k, e.rows_used, format_bytes(e.peak_memory_bytes), e.prove_seconds
+        );
+    }
+    let peak = parts.iter().map(|p| p.estimate.peak_memory_bytes).max().unwrap_or(0);
+    let time: f64 = parts.iter().map(|p| p.estimate.prove_seconds).sum();
+    println!("one after another: peak memory {} (the largest segment), proving {time:.1} s in all", format_bytes(peak));
 }
 
 fn print_estimate(e: &Estimate) {

@@ -82,6 +82,11 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also estimate the model cut into N segments (contiguous runs of nodes, rows
+        /// balanced), each its own circuit: per segment, the values it receives and hands on,
+        /// and its circuit's figures.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        segments: u32,
     },
     /// Run the quantized model on an input and print its outputs as JSON (no proof).
     Forward {

@@ -897,10 +897,25 @@ fn estimate_before_keygen_and_memory_budget() {
     let out = zkml(&["estimate", model_dir_s, "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(e["k"], 14);
-    assert!(e["peak_memory_bytes"].as_u64().unwrap() > 1 << 20 && e["proving_key_bytes"].as_u64().unwrap() > 0, "{e}");
+    let whole = &e["model"];
+    assert_eq!(whole["k"], 14, "{e}");
+    assert!(whole["peak_memory_bytes"].as_u64().unwrap() > 1 << 20 && whole["proving_key_bytes"].as_u64().unwrap() > 0, "{e}");
+    assert_eq!(e["segments"].as_array().map(Vec::len), Some(0), "{e}");
     let out = zkml(&["estimate", model_dir_s]);
     assert!(out.status.success() && text(&out).contains("peak memory") && text(&out).contains("(predicted)"), "{}", text(&out));
+    // Cut into segments: each its own circuit, together covering every node.
+    let out = zkml(&["estimate", model_dir_s, "--segments", "2", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parts = e["segments"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{e}");
+    let (first, second) = (parts[0]["nodes"].as_str().unwrap(), parts[1]["nodes"].as_str().unwrap());
+    assert!(first.starts_with("0..") && second.split("..").next() == first.split("..").nth(1), "{first} then {second}");
+    assert!(parts[1]["input_values"].as_u64().unwrap() > 0 && parts[1]["estimate"]["k"].as_u64().unwrap() > 0, "{e}");
+    let out = zkml(&["estimate", model_dir_s, "--segments", "2"]);
+    assert!(out.status.success() && text(&out).contains("in 2 segments"), "{}", text(&out));
+    let out = zkml(&["estimate", model_dir_s, "--segments", "60"]);
+    assert_eq!(out.status.code(), Some(2), "more segments than nodes: {}", text(&out));
 
     // Keygen and proving are refused before they start; no key is written.
     let out = zkml(&["setup", model_dir_s, "--max-memory", "2MiB"]);

@@ -13,7 +13,7 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::CompiledModel;
-use crate::circuit::ModelCircuit;
+use crate::circuit::{CircuitLayout, ModelCircuit};
 use crate::error::ProverError;
 
 /// One field element, as keys and the SRS store it.
@@ -118,9 +118,14 @@ pub fn cost_model() -> (LinearCost, LinearCost, LinearCost) {
 
 /// Estimates `model`'s costs from its layout and its constraint system, without keygen.
 pub fn estimate(model: &CompiledModel) -> Estimate {
+    estimate_layout(&model.layout)
+}
+
+/// Estimates the costs of a circuit laid out as `layout` (a model's, or a segment's).
+pub fn estimate_layout(layout: &CircuitLayout) -> Estimate {
     let mut cs = ConstraintSystem::<Fr>::default();
-    ModelCircuit::configure_with_params(&mut cs, model.layout.shape);
-    let k = model.layout.k;
+    ModelCircuit::configure_with_params(&mut cs, layout.shape);
+    let k = layout.k;
     let rows = (1u64 << k) as f64;
     let (advice, fixed, selectors, instance) = (cs.num_advice_columns(), cs.num_fixed_columns(), cs.num_selectors(), cs.num_instance_columns());
     let (lookups, permutation) = (cs.lookups().len(), cs.permutation().get_columns().len());
@@ -130,7 +135,7 @@ pub fn estimate(model: &CompiledModel) -> Estimate {
     let key_polynomials = 3 + 2 * (fixed + selectors) + 2 * permutation;
     Estimate {
         k,
-        rows_used: model.layout.main_rows,
+        rows_used: layout.main_rows,
         advice_columns: advice,
         fixed_columns: fixed,
         selectors,

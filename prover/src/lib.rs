@@ -29,6 +29,7 @@ pub mod proof;
 pub mod ptau;
 pub mod quantize;
 pub mod range;
+pub mod split;
 pub mod srs;
 pub mod tensor;
 pub mod visibility;

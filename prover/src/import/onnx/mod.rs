@@ -59,7 +59,8 @@ pub fn load_onnx(path: &Path) -> Result<Graph, ProverError> {
 }
 
 /// Reads a serialized ONNX `TensorProto` (the format of the ONNX test data sets,
-/// `test_data_set_*/input_*.pb`), its values widened to f64 (the types [`decode_tensor`] reads).
+/// `test_data_set_*/input_*.pb`): float, double, signed and unsigned integers of 8 to 64 bits or
+/// bool, widened to f64.
 pub fn load_tensor_proto(path: &Path) -> Result<Tensor<f64>, ProverError> {
     use prost::Message;
     let bytes = std::fs::read(path).map_err(|e| ProverError::io(path, e))?;
