@@ -311,12 +311,12 @@ fn load_srs(model: &CompiledModel) -> Result<Srs> {
 
 fn setup(dir: &Path, force: bool, memory_budget: u64) -> Result<()> {
     let model = CompiledModel::load(dir)?;
-    estimate(&model).check_memory("making the keys", memory_budget)?;
     let srs = load_srs(&model)?;
     if !force && keys::load_vk(dir, &model, &srs.params).is_ok() && keys::pk_path(dir).exists() {
         eprintln!("keys in {} are up to date (use --force to make them again)", dir.display());
         return Ok(());
     }
+    estimate(&model).check_memory("making the keys", memory_budget)?;
     let pk = step("generating keys", || keys::generate_keys(&model, &srs.params))?;
     step("writing keys", || keys::save_keys(dir, &model, &srs.params, &pk))?;
     eprintln!("wrote {} and {}", keys::pk_path(dir).display(), keys::vk_path(dir).display());
