@@ -40,6 +40,12 @@ impl Segment {
     }
 }
 
+/// The nodes before `cut` whose values a node from `cut` on reads or that are model outputs:
+/// what a cut there hands on.
+fn handed_on(model: &QuantizedModel, cut: usize) -> Vec<usize> {
+    (0..cut).filter(|&id| model.outputs.contains(&id) || model.nodes[cut..].iter().any(|node| node.inputs.contains(&id))).collect()
+}
+
 /// The segments `model` splits into at `cuts` (node indices where a segment starts, strictly
 /// increasing, within `1..nodes`).
 pub fn segments_at(model: &QuantizedModel, cuts: &[usize]) -> Result<Vec<Segment>, ProverError> {
@@ -55,8 +61,7 @@ pub fn segments_at(model: &QuantizedModel, cuts: &[usize]) -> Result<Vec<Segment
             let mut inputs: Vec<usize> = model.nodes[nodes.clone()].iter().flat_map(|node| node.inputs.iter().copied()).filter(|&i| i < nodes.start).collect();
             inputs.sort_unstable();
             inputs.dedup();
-            let read_later = |id: usize| model.outputs.contains(&id) || model.nodes[nodes.end..].iter().any(|node| node.inputs.contains(&id));
-            let outputs = nodes.clone().filter(|&id| read_later(id)).collect();
+            let outputs = handed_on(model, nodes.end).into_iter().filter(|&id| id >= nodes.start).collect();
             Segment { nodes, inputs, outputs }
         })
         .collect())
@@ -98,12 +103,7 @@ pub fn balanced_cuts(model: &QuantizedModel, count: usize, width: usize) -> Resu
     let total: usize = rows.iter().sum();
     // Rows before node i.
     let before: Vec<usize> = std::iter::once(0).chain(rows.iter().scan(0, |acc, &r| { *acc += r; Some(*acc) })).collect();
-    let handed_on = |cut: usize| -> usize {
-        (0..cut)
-            .filter(|&id| model.outputs.contains(&id) || model.nodes[cut..].iter().any(|node| node.inputs.contains(&id)))
-            .map(|id| model.nodes[id].shape.iter().product::<usize>())
-            .sum()
-    };
+    let values_handed_on = |cut: usize| -> usize { handed_on(model, cut).iter().map(|&id| model.nodes[id].shape.iter().product::<usize>()).sum() };
     let mut cuts: Vec<usize> = Vec::with_capacity(count - 1);
     for s in 1..count {
         let target = total * s / count;
@@ -113,7 +113,7 @@ pub fn balanced_cuts(model: &QuantizedModel, count: usize, width: usize) -> Resu
         let slack = rows[best.saturating_sub(1)].max(rows[best.min(n - 1)]) / 2;
         let cut = (lowest..=highest)
             .filter(|&c| before[c].abs_diff(target) <= before[best].abs_diff(target) + slack)
-            .min_by_key(|&c| (handed_on(c), before[c].abs_diff(target)))
+            .min_by_key(|&c| (values_handed_on(c), before[c].abs_diff(target)))
             .unwrap_or(best);
         cuts.push(cut);
     }
